@@ -1,0 +1,3 @@
+module github.com/mikrogo/mikro/bench
+
+go 1.26.0

@@ -1,0 +1,3 @@
+module github.com/mikrogo/mikro/examples
+
+go 1.26.0
