@@ -104,7 +104,7 @@ func goldenCases() []gcase {
 		}, want: rows(row("Cid"))},
 		{name: "where_exists", build: func(d *qb.Dialect) stmt {
 			has := d.Select(qb.Raw("1")).From(posts + " p").Where(qb.Eq("p.user_id", qb.C("u.id")))
-			return d.Select("u.name").From(users+" u").Where(qb.NotExists(has)).OrderBy("u.name")
+			return d.Select("u.name").From(users + " u").Where(qb.NotExists(has)).OrderBy("u.name")
 		}, want: rows(row("Cid"))},
 		{name: "where_exists_nested", build: func(d *qb.Dialect) stmt {
 			has := d.Select(qb.Raw("1")).From(posts+" p").Where(qb.Eq("p.user_id", qb.C("u.id")), qb.Gt("p.score", 12))
@@ -127,9 +127,9 @@ func goldenCases() []gcase {
 		}, want: rows(row("Ann"))},
 		{name: "where_filter_map", build: func(d *qb.Dialect) stmt {
 			return d.Select("name").From(users).Where(qb.Filter(qb.M{
-				"age": qb.M{"$gte": 25, "$lt": 40},
-				"$or": []any{qb.M{"name": "Ann"}, qb.M{"email": qb.M{"$like": "bob%"}}},
-				"id":  []int{1, 2, 3},
+				"age":  qb.M{"$gte": 25, "$lt": 40},
+				"$or":  []any{qb.M{"name": "Ann"}, qb.M{"email": qb.M{"$like": "bob%"}}},
+				"id":   []int{1, 2, 3},
 				"$not": qb.M{"active": false},
 			})).OrderBy("name")
 		}, want: rows(row("Ann"), row("Bob"))},
@@ -264,7 +264,9 @@ func goldenCases() []gcase {
 				Values(10, "Ann2", "ann@example.com", 1, true).
 				Values(11, "Fay", "fay@example.com", 2, true).
 				OnConflict("email").DoUpdateColumns("name").DoUpdateSet("age", qb.Raw("? + 1", 99))
-		}, check: func(d *qb.Dialect) stmt { return d.Select("id", "name", "age").From(users).Where(qb.In("id", []int{1, 10, 11})).OrderBy("id") },
+		}, check: func(d *qb.Dialect) stmt {
+			return d.Select("id", "name", "age").From(users).Where(qb.In("id", []int{1, 10, 11})).OrderBy("id")
+		},
 			want: rows(row(1, "Ann2", 100), row(11, "Fay", 2))},
 		{name: "upsert_do_update_where", build: func(d *qb.Dialect) stmt {
 			return d.InsertInto(users).Columns("id", "name", "email", "active").Values(10, "Ann2", "ann@example.com", true).
