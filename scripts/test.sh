@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The project's test command: gofmt, go vet and go test -race for every module
+# of the workspace. Database tests use MIKRO_PG_DSN and MIKRO_MYSQL_DSN; without
+# them they skip (and fail when CI=true). Extra arguments go to go test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+modules=$(go list -m -f '{{.Dir}}')
+failed=()
+for dir in $modules; do
+  rel=${dir#"$PWD"/}
+  echo "=== $rel"
+  unformatted=$(gofmt -l "$dir")
+  if [ -n "$unformatted" ]; then
+    echo "not gofmt-ed (run gofmt -w):"
+    echo "$unformatted"
+    failed+=("$rel: gofmt")
+    continue
+  fi
+  if ! (cd "$dir" && go vet ./...); then
+    failed+=("$rel: go vet")
+    continue
+  fi
+  if ! (cd "$dir" && go test -race -count=1 "$@" ./...); then
+    failed+=("$rel: go test")
+  fi
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo
+  echo "FAILED:"
+  printf '  %s\n' "${failed[@]}"
+  exit 1
+fi
+echo
+echo "all modules passed"
