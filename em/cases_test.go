@@ -1,0 +1,628 @@
+package em_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/mikrogo/mikro/em"
+)
+
+// Hooked records its lifecycle hooks in hookTrail.
+type Hooked struct {
+	ID   int64  `db:"id" orm:"pk"`
+	Name string `db:"name"`
+	// FailOn makes the named hook fail; FlushIn makes it call Flush.
+	FailOn  string `db:"-"`
+	FlushIn string `db:"-"`
+	Cancel  func() `db:"-"`
+}
+
+func (Hooked) TableName() string { return "em_hooked" }
+
+var (
+	trailMu   sync.Mutex
+	hookTrail []string
+)
+
+func trail(s string) {
+	trailMu.Lock()
+	hookTrail = append(hookTrail, s)
+	trailMu.Unlock()
+}
+
+func takeTrail() []string {
+	trailMu.Lock()
+	defer trailMu.Unlock()
+	t := hookTrail
+	hookTrail = nil
+	return t
+}
+
+func (h *Hooked) hook(ctx context.Context, e *em.EntityManager, name string) error {
+	trail(name + ":" + h.Name)
+	if h.Cancel != nil && name == "BeforeCreate" {
+		h.Cancel()
+	}
+	if h.FlushIn == name {
+		return e.Flush(ctx)
+	}
+	if h.FailOn == name {
+		return errors.New("hook failed on purpose")
+	}
+	return nil
+}
+
+func (h *Hooked) BeforeCreate(ctx context.Context, e *em.EntityManager) error {
+	return h.hook(ctx, e, "BeforeCreate")
+}
+func (h *Hooked) AfterCreate(ctx context.Context, e *em.EntityManager) error {
+	return h.hook(ctx, e, "AfterCreate")
+}
+func (h *Hooked) BeforeUpdate(ctx context.Context, e *em.EntityManager) error {
+	return h.hook(ctx, e, "BeforeUpdate")
+}
+func (h *Hooked) AfterUpdate(ctx context.Context, e *em.EntityManager) error {
+	return h.hook(ctx, e, "AfterUpdate")
+}
+func (h *Hooked) BeforeDelete(ctx context.Context, e *em.EntityManager) error {
+	return h.hook(ctx, e, "BeforeDelete")
+}
+func (h *Hooked) AfterDelete(ctx context.Context, e *em.EntityManager) error {
+	return h.hook(ctx, e, "AfterDelete")
+}
+
+func seedAuthors(t *testing.T, v env, names ...string) []*Author {
+	t.Helper()
+	e := v.orm.Fork()
+	var out []*Author
+	for _, n := range names {
+		a := &Author{Name: n, Rating: 1}
+		must(t, e.Persist(a))
+		out = append(out, a)
+	}
+	must(t, e.Flush(v.ctx))
+	v.log.reset()
+	return out
+}
+
+var behaviourCases = []behaviourCase{
+	{name: "identity_map_same_pointer", run: func(t *testing.T, v env) {
+		seedAuthors(t, v, "Ann", "Bob")
+		e := v.orm.Fork()
+		all, err := em.FindAll[Author](v.ctx, e, em.FindOptions{OrderBy: []string{"name"}})
+		must(t, err)
+		again, err := em.Find[Author](v.ctx, e, em.F{"name": "Ann"})
+		must(t, err)
+		if len(all) != 2 || len(again) != 1 || all[0] != again[0] {
+			t.Fatalf("two finds of one row gave different instances: %p %p", all[0], again[0])
+		}
+		v.log.reset()
+		byPK, err := em.FindOne[Author](v.ctx, e, all[1].ID)
+		must(t, err)
+		byFilter, err := em.FindOneOrFail[Author](v.ctx, e, em.F{"id": all[1].ID})
+		must(t, err)
+		if byPK != all[1] || byFilter != all[1] {
+			t.Fatal("FindOne by primary key did not return the managed instance")
+		}
+		if n := len(v.log.all()); n != 0 {
+			t.Fatalf("FindOne of managed entities ran %d queries: %v", n, v.log.all())
+		}
+		other := v.orm.Fork()
+		o, err := em.FindOne[Author](v.ctx, other, all[1].ID)
+		must(t, err)
+		if o == all[1] || o.Name != "Bob" {
+			t.Fatal("a fork shares the identity map")
+		}
+	}},
+	{name: "change_set_minimal", run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		b := &Book{Title: "Go", Price: 10, Meta: map[string]any{"a": 1.0}}
+		must(t, e.Persist(b))
+		must(t, e.Flush(v.ctx))
+		e = v.orm.Fork()
+		got, err := em.FindOneOrFail[Book](v.ctx, e, b.ID)
+		must(t, err)
+		got.Price = 12
+		v.log.reset()
+		must(t, e.Flush(v.ctx))
+		var updates []string
+		for _, s := range v.log.all() {
+			if strings.HasPrefix(s, "UPDATE") {
+				updates = append(updates, s)
+			}
+		}
+		if len(updates) != 1 || !strings.Contains(updates[0], "price") || strings.Contains(updates[0], "title") || strings.Contains(updates[0], "meta") ||
+			!strings.Contains(updates[0], "updated_at") || strings.Contains(updates[0], "created_at") {
+			t.Fatalf("the UPDATE must set only price (and onUpdate updated_at): %v", updates)
+		}
+		// A change inside the JSON document is a change too.
+		got.Meta["a"] = 2.0
+		v.log.reset()
+		must(t, e.Flush(v.ctx))
+		if v.log.count("UPDATE") != 1 {
+			t.Fatalf("a JSON change was not flushed: %v", v.log.all())
+		}
+		fresh, err := em.FindOneOrFail[Book](v.ctx, v.orm.Fork(), b.ID)
+		must(t, err)
+		if fresh.Price != 12 || fresh.Meta["a"] != 2.0 || fresh.Title != "Go" {
+			t.Fatalf("reloaded %+v", fresh)
+		}
+	}},
+	{name: "noop_flush_runs_nothing", run: func(t *testing.T, v env) {
+		seedAuthors(t, v, "Ann", "Bob", "Cid")
+		e := v.orm.Fork()
+		_, err := em.FindAll[Author](v.ctx, e)
+		must(t, err)
+		_, err = em.FindAll[Book](v.ctx, e)
+		must(t, err)
+		v.log.reset()
+		must(t, e.Flush(v.ctx))
+		must(t, v.orm.Fork().Flush(v.ctx))
+		if n := len(v.log.all()); n != 0 {
+			t.Fatalf("a flush with nothing changed ran %d statements: %v", n, v.log.all())
+		}
+	}},
+	{name: "batched_insert_1000", run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		books := make([]*Book, 1000)
+		for i := range books {
+			books[i] = &Book{Title: fmt.Sprintf("book %04d", i), Price: i}
+			must(t, e.Persist(books[i]))
+		}
+		must(t, e.Flush(v.ctx))
+		if n := v.log.count("INSERT"); n > 4 {
+			t.Fatalf("1000 inserts took %d INSERT statements, want at most 4", n)
+		}
+		seen := map[int64]bool{}
+		for _, b := range books {
+			if b.ID == 0 || seen[b.ID] {
+				t.Fatalf("bad generated key %d", b.ID)
+			}
+			seen[b.ID] = true
+		}
+		n, err := em.Count[Book](v.ctx, v.orm.Fork(), nil)
+		must(t, err)
+		if n != 1000 {
+			t.Fatalf("count %d", n)
+		}
+		// The keys written back are the rows' keys.
+		check, err := em.FindOneOrFail[Book](v.ctx, v.orm.Fork(), books[777].ID)
+		must(t, err)
+		if check.Title != "book 0777" {
+			t.Fatalf("key %d holds %q", books[777].ID, check.Title)
+		}
+	}},
+	{name: "fk_order", run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		a := &Author{Name: "Ann"}
+		must(t, e.Persist(a))
+		must(t, e.Flush(v.ctx))
+		p := &Publisher{Code: "pb", Name: "Pub"}
+		b := &Book{Title: "T", AuthorID: &a.ID, PublisherID: ptr("pb")}
+		must(t, e.Persist(b, p)) // child first: the flush must insert the publisher first
+		must(t, e.Flush(v.ctx))
+		must(t, e.Remove(p, b)) // parent first: the flush must delete the book first
+		must(t, e.Flush(v.ctx))
+		n, err := em.Count[Publisher](v.ctx, e, nil)
+		must(t, err)
+		if n != 0 {
+			t.Fatal("publisher not deleted")
+		}
+	}},
+	{name: "rollback_leaves_unit_of_work_retryable", run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		a := &Author{Name: "Same"}
+		b := &Author{Name: "Same"}
+		bk := &Book{Title: "x"}
+		must(t, e.Persist(bk, a, b))
+		err := e.Flush(v.ctx)
+		if !errors.Is(err, em.ErrUniqueViolation) {
+			t.Fatalf("want a unique violation, got %v", err)
+		}
+		var dbErr *em.DBError
+		if !errors.As(err, &dbErr) || dbErr.Entity != "Author" {
+			t.Fatalf("want *DBError naming Author, got %#v", err)
+		}
+		if a.ID != 0 || b.ID != 0 || bk.ID != 0 || a.Version != 0 || !bk.CreatedAt.IsZero() {
+			t.Fatalf("a failed flush left values behind: %+v %+v %+v", a, b, bk)
+		}
+		b.Name = "Other"
+		must(t, e.Flush(v.ctx))
+		if a.ID == 0 || b.ID == 0 || bk.ID == 0 || a.Version != 1 {
+			t.Fatalf("retry did not assign keys: %+v %+v", a, b)
+		}
+		for _, name := range []string{"Same", "Other"} {
+			n, err := em.Count[Author](v.ctx, v.orm.Fork(), em.F{"name": name})
+			must(t, err)
+			if n != 1 {
+				t.Fatalf("%d rows named %s", n, name)
+			}
+		}
+		nb, err := em.Count[Book](v.ctx, v.orm.Fork(), nil)
+		must(t, err)
+		if nb != 1 {
+			t.Fatalf("%d books", nb)
+		}
+	}},
+	{name: "optimistic_lock_between_forks", run: func(t *testing.T, v env) {
+		seedAuthors(t, v, "Ann")
+		e1, e2 := v.orm.Fork(), v.orm.Fork()
+		a1, err := em.FindOneOrFail[Author](v.ctx, e1, em.F{"name": "Ann"})
+		must(t, err)
+		a2, err := em.FindOneOrFail[Author](v.ctx, e2, em.F{"name": "Ann"})
+		must(t, err)
+		a1.Rating = 5
+		must(t, e1.Flush(v.ctx))
+		if a1.Version != 2 {
+			t.Fatalf("version %d after one update", a1.Version)
+		}
+		a2.Rating = 7
+		err = e2.Flush(v.ctx)
+		var lockErr *em.OptimisticLockError
+		if !errors.As(err, &lockErr) || !errors.Is(err, em.ErrOptimisticLock) {
+			t.Fatalf("want *OptimisticLockError, got %v", err)
+		}
+		if lockErr.Entity != "Author" || fmt.Sprint(lockErr.ID) != fmt.Sprint(a2.ID) || fmt.Sprint(lockErr.ExpectedVersion) != "1" || fmt.Sprint(lockErr.ActualVersion) != "2" {
+			t.Fatalf("lock error %+v", lockErr)
+		}
+		if a2.Version != 1 {
+			t.Fatalf("failed flush left version %d", a2.Version)
+		}
+		// Refresh and retry wins.
+		must(t, e2.Refresh(v.ctx, a2))
+		if a2.Rating != 5 || a2.Version != 2 {
+			t.Fatalf("refresh gave %+v", a2)
+		}
+		a2.Rating = 7
+		must(t, e2.Flush(v.ctx))
+	}},
+	{name: "hooks_and_events_order", config: func(c *em.Config) {
+		c.Subscribers = []em.Subscriber{em.SubscriberFunc(func(ctx context.Context, ev *em.Event) error {
+			if ev.Entity != nil {
+				trail("event " + ev.Kind.String() + ":" + ev.Entity.(*Hooked).Name)
+			} else {
+				trail("event " + ev.Kind.String())
+			}
+			return nil
+		})}
+	}, run: func(t *testing.T, v env) {
+		takeTrail()
+		e := v.orm.Fork()
+		h := &Hooked{Name: "a"}
+		must(t, e.Persist(h))
+		must(t, e.Flush(v.ctx))
+		want := []string{"event BeforeTransaction", "event BeforeFlush", "BeforeCreate:a", "event BeforeCreate:a", "event OnFlush",
+			"AfterCreate:a", "event AfterCreate:a", "event AfterFlush", "event AfterCommit"}
+		if got := takeTrail(); !slices.Equal(got, want) {
+			t.Fatalf("create trail\n got %v\nwant %v", got, want)
+		}
+		h.Name = "b"
+		must(t, e.Flush(v.ctx))
+		if got := takeTrail(); !slices.Contains(got, "BeforeUpdate:b") || !slices.Contains(got, "AfterUpdate:b") {
+			t.Fatalf("update trail %v", got)
+		}
+		must(t, e.Remove(h))
+		must(t, e.Flush(v.ctx))
+		if got := takeTrail(); !slices.Contains(got, "BeforeDelete:b") || !slices.Contains(got, "AfterDelete:b") {
+			t.Fatalf("delete trail %v", got)
+		}
+		// A failing hook rolls the flush back: no AfterCommit, an AfterRollback.
+		bad := &Hooked{Name: "bad", FailOn: "AfterCreate"}
+		must(t, e.Persist(bad))
+		if err := e.Flush(v.ctx); err == nil || !strings.Contains(err.Error(), "hook failed on purpose") {
+			t.Fatalf("want the hook's error, got %v", err)
+		}
+		got := takeTrail()
+		if slices.Contains(got, "event AfterCommit") || !slices.Contains(got, "event AfterRollback") || bad.ID != 0 {
+			t.Fatalf("failed flush trail %v (id %d)", got, bad.ID)
+		}
+		// Flush from a hook is an error, not a deadlock.
+		bad.FailOn, bad.FlushIn = "", "BeforeCreate"
+		if err := e.Flush(v.ctx); !errors.Is(err, em.ErrFlushInHook) {
+			t.Fatalf("want ErrFlushInHook, got %v", err)
+		}
+		takeTrail()
+	}},
+	{name: "concurrent_forks", run: func(t *testing.T, v env) {
+		var wg sync.WaitGroup
+		errs := make(chan error, 8)
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				e := v.orm.Fork()
+				for i := range 5 {
+					if err := e.Persist(&Book{Title: fmt.Sprintf("g%d-%d", g, i)}); err != nil {
+						errs <- err
+						return
+					}
+				}
+				if err := e.Flush(v.ctx); err != nil {
+					errs <- err
+					return
+				}
+				mine, err := em.Find[Book](v.ctx, e, em.F{"title": em.Like(fmt.Sprintf("g%d-%%", g))})
+				if err != nil {
+					errs <- err
+					return
+				}
+				if len(mine) != 5 || e.ManagedCount() != 5 {
+					errs <- fmt.Errorf("goroutine %d sees %d books, manages %d", g, len(mine), e.ManagedCount())
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+	}},
+	{name: "context_cancelled_mid_flush", run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		ctx, cancel := context.WithCancel(v.ctx)
+		h := &Hooked{Name: "c", Cancel: cancel}
+		a := &Author{Name: "Zed"}
+		must(t, e.Persist(a, h))
+		err := e.Flush(ctx)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("want context.Canceled, got %v", err)
+		}
+		if a.ID != 0 || h.ID != 0 {
+			t.Fatal("a cancelled flush left keys behind")
+		}
+		h.Cancel = nil
+		must(t, e.Flush(v.ctx))
+		n, err := em.Count[Author](v.ctx, v.orm.Fork(), nil)
+		must(t, err)
+		if n != 1 || a.ID == 0 {
+			t.Fatalf("retry after cancel: %d authors", n)
+		}
+		takeTrail()
+	}},
+	{name: "find_options_and_filters", run: func(t *testing.T, v env) {
+		seedAuthors(t, v, "Ann", "Bob", "Cid", "Dee")
+		e := v.orm.Fork()
+		page, total, err := em.FindAndCount[Author](v.ctx, e, em.F{"name": em.Ne("Dee")}, em.FindOptions{OrderBy: []string{"name DESC"}, Limit: 2, Offset: 1})
+		must(t, err)
+		if total != 3 || len(page) != 2 || page[0].Name != "Bob" || page[1].Name != "Ann" {
+			t.Fatalf("page %v total %d", names(page), total)
+		}
+		got, err := em.Find[Author](v.ctx, e, em.Or(em.F{"name": em.In([]string{"Ann", "Cid"})}, em.F{"name": em.ILike("d%")}), em.FindOptions{OrderBy: []string{"name"}})
+		must(t, err)
+		if !slices.Equal(names(got), []string{"Ann", "Cid", "Dee"}) {
+			t.Fatalf("or/in/ilike: %v", names(got))
+		}
+		got, err = em.Find[Author](v.ctx, e, em.F{"email": nil, "rating": em.F{"$gte": 1, "$lt": 2}, "$not": em.F{"name": "Bob"}})
+		must(t, err)
+		if len(got) != 3 {
+			t.Fatalf("null/range/not: %v", names(got))
+		}
+		v.log.reset()
+		for _, bad := range []em.F{{"nope": 1}, {"name": em.F{"$regex": "x"}}, {"$nor": []em.F{}}} {
+			_, err := em.Find[Author](v.ctx, e, bad)
+			var fe *em.FilterError
+			if !errors.As(err, &fe) || !errors.Is(err, em.ErrInvalidFilter) || fe.Entity != "Author" {
+				t.Fatalf("filter %v: want *FilterError, got %v", bad, err)
+			}
+		}
+		if len(v.log.all()) != 0 {
+			t.Fatalf("an invalid filter ran a query: %v", v.log.all())
+		}
+		_, err = em.FindOneOrFail[Author](v.ctx, e, em.F{"name": "Nobody"})
+		var nf *em.NotFoundError
+		if !errors.As(err, &nf) || !errors.Is(err, em.ErrNotFound) || nf.Entity != "Author" {
+			t.Fatalf("want *NotFoundError, got %v", err)
+		}
+		// Partial loading, completed by a full find.
+		f := v.orm.Fork()
+		part, err := em.FindOneOrFail[Author](v.ctx, f, em.F{"name": "Ann"}, em.FindOptions{Fields: []string{"name"}})
+		must(t, err)
+		if part.Rating != 0 || part.Version != 0 {
+			t.Fatalf("partial load filled unrequested fields: %+v", part)
+		}
+		full, err := em.Find[Author](v.ctx, f, em.F{"name": "Ann"})
+		must(t, err)
+		if full[0] != part || part.Rating != 1 || part.Version != 1 {
+			t.Fatalf("full find did not complete the partial entity: %+v", part)
+		}
+		repo := em.Repo[Author](e)
+		n, err := repo.Count(v.ctx, em.F{"name": em.Like("%e%")})
+		must(t, err)
+		if n != 1 {
+			t.Fatalf("repo count %d", n)
+		}
+	}},
+	{name: "create_assign_merge_refresh", run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		a, err := em.Create[Author](e, map[string]any{"name": "Ann", "rating": 3})
+		must(t, err)
+		tag, err := em.Create[Tag](e, Tag{Name: "go"})
+		must(t, err)
+		if len(tag.ID) != 36 {
+			t.Fatalf("uuid key %q", tag.ID)
+		}
+		if _, err := em.Create[Author](e, map[string]any{"nope": 1}); !errors.Is(err, em.ErrInvalidFilter) {
+			t.Fatalf("unknown property in Create: %v", err)
+		}
+		must(t, e.Flush(v.ctx))
+		must(t, e.Assign(a, map[string]any{"rating": 4.5, "email": "ann@example.com"}))
+		must(t, e.Flush(v.ctx))
+		f := v.orm.Fork()
+		detached := &Author{ID: a.ID, Name: "Ann", Rating: 4.5, Version: a.Version, Email: ptr("ann@example.com")}
+		merged, err := em.Merge(f, detached)
+		must(t, err)
+		v.log.reset()
+		must(t, f.Flush(v.ctx))
+		if merged != detached || len(v.log.all()) != 0 {
+			t.Fatalf("merge made a clean entity dirty: %v", v.log.all())
+		}
+		merged.Rating = 1
+		must(t, f.Flush(v.ctx))
+		must(t, e.Refresh(v.ctx, a))
+		if a.Rating != 1 {
+			t.Fatalf("refresh read %v", a.Rating)
+		}
+	}},
+	{name: "native_and_upsert", run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		id, err := em.NativeInsert[Author](v.ctx, e, map[string]any{"name": "Nat", "rating": 2, "version": 1})
+		must(t, err)
+		if fmt.Sprint(id) == "0" || id == nil {
+			t.Fatalf("native insert key %v", id)
+		}
+		n, err := em.NativeUpdate[Author](v.ctx, e, em.F{"name": "Nat"}, map[string]any{"rating": 3})
+		must(t, err)
+		if n != 1 {
+			t.Fatalf("native update affected %d", n)
+		}
+		up, err := em.Upsert(v.ctx, e, &Author{Name: "Nat", Rating: 9}, "name")
+		must(t, err)
+		if fmt.Sprint(up.ID) != fmt.Sprint(id) || up.Rating != 9 {
+			t.Fatalf("upsert of an existing row gave %+v (key %v)", up, id)
+		}
+		again, err := em.FindOneOrFail[Author](v.ctx, e, up.ID)
+		must(t, err)
+		if again != up {
+			t.Fatal("an upserted entity is not the managed instance")
+		}
+		many, err := em.UpsertMany(v.ctx, e, []*Author{{Name: "Nat", Rating: 1}, {Name: "New", Rating: 2}}, "name")
+		must(t, err)
+		if many[0] != up || up.Rating != 1 || many[1].ID == 0 {
+			t.Fatalf("upsert many: %+v %+v", many[0], many[1])
+		}
+		d, err := em.NativeDelete[Author](v.ctx, e, em.F{"name": em.In([]string{"Nat", "New"})})
+		must(t, err)
+		if d != 2 {
+			t.Fatalf("native delete %d", d)
+		}
+		_, err = em.NativeInsert[Author](v.ctx, e, map[string]any{"rating": 1})
+		if !errors.Is(err, em.ErrNotNullViolation) && !errors.Is(err, em.ErrUniqueViolation) {
+			// MariaDB in non-strict mode would store '' instead; this server is strict.
+			t.Fatalf("want a not-null violation for a missing name, got %v", err)
+		}
+	}},
+	{name: "transactional", run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		a := &Author{Name: "T1"}
+		must(t, e.Transactional(v.ctx, func(tx *em.EntityManager) error {
+			return tx.Persist(a)
+		}))
+		if a.ID == 0 {
+			t.Fatal("Transactional did not flush")
+		}
+		b := &Author{Name: "T2"}
+		err := e.Transactional(v.ctx, func(tx *em.EntityManager) error {
+			must(t, tx.Persist(b))
+			a.Rating = 10
+			if err := tx.Flush(v.ctx); err != nil {
+				return err
+			}
+			return errors.New("abort")
+		})
+		if err == nil || err.Error() != "abort" {
+			t.Fatalf("want abort, got %v", err)
+		}
+		if b.ID != 0 || a.Rating != 10 {
+			t.Fatalf("rollback: b.ID=%d a.Rating=%v", b.ID, a.Rating)
+		}
+		// a.Rating = 10 is unflushed again (its snapshot was restored).
+		v.log.reset()
+		must(t, e.Flush(v.ctx))
+		if v.log.count("UPDATE") != 1 || v.log.count("INSERT") != 1 {
+			t.Fatalf("after rollback the unit of work should still hold the update and insert: %v", v.log.all())
+		}
+		// Nested: the inner failure rolls back only the inner part.
+		c, d := &Author{Name: "T3"}, &Author{Name: "T4"}
+		must(t, e.Transactional(v.ctx, func(tx *em.EntityManager) error {
+			must(t, tx.Persist(c))
+			inner := tx.Transactional(v.ctx, func(tx2 *em.EntityManager) error {
+				must(t, tx2.Persist(d))
+				if err := tx2.Flush(v.ctx); err != nil {
+					return err
+				}
+				return errors.New("inner abort")
+			})
+			if inner == nil || d.ID != 0 {
+				t.Errorf("inner: %v, d.ID=%d", inner, d.ID)
+			}
+			return tx.Remove(d)
+		}))
+		if c.ID == 0 || d.ID != 0 {
+			t.Fatalf("nested: c=%d d=%d", c.ID, d.ID)
+		}
+		// A panic rolls back and re-panics.
+		p := &Author{Name: "P"}
+		func() {
+			defer func() {
+				if r := recover(); r != "boom" {
+					t.Fatalf("recover %v", r)
+				}
+			}()
+			_ = e.Transactional(v.ctx, func(tx *em.EntityManager) error {
+				must(t, tx.Persist(p))
+				must(t, tx.Flush(v.ctx))
+				panic("boom")
+			})
+		}()
+		if p.ID != 0 || e.InTransaction() {
+			t.Fatalf("after panic: id %d, in tx %v", p.ID, e.InTransaction())
+		}
+		n, err := em.Count[Author](v.ctx, v.orm.Fork(), em.F{"name": "P"})
+		must(t, err)
+		if n != 0 {
+			t.Fatal("the panicking transaction committed")
+		}
+		// Manual Begin/Commit with a pessimistic lock.
+		must(t, e.Begin(v.ctx))
+		locked, err := em.FindOneOrFail[Author](v.ctx, e, em.F{"name": "T1"}, em.FindOptions{Lock: em.LockPessimisticWrite, Refresh: true})
+		must(t, err)
+		locked.Rating = 42
+		must(t, e.Commit(v.ctx))
+		if _, err := em.Find[Author](v.ctx, e, nil, em.FindOptions{Lock: em.LockPessimisticWrite}); !errors.Is(err, em.ErrNoTransaction) {
+			t.Fatalf("lock outside a transaction: %v", err)
+		}
+	}},
+	{name: "global_context_and_middleware", run: func(t *testing.T, v env) {
+		root := v.orm.EM()
+		if _, err := em.FindAll[Author](v.ctx, root); !errors.Is(err, em.ErrGlobalContext) {
+			t.Fatalf("root manager did request work: %v", err)
+		}
+		if err := root.Persist(&Author{Name: "x"}); !errors.Is(err, em.ErrGlobalContext) {
+			t.Fatalf("root Persist: %v", err)
+		}
+		var forks []*em.EntityManager
+		h := v.orm.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			e, ok := em.FromContext(r.Context())
+			if !ok {
+				t.Error("no entity manager in the request context")
+				return
+			}
+			forks = append(forks, e)
+			// The root manager resolves to the request's fork.
+			if _, err := em.FindAll[Author](r.Context(), root); err != nil {
+				t.Error(err)
+			}
+		}))
+		for range 2 {
+			h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil))
+		}
+		if len(forks) != 2 || forks[0] == forks[1] {
+			t.Fatal("requests must get separate forks")
+		}
+	}},
+}
+
+func names(list []*Author) []string {
+	out := make([]string, len(list))
+	for i, a := range list {
+		out[i] = a.Name
+	}
+	return out
+}

@@ -1,0 +1,400 @@
+package em
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"reflect"
+	"sync"
+	"unsafe"
+)
+
+// EntityManager is a unit of work with its identity map: it tracks the
+// entities loaded through it or given to Persist, and writes their changes to
+// the database on Flush. Get one per request or job from ORM.Fork.
+//
+// An EntityManager is safe to call from several goroutines (a mutex guards its
+// state), but a unit of work is one logical task: concurrent work belongs in
+// separate forks, which never share entities.
+type EntityManager struct {
+	orm  *ORM
+	root bool
+
+	mu      sync.Mutex
+	im      map[*EntityMeta]map[pkKey]*entry
+	byPtr   map[unsafe.Pointer]*entry
+	pending []*entry // new entities, in Persist order
+	removed []*entry // entities to delete, in Remove order
+	tx      *txState
+	inHook  bool
+}
+
+type entryState uint8
+
+const (
+	stateNew entryState = iota + 1
+	stateManaged
+	stateRemoved
+)
+
+// entry is the unit of work's record of one entity.
+type entry struct {
+	meta     *EntityMeta
+	obj      any            // the *T the user holds
+	ptr      unsafe.Pointer // address of the struct
+	snap     unsafe.Pointer // snapshot of the persisted values; nil while new
+	snapJSON [][]byte
+	state    entryState
+	inIM     bool
+	key      pkKey
+	// partial: loaded with FindOptions.Fields; loadedSet says which fields.
+	partial   bool
+	loadedSet map[*FieldMeta]bool
+}
+
+// pkKey is a primary key normalized for the identity map.
+type pkKey struct {
+	i int64
+	s string
+}
+
+func newManager(o *ORM, root bool) *EntityManager {
+	return &EntityManager{orm: o, root: root, im: map[*EntityMeta]map[pkKey]*entry{}, byPtr: map[unsafe.Pointer]*entry{}}
+}
+
+// ORM returns the ORM the manager belongs to.
+func (e *EntityManager) ORM() *ORM { return e.orm }
+
+// Fork returns a new entity manager with an empty identity map and unit of
+// work, on the same connection pool (not inside this manager's transaction).
+func (e *EntityManager) Fork() *EntityManager { return newManager(e.orm, false) }
+
+// usable resolves the manager to use: a root manager defers to the fork in
+// ctx, or refuses without AllowGlobalContext.
+func (e *EntityManager) usable(ctx context.Context) (*EntityManager, error) {
+	if !e.root {
+		return e, nil
+	}
+	if ctx != nil {
+		if f, ok := ctx.Value(ctxKey{}).(*EntityManager); ok && f != nil && f.orm == e.orm && !f.root {
+			return f, nil
+		}
+	}
+	if e.orm.cfg.AllowGlobalContext {
+		return e, nil
+	}
+	return nil, ErrGlobalContext
+}
+
+func (o *ORM) metaOf(v any) (*EntityMeta, error) {
+	t := reflect.TypeOf(v)
+	if t == nil {
+		return nil, fmt.Errorf("%w: nil", ErrUnknownEntity)
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if m, ok := o.reg.byType[t]; ok {
+		return m, nil
+	}
+	return nil, fmt.Errorf("%w: %s (register it in Config.Entities)", ErrUnknownEntity, t)
+}
+
+func (o *ORM) metaFor(t reflect.Type) (*EntityMeta, error) {
+	if m, ok := o.reg.byType[t]; ok {
+		return m, nil
+	}
+	return nil, fmt.Errorf("%w: %s (register it in Config.Entities)", ErrUnknownEntity, t)
+}
+
+// entityArg checks that v is a non-nil pointer to a registered entity.
+func (o *ORM) entityArg(v any) (*EntityMeta, unsafe.Pointer, error) {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() || rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
+		return nil, nil, fmt.Errorf("%w: want a non-nil pointer to an entity struct, got %T", ErrUnknownEntity, v)
+	}
+	m, err := o.metaFor(rv.Elem().Type())
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, rv.UnsafePointer(), nil
+}
+
+func keyOf(f *FieldMeta, base unsafe.Pointer) pkKey {
+	v := f.value(base)
+	switch v.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return pkKey{i: v.Int()}
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return pkKey{i: int64(v.Uint())}
+	default:
+		return pkKey{s: v.String()}
+	}
+}
+
+// keyFromValue normalizes a primary key value given by a caller; ok is false
+// when v cannot be a key of the field's kind.
+func keyFromValue(f *FieldMeta, v any) (pkKey, bool) {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() {
+		return pkKey{}, false
+	}
+	for rv.Kind() == reflect.Pointer {
+		if rv.IsNil() {
+			return pkKey{}, false
+		}
+		rv = rv.Elem()
+	}
+	intKey := kindClass(f.Type) == "int"
+	switch rv.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return pkKey{i: rv.Int()}, intKey
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return pkKey{i: int64(rv.Uint())}, intKey
+	case reflect.String:
+		return pkKey{s: rv.String()}, !intKey
+	}
+	return pkKey{}, false
+}
+
+func (e *EntityManager) lookup(m *EntityMeta, k pkKey) *entry {
+	if byKey := e.im[m]; byKey != nil {
+		return byKey[k]
+	}
+	return nil
+}
+
+func (e *EntityManager) addIM(en *entry) {
+	byKey := e.im[en.meta]
+	if byKey == nil {
+		byKey = map[pkKey]*entry{}
+		e.im[en.meta] = byKey
+	}
+	en.key = keyOf(en.meta.PK, en.ptr)
+	byKey[en.key] = en
+	en.inIM = true
+}
+
+func (e *EntityManager) dropIM(en *entry) {
+	if en.inIM {
+		delete(e.im[en.meta], en.key)
+		en.inIM = false
+	}
+}
+
+// Persist marks new entities for insertion at the next Flush, and re-attaches
+// removed ones. Entities already managed are left as they are. A UUID primary
+// key that is empty gets its value now. It returns an error matching
+// ErrUnknownEntity for a value that is not a pointer to a registered entity,
+// or ErrGlobalContext on the root manager.
+func (e *EntityManager) Persist(entities ...any) error {
+	e, err := e.usable(nil)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, v := range entities {
+		m, p, err := e.orm.entityArg(v)
+		if err != nil {
+			return err
+		}
+		if en, ok := e.byPtr[p]; ok {
+			if en.state == stateRemoved {
+				en.state = stateManaged
+				e.removed = removeEntry(e.removed, en)
+			}
+			continue
+		}
+		if m.PK.UUID && m.PK.isZero(m.PK.ptr(p)) {
+			*(*string)(m.PK.ptr(p)) = newUUID()
+		}
+		en := &entry{meta: m, obj: v, ptr: p, state: stateNew}
+		if !m.PK.AutoIncr || !m.PK.isZero(m.PK.ptr(p)) {
+			if other := e.lookup(m, keyOf(m.PK, p)); other != nil {
+				return fmt.Errorf("em: Persist: another %s with %s %v is already managed", m.Name, m.PK.Property, m.PK.Get(v))
+			}
+			e.addIM(en)
+		}
+		e.byPtr[p] = en
+		e.pending = append(e.pending, en)
+	}
+	return nil
+}
+
+// Remove marks managed entities for deletion at the next Flush; a new entity
+// that was never flushed is simply forgotten. It returns an error matching
+// ErrNotManaged for an entity this manager does not know.
+func (e *EntityManager) Remove(entities ...any) error {
+	e, err := e.usable(nil)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, v := range entities {
+		m, p, err := e.orm.entityArg(v)
+		if err != nil {
+			return err
+		}
+		en, ok := e.byPtr[p]
+		if !ok {
+			return fmt.Errorf("%w: Remove of a %s that this entity manager does not manage", ErrNotManaged, m.Name)
+		}
+		switch en.state {
+		case stateNew:
+			e.pending = removeEntry(e.pending, en)
+			e.dropIM(en)
+			delete(e.byPtr, p)
+		case stateManaged:
+			en.state = stateRemoved
+			e.removed = append(e.removed, en)
+		}
+	}
+	return nil
+}
+
+// IsManaged reports whether the entity is tracked by this manager (new,
+// loaded or removed but not yet flushed).
+func (e *EntityManager) IsManaged(entity any) bool {
+	_, p, err := e.orm.entityArg(entity)
+	if err != nil {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.byPtr[p]
+	return ok
+}
+
+// Detach stops tracking the entity; its pending changes are forgotten.
+func (e *EntityManager) Detach(entity any) {
+	_, p, err := e.orm.entityArg(entity)
+	if err != nil {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if en, ok := e.byPtr[p]; ok {
+		e.forget(en)
+	}
+}
+
+func (e *EntityManager) forget(en *entry) {
+	e.dropIM(en)
+	delete(e.byPtr, en.ptr)
+	switch en.state {
+	case stateNew:
+		e.pending = removeEntry(e.pending, en)
+	case stateRemoved:
+		e.removed = removeEntry(e.removed, en)
+	}
+}
+
+// Clear detaches every entity: the identity map and the unit of work start
+// empty. It does not end a transaction.
+func (e *EntityManager) Clear() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.im = map[*EntityMeta]map[pkKey]*entry{}
+	e.byPtr = map[unsafe.Pointer]*entry{}
+	e.pending, e.removed = nil, nil
+}
+
+// Count of managed entities, for tests and diagnostics.
+func (e *EntityManager) ManagedCount() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.byPtr)
+}
+
+func removeEntry(list []*entry, en *entry) []*entry {
+	for i, x := range list {
+		if x == en {
+			return append(list[:i], list[i+1:]...)
+		}
+	}
+	return list
+}
+
+// newUUID returns a random (version 4) UUID in its canonical text form.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	const hex = "0123456789abcdef"
+	out := make([]byte, 0, 36)
+	for i, c := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out = append(out, '-')
+		}
+		out = append(out, hex[c>>4], hex[c&0xf])
+	}
+	return string(out)
+}
+
+// register makes a loaded entity managed, with a snapshot of its values.
+// The caller holds e.mu.
+func (e *EntityManager) register(m *EntityMeta, obj any, p unsafe.Pointer) *entry {
+	en := &entry{meta: m, obj: obj, ptr: p, state: stateManaged}
+	e.takeSnapshot(en)
+	e.addIM(en)
+	e.byPtr[p] = en
+	return en
+}
+
+// takeSnapshot records the entity's current values as its persisted state.
+func (e *EntityManager) takeSnapshot(en *entry) {
+	m := en.meta
+	if en.snap == nil {
+		en.snap = reflect.New(m.Type).UnsafePointer()
+	}
+	copyStruct(m, en.snap, en.ptr)
+	if m.jsonN > 0 {
+		if en.snapJSON == nil {
+			en.snapJSON = make([][]byte, m.jsonN)
+		}
+		for _, f := range m.Fields {
+			if f.JSON {
+				en.snapJSON[f.jsonIdx], _ = marshalJSON(f, en.ptr)
+			}
+		}
+	}
+}
+
+// copyStruct copies src into dst (both *m.Type) and deep-copies the fields
+// that would otherwise share memory.
+func copyStruct(m *EntityMeta, dst, src unsafe.Pointer) {
+	reflect.NewAt(m.Type, dst).Elem().Set(reflect.NewAt(m.Type, src).Elem())
+	if m.flat {
+		return
+	}
+	for _, f := range m.Fields {
+		if f.deep != nil {
+			f.deep(f.ptr(dst), f.ptr(src))
+		}
+	}
+}
+
+// changed returns the fields whose values differ from the snapshot.
+func (en *entry) changed(buf []*FieldMeta) []*FieldMeta {
+	m := en.meta
+	if m.flat && m.size > 0 &&
+		string(unsafe.Slice((*byte)(en.ptr), m.size)) == string(unsafe.Slice((*byte)(en.snap), m.size)) {
+		return buf
+	}
+	for _, f := range m.Fields {
+		if f.JSON {
+			cur, _ := marshalJSON(f, en.ptr)
+			if string(cur) != string(en.snapJSON[f.jsonIdx]) {
+				buf = append(buf, f)
+			}
+			continue
+		}
+		if !f.eq(f.ptr(en.ptr), f.ptr(en.snap)) {
+			buf = append(buf, f)
+		}
+	}
+	return buf
+}

@@ -1,0 +1,142 @@
+package em
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every typed error of this package matches one of them with
+// errors.Is, and carries the entity, field and value involved.
+var (
+	// ErrMetadata: an entity's mapping is wrong (found at Open).
+	ErrMetadata = errors.New("em: invalid entity metadata")
+	// ErrNotFound: FindOneOrFail found no row.
+	ErrNotFound = errors.New("em: entity not found")
+	// ErrUnknownEntity: a type that was not registered with Open.
+	ErrUnknownEntity = errors.New("em: unknown entity type")
+	// ErrInvalidFilter: a filter names an unknown property or operator.
+	ErrInvalidFilter = errors.New("em: invalid filter")
+	// ErrOptimisticLock: a versioned entity changed in the database since it was loaded.
+	ErrOptimisticLock = errors.New("em: optimistic lock failed")
+	// ErrGlobalContext: request work on the root entity manager without AllowGlobalContext.
+	ErrGlobalContext = errors.New("em: the root entity manager is not for request work; use Fork()")
+	// ErrFlushInHook: Flush called from inside a lifecycle hook or flush event.
+	ErrFlushInHook = errors.New("em: Flush called from inside a hook")
+	// ErrNotManaged: an operation that needs a managed entity got a detached or new one.
+	ErrNotManaged = errors.New("em: entity is not managed")
+	// ErrNoTransaction: a pessimistic lock was asked for outside a transaction,
+	// or Commit/Rollback without Begin.
+	ErrNoTransaction = errors.New("em: no transaction")
+	// ErrClosed: the ORM was closed.
+	ErrClosed = errors.New("em: closed")
+
+	// ErrUniqueViolation and the errors below are database errors translated
+	// from any driver; the *DBError wraps the driver's error.
+	ErrUniqueViolation     = errors.New("em: unique constraint violated")
+	ErrForeignKeyViolation = errors.New("em: foreign key constraint violated")
+	ErrNotNullViolation    = errors.New("em: not-null constraint violated")
+	ErrDeadlock            = errors.New("em: deadlock detected")
+	ErrSerialization       = errors.New("em: serialization failure")
+	ErrLockTimeout         = errors.New("em: lock wait timeout")
+)
+
+// MetadataError reports a mapping problem of one entity field, found at Open.
+type MetadataError struct {
+	Entity string // Go type name
+	Field  string // Go field name, "" for the entity as a whole
+	Reason string
+}
+
+func (e *MetadataError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("em: entity %s: %s", e.Entity, e.Reason)
+	}
+	return fmt.Sprintf("em: entity %s, field %s: %s", e.Entity, e.Field, e.Reason)
+}
+
+// Is reports whether target is ErrMetadata.
+func (e *MetadataError) Is(target error) bool { return target == ErrMetadata }
+
+// NotFoundError is returned by FindOneOrFail when no entity matches.
+type NotFoundError struct {
+	Entity string
+	Filter any // the filter or primary key that matched nothing
+}
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("em: %s not found (%v)", e.Entity, e.Filter)
+}
+
+// Is reports whether target is ErrNotFound.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
+// FilterError reports an unknown property or operator, or a value of the
+// wrong shape, in a filter. No query runs.
+type FilterError struct {
+	Entity   string
+	Property string
+	Operator string // "" when the property itself is the problem
+	Reason   string
+}
+
+func (e *FilterError) Error() string {
+	if e.Operator != "" {
+		return fmt.Sprintf("em: filter on %s.%s: operator %s: %s", e.Entity, e.Property, e.Operator, e.Reason)
+	}
+	return fmt.Sprintf("em: filter on %s: property %q: %s", e.Entity, e.Property, e.Reason)
+}
+
+// Is reports whether target is ErrInvalidFilter.
+func (e *FilterError) Is(target error) bool { return target == ErrInvalidFilter }
+
+// OptimisticLockError reports that a versioned entity was changed or deleted
+// by someone else since it was loaded. The whole flush was rolled back.
+type OptimisticLockError struct {
+	Entity          string
+	ID              any // primary key
+	ExpectedVersion any // the version the entity was loaded with
+	ActualVersion   any // the version now in the database, nil if the row is gone
+}
+
+func (e *OptimisticLockError) Error() string {
+	if e.ActualVersion == nil {
+		return fmt.Sprintf("em: optimistic lock failed: %s %v was deleted (expected version %v)", e.Entity, e.ID, e.ExpectedVersion)
+	}
+	return fmt.Sprintf("em: optimistic lock failed: %s %v has version %v, expected %v", e.Entity, e.ID, e.ActualVersion, e.ExpectedVersion)
+}
+
+// Is reports whether target is ErrOptimisticLock.
+func (e *OptimisticLockError) Is(target error) bool { return target == ErrOptimisticLock }
+
+// DBError is a database error translated into a kind a caller can test with
+// errors.Is (ErrUniqueViolation, ErrForeignKeyViolation, ErrNotNullViolation,
+// ErrDeadlock, ErrSerialization, ErrLockTimeout) whatever the driver. It wraps
+// the driver's own error, so errors.As still reaches *pgconn.PgError and the
+// like.
+type DBError struct {
+	Kind       error  // one of the sentinels above
+	Entity     string // the entity being written, when known
+	Constraint string // the constraint or index name, when the driver says
+	Err        error  // the driver's error
+}
+
+func (e *DBError) Error() string {
+	s := e.Kind.Error()
+	if e.Entity != "" {
+		s += " (" + e.Entity + ")"
+	}
+	if e.Constraint != "" {
+		s += " [" + e.Constraint + "]"
+	}
+	return s + ": " + e.Err.Error()
+}
+
+// Is reports whether target is the error's kind.
+func (e *DBError) Is(target error) bool { return target == e.Kind }
+
+// Unwrap returns the driver's error.
+func (e *DBError) Unwrap() error { return e.Err }
+
+// Retryable reports whether the transaction may succeed if run again
+// (deadlocks and serialization failures).
+func (e *DBError) Retryable() bool { return e.Kind == ErrDeadlock || e.Kind == ErrSerialization }

@@ -1,0 +1,259 @@
+package em
+
+import (
+	"reflect"
+	"slices"
+
+	"github.com/mikrogo/mikro/qb"
+)
+
+// F is a filter by property names, in the MikroORM style:
+//
+//	em.F{"name": "Jon", "born": em.F{"$gt": t}, "$or": []em.F{{"role": "admin"}, {"role": "owner"}}}
+//
+// A property is the Go field name with a lowered first letter (CreatedAt →
+// createdAt); the Go name itself is accepted too. Logical keys: $and, $or
+// (lists of filters), $not (a filter). Operators on a property: $eq, $ne,
+// $in, $nin, $gt, $gte, $lt, $lte, $like, $nlike, $ilike, $exists, $not. A
+// plain value means $eq (nil: IS NULL), a slice means $in. The helpers Eq,
+// Gt, In, Or … build the same maps. An unknown property or operator is a
+// *FilterError and no query runs.
+type F = map[string]any
+
+// Eq is {"$eq": v}.
+func Eq(v any) F { return F{"$eq": v} }
+
+// Ne is {"$ne": v}.
+func Ne(v any) F { return F{"$ne": v} }
+
+// Gt is {"$gt": v}.
+func Gt(v any) F { return F{"$gt": v} }
+
+// Gte is {"$gte": v}.
+func Gte(v any) F { return F{"$gte": v} }
+
+// Lt is {"$lt": v}.
+func Lt(v any) F { return F{"$lt": v} }
+
+// Lte is {"$lte": v}.
+func Lte(v any) F { return F{"$lte": v} }
+
+// In is {"$in": values}; values is a slice.
+func In(values any) F { return F{"$in": values} }
+
+// Nin is {"$nin": values}.
+func Nin(values any) F { return F{"$nin": values} }
+
+// Like is {"$like": pattern}.
+func Like(pattern string) F { return F{"$like": pattern} }
+
+// ILike is {"$ilike": pattern}, a case-insensitive LIKE.
+func ILike(pattern string) F { return F{"$ilike": pattern} }
+
+// Exists is {"$exists": b}: IS NOT NULL for true, IS NULL for false.
+func Exists(b bool) F { return F{"$exists": b} }
+
+// And is {"$and": filters}.
+func And(filters ...F) F { return F{"$and": filters} }
+
+// Or is {"$or": filters}.
+func Or(filters ...F) F { return F{"$or": filters} }
+
+// Not is {"$not": filter}.
+func Not(filter F) F { return F{"$not": filter} }
+
+// compileFilter turns a filter (an F, a map[string]any, or a primary key
+// value) into a condition on m's columns. A nil filter is no condition.
+func compileFilter(m *EntityMeta, filter any) (qb.Expr, error) {
+	switch f := filter.(type) {
+	case nil:
+		return nil, nil
+	case F:
+		return compileMap(m, f)
+	}
+	if rv := reflect.ValueOf(filter); rv.Kind() == reflect.Map {
+		return nil, &FilterError{Entity: m.Name, Reason: "a filter must be an em.F (map[string]any), not " + rv.Type().String()}
+	}
+	if _, ok := keyFromValue(m.PK, filter); !ok {
+		return nil, &FilterError{Entity: m.Name, Property: m.PK.Property, Reason: "a filter must be an em.F or a primary key value, not " + reflect.TypeOf(filter).String()}
+	}
+	return qb.Eq(m.PK.Column, filter), nil
+}
+
+func compileMap(m *EntityMeta, f F) (qb.Expr, error) {
+	keys := make([]string, 0, len(f))
+	for k := range f {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	conds := make([]qb.Expr, 0, len(keys))
+	for _, k := range keys {
+		c, err := compileKey(m, k, f[k])
+		if err != nil {
+			return nil, err
+		}
+		conds = append(conds, c)
+	}
+	if len(conds) == 1 {
+		return conds[0], nil
+	}
+	return qb.And(conds...), nil
+}
+
+func compileKey(m *EntityMeta, key string, v any) (qb.Expr, error) {
+	switch key {
+	case "$and", "$or":
+		list, ok := filterList(v)
+		if !ok {
+			return nil, &FilterError{Entity: m.Name, Property: key, Reason: "needs a list of filters"}
+		}
+		conds := make([]qb.Expr, len(list))
+		for i, item := range list {
+			sub, ok := item.(F)
+			if !ok {
+				return nil, &FilterError{Entity: m.Name, Property: key, Reason: "every item must be an em.F"}
+			}
+			c, err := compileMap(m, sub)
+			if err != nil {
+				return nil, err
+			}
+			conds[i] = c
+		}
+		if key == "$or" {
+			return qb.Or(conds...), nil
+		}
+		return qb.And(conds...), nil
+	case "$not":
+		sub, ok := v.(F)
+		if !ok {
+			return nil, &FilterError{Entity: m.Name, Property: key, Reason: "needs an em.F"}
+		}
+		c, err := compileMap(m, sub)
+		if err != nil {
+			return nil, err
+		}
+		return qb.Not(c), nil
+	}
+	if len(key) > 0 && key[0] == '$' {
+		return nil, &FilterError{Entity: m.Name, Property: key, Reason: "unknown logical operator"}
+	}
+	fld := m.props[key]
+	if fld == nil {
+		return nil, &FilterError{Entity: m.Name, Property: key, Reason: "no such property"}
+	}
+	col := fld.Column
+	if ops, ok := v.(F); ok {
+		return compileOps(m, fld, ops)
+	}
+	if list, ok := filterList(v); ok && !isBytes(v) {
+		return qb.In(col, list), nil
+	}
+	return qb.Eq(col, v), nil
+}
+
+func compileOps(m *EntityMeta, fld *FieldMeta, ops F) (qb.Expr, error) {
+	names := make([]string, 0, len(ops))
+	for k := range ops {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	col := fld.Column
+	conds := make([]qb.Expr, 0, len(names))
+	bad := func(op, reason string) error {
+		return &FilterError{Entity: m.Name, Property: fld.Property, Operator: op, Reason: reason}
+	}
+	for _, op := range names {
+		v := ops[op]
+		var c qb.Expr
+		switch op {
+		case "$eq":
+			c = qb.Eq(col, v)
+		case "$ne":
+			c = qb.NotEq(col, v)
+		case "$gt":
+			c = qb.Gt(col, v)
+		case "$gte":
+			c = qb.Gte(col, v)
+		case "$lt":
+			c = qb.Lt(col, v)
+		case "$lte":
+			c = qb.Lte(col, v)
+		case "$like", "$nlike", "$ilike":
+			if _, ok := v.(string); !ok {
+				return nil, bad(op, "needs a string pattern")
+			}
+			switch op {
+			case "$like":
+				c = qb.Like(col, v)
+			case "$nlike":
+				c = qb.NotLike(col, v)
+			default:
+				c = qb.ILike(col, v)
+			}
+		case "$in", "$nin":
+			list, ok := filterList(v)
+			if !ok || isBytes(v) {
+				return nil, bad(op, "needs a slice of values")
+			}
+			if op == "$in" {
+				c = qb.In(col, list)
+			} else {
+				c = qb.NotIn(col, list)
+			}
+		case "$exists":
+			b, ok := v.(bool)
+			if !ok {
+				return nil, bad(op, "needs true or false")
+			}
+			if b {
+				c = qb.IsNotNull(col)
+			} else {
+				c = qb.IsNull(col)
+			}
+		case "$not":
+			sub, ok := v.(F)
+			if !ok {
+				return nil, bad(op, "needs an em.F of operators")
+			}
+			inner, err := compileOps(m, fld, sub)
+			if err != nil {
+				return nil, err
+			}
+			c = qb.Not(inner)
+		default:
+			return nil, bad(op, "unknown operator")
+		}
+		conds = append(conds, c)
+	}
+	if len(conds) == 1 {
+		return conds[0], nil
+	}
+	return qb.And(conds...), nil
+}
+
+func isBytes(v any) bool { _, ok := v.([]byte); return ok }
+
+// filterList returns v as a list when it is a slice or array.
+func filterList(v any) ([]any, bool) {
+	switch l := v.(type) {
+	case []any:
+		return l, true
+	case []F:
+		out := make([]any, len(l))
+		for i := range l {
+			out[i] = l[i]
+		}
+		return out, true
+	case []byte, nil:
+		return nil, false
+	}
+	rv := reflect.ValueOf(v)
+	if k := rv.Kind(); k != reflect.Slice && k != reflect.Array {
+		return nil, false
+	}
+	out := make([]any, rv.Len())
+	for i := range out {
+		out[i] = rv.Index(i).Interface()
+	}
+	return out, true
+}

@@ -1,0 +1,410 @@
+package em
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"unsafe"
+
+	"github.com/mikrogo/mikro/qb"
+)
+
+// LockMode is a pessimistic lock taken by a find. It needs a transaction.
+type LockMode uint8
+
+// Lock modes (MikroORM's names).
+const (
+	LockNone                    LockMode = iota
+	LockPessimisticRead                  // FOR SHARE
+	LockPessimisticWrite                 // FOR UPDATE
+	LockPessimisticPartialWrite          // FOR UPDATE SKIP LOCKED
+	LockPessimisticWriteOrFail           // FOR UPDATE NOWAIT
+	LockPessimisticPartialRead           // FOR SHARE SKIP LOCKED
+	LockPessimisticReadOrFail            // FOR SHARE NOWAIT
+)
+
+// FindOptions refine a find. The zero value finds every match, in no
+// particular order.
+type FindOptions struct {
+	// OrderBy lists properties, each optionally followed by ASC or DESC and
+	// NULLS FIRST or NULLS LAST: "name", "createdAt DESC".
+	OrderBy []string
+	Limit   int // 0: no limit
+	Offset  int
+	// Fields loads only these properties (the primary key always). A
+	// partially loaded entity is completed by a later full find.
+	Fields []string
+	// Lock takes a pessimistic lock on the rows (inside a transaction only;
+	// ErrNoTransaction otherwise).
+	Lock LockMode
+	// Refresh overwrites already managed entities with the rows read.
+	Refresh bool
+}
+
+func oneOpt(opts []FindOptions) FindOptions {
+	if len(opts) > 0 {
+		return opts[0]
+	}
+	return FindOptions{}
+}
+
+// Find returns the entities of type T matching filter (an F, a primary key
+// value, or nil for all). Each row becomes the managed instance of its
+// primary key: an entity already in the identity map is returned as it is
+// (with any unflushed changes), not overwritten, unless opts.Refresh. It
+// returns a *FilterError for an unknown property or operator (no query runs),
+// ErrUnknownEntity for an unregistered T, or the database error.
+func Find[T any](ctx context.Context, e *EntityManager, filter any, opts ...FindOptions) ([]*T, error) {
+	var out []*T
+	err := e.find(ctx, reflect.TypeFor[T](), filter, oneOpt(opts), func(obj any) { out = append(out, obj.(*T)) })
+	return out, err
+}
+
+// FindAll returns every entity of type T (ordered and limited by opts).
+func FindAll[T any](ctx context.Context, e *EntityManager, opts ...FindOptions) ([]*T, error) {
+	return Find[T](ctx, e, nil, opts...)
+}
+
+// FindOne returns the first entity matching filter, or nil (and no error)
+// when none does. A filter that is a primary key (or {pk: value}) of an
+// entity already managed is answered from the identity map without a query.
+func FindOne[T any](ctx context.Context, e *EntityManager, filter any, opts ...FindOptions) (*T, error) {
+	e, err := e.usable(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := e.orm.metaFor(reflect.TypeFor[T]())
+	if err != nil {
+		return nil, err
+	}
+	o := oneOpt(opts)
+	if !o.Refresh && o.Lock == LockNone {
+		if en, ok := e.fromIdentityMap(m, filter); ok {
+			if en == nil {
+				return nil, nil
+			}
+			return en.obj.(*T), nil
+		}
+	}
+	o.Limit = 1
+	var out *T
+	err = e.find(ctx, reflect.TypeFor[T](), filter, o, func(obj any) { out = obj.(*T) })
+	return out, err
+}
+
+// FindOneOrFail is FindOne, with a *NotFoundError (errors.Is ErrNotFound)
+// instead of nil when nothing matches.
+func FindOneOrFail[T any](ctx context.Context, e *EntityManager, filter any, opts ...FindOptions) (*T, error) {
+	v, err := FindOne[T](ctx, e, filter, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if v == nil {
+		return nil, &NotFoundError{Entity: reflect.TypeFor[T]().Name(), Filter: filter}
+	}
+	return v, nil
+}
+
+// FindAndCount returns one page of matches (opts.Limit, opts.Offset) and the
+// number of all matches.
+func FindAndCount[T any](ctx context.Context, e *EntityManager, filter any, opts ...FindOptions) ([]*T, int64, error) {
+	list, err := Find[T](ctx, e, filter, opts...)
+	if err != nil {
+		return nil, 0, err
+	}
+	n, err := Count[T](ctx, e, filter)
+	return list, n, err
+}
+
+// Count returns the number of entities of type T matching filter.
+func Count[T any](ctx context.Context, e *EntityManager, filter any) (int64, error) {
+	e, err := e.usable(ctx)
+	if err != nil {
+		return 0, err
+	}
+	m, err := e.orm.metaFor(reflect.TypeFor[T]())
+	if err != nil {
+		return 0, err
+	}
+	where, err := compileFilter(m, filter)
+	if err != nil {
+		return 0, err
+	}
+	q := e.orm.dialect.Select(qb.Raw("count(*)")).From(m.Table)
+	if where != nil {
+		q = q.Where(where)
+	}
+	query, args, err := q.Build()
+	if err != nil {
+		return 0, err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rows, err := e.orm.query(ctx, e.conn(), query, args)
+	if err != nil {
+		return 0, translateError(err, m.Name)
+	}
+	defer rows.Close()
+	var n int64
+	if rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, err
+		}
+	}
+	return n, translateError(rows.Err(), m.Name)
+}
+
+// fromIdentityMap answers a find by primary key from the identity map. ok is
+// false when the filter is not a plain key lookup or the key is not managed.
+func (e *EntityManager) fromIdentityMap(m *EntityMeta, filter any) (*entry, bool) {
+	var pk any
+	switch f := filter.(type) {
+	case nil:
+		return nil, false
+	case F:
+		if len(f) != 1 {
+			return nil, false
+		}
+		v, ok := f[m.PK.Property]
+		if !ok {
+			v, ok = f[m.PK.Name]
+		}
+		if !ok {
+			return nil, false
+		}
+		pk = v
+	default:
+		pk = filter
+	}
+	k, ok := keyFromValue(m.PK, pk)
+	if !ok {
+		return nil, false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	en := e.lookup(m, k)
+	if en == nil {
+		return nil, false
+	}
+	if en.state == stateRemoved {
+		return nil, true
+	}
+	return en, true
+}
+
+// selectFor builds the SELECT of a find.
+func (e *EntityManager) selectFor(m *EntityMeta, filter any, o FindOptions) (qb.SelectQuery, []*FieldMeta, error) {
+	fields := m.Fields
+	if len(o.Fields) > 0 {
+		fields = []*FieldMeta{m.PK}
+		for _, name := range o.Fields {
+			f := m.props[name]
+			if f == nil {
+				return qb.SelectQuery{}, nil, &FilterError{Entity: m.Name, Property: name, Reason: "no such property (in Fields)"}
+			}
+			if f != m.PK {
+				fields = append(fields, f)
+			}
+		}
+	}
+	cols := make([]any, len(fields))
+	for i, f := range fields {
+		cols[i] = f.Column
+	}
+	q := e.orm.dialect.Select(cols...).From(m.Table)
+	where, err := compileFilter(m, filter)
+	if err != nil {
+		return q, nil, err
+	}
+	if where != nil {
+		q = q.Where(where)
+	}
+	for _, ob := range o.OrderBy {
+		prop, rest, _ := strings.Cut(strings.TrimSpace(ob), " ")
+		f := m.props[prop]
+		if f == nil {
+			return q, nil, &FilterError{Entity: m.Name, Property: prop, Reason: "no such property (in OrderBy)"}
+		}
+		q = q.OrderBy(strings.TrimSpace(f.Column + " " + rest))
+	}
+	if o.Limit > 0 {
+		q = q.Limit(o.Limit)
+	}
+	if o.Offset > 0 {
+		q = q.Offset(o.Offset)
+	}
+	lock := o.Lock
+	if !e.orm.dialect.Has(qb.FeatureForUpdate) {
+		// SQLite has no row locks: its write transactions are serialized
+		// already, so a lock mode is satisfied by the transaction itself.
+		lock = LockNone
+	}
+	switch lock {
+	case LockNone:
+	case LockPessimisticRead:
+		q = q.ForShare()
+	case LockPessimisticWrite:
+		q = q.ForUpdate()
+	case LockPessimisticPartialWrite:
+		q = q.ForUpdate().SkipLocked()
+	case LockPessimisticWriteOrFail:
+		q = q.ForUpdate().NoWait()
+	case LockPessimisticPartialRead:
+		q = q.ForShare().SkipLocked()
+	case LockPessimisticReadOrFail:
+		q = q.ForShare().NoWait()
+	default:
+		return q, nil, fmt.Errorf("em: unknown lock mode %d", o.Lock)
+	}
+	return q, fields, nil
+}
+
+func (e *EntityManager) find(ctx context.Context, t reflect.Type, filter any, o FindOptions, each func(obj any)) error {
+	e, err := e.usable(ctx)
+	if err != nil {
+		return err
+	}
+	m, err := e.orm.metaFor(t)
+	if err != nil {
+		return err
+	}
+	q, fields, err := e.selectFor(m, filter, o)
+	if err != nil {
+		return err
+	}
+	query, args, err := q.Build()
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if o.Lock != LockNone && e.tx == nil {
+		return fmt.Errorf("%w: a pessimistic lock (FindOptions.Lock) needs a transaction", ErrNoTransaction)
+	}
+	rows, err := e.orm.query(ctx, e.conn(), query, args)
+	if err != nil {
+		return translateError(err, m.Name)
+	}
+	defer rows.Close()
+	return e.hydrate(rows, m, fields, len(fields) < len(m.Fields), o.Refresh, each)
+}
+
+// hydrate scans rows into new entities straight through field addresses and
+// makes them managed, or returns the managed instance of the same key. The
+// caller holds e.mu.
+func (e *EntityManager) hydrate(rows *sql.Rows, m *EntityMeta, fields []*FieldMeta, partial, refresh bool, each func(obj any)) error {
+	dest := make([]any, len(fields))
+	var fixups []func() error
+	for rows.Next() {
+		rv := reflect.New(m.Type)
+		obj := rv.Interface()
+		p := rv.UnsafePointer()
+		fixups = fixups[:0]
+		for i, f := range fields {
+			dest[i], fixups = scanDest(f, p, fixups)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("em: load %s: %w", m.Name, err)
+		}
+		for _, fx := range fixups {
+			if err := fx(); err != nil {
+				return fmt.Errorf("em: load %s: %w", m.Name, err)
+			}
+		}
+		if en := e.lookup(m, keyOf(m.PK, p)); en != nil {
+			switch {
+			case refresh:
+				copyFields(fields, en.ptr, p)
+				e.takeSnapshot(en)
+			case en.partial && !partial:
+				// Complete a partially loaded entity with the fields it lacked,
+				// keeping what the user changed.
+				for _, f := range m.Fields {
+					if !en.loaded(f) {
+						copyFields([]*FieldMeta{f}, en.ptr, p)
+						copyFields([]*FieldMeta{f}, en.snap, p)
+					}
+				}
+				en.partial, en.loadedSet = false, nil
+			}
+			if en.state != stateRemoved {
+				each(en.obj)
+			}
+			continue
+		}
+		en := e.register(m, obj, p)
+		if partial {
+			en.partial = true
+			en.loadedSet = make(map[*FieldMeta]bool, len(fields))
+			for _, f := range fields {
+				en.loadedSet[f] = true
+			}
+		}
+		each(obj)
+	}
+	return translateError(rows.Err(), m.Name)
+}
+
+func (en *entry) loaded(f *FieldMeta) bool { return !en.partial || en.loadedSet[f] }
+
+func copyFields(fields []*FieldMeta, dst, src unsafe.Pointer) {
+	for _, f := range fields {
+		f.value(dst).Set(f.value(src))
+	}
+}
+
+// scanDest returns what to pass to Scan for field f of the entity at base:
+// the field's own address where the driver can write it, or a holder whose
+// value a fixup stores afterwards (JSON, NULL into a non-pointer field).
+func scanDest(f *FieldMeta, base unsafe.Pointer, fixups []func() error) (any, []func() error) {
+	switch {
+	case f.JSON:
+		h := &jsonHolder{}
+		return h, append(fixups, func() error {
+			if h.data == nil {
+				f.value(base).SetZero()
+				return nil
+			}
+			return json.Unmarshal(h.data, f.value(base).Addr().Interface())
+		})
+	case f.Nullable && f.Type.Kind() != reflect.Pointer && f.Type != bytesType && !reflect.PointerTo(f.Type).Implements(scannerType):
+		h := &nullHolder{}
+		return h, append(fixups, func() error {
+			if h.v == nil {
+				f.value(base).SetZero()
+				return nil
+			}
+			return assignValue(f.value(base), h.v)
+		})
+	}
+	return reflect.NewAt(f.Type, f.ptr(base)).Interface(), fixups
+}
+
+type jsonHolder struct{ data []byte }
+
+func (h *jsonHolder) Scan(v any) error {
+	switch x := v.(type) {
+	case nil:
+		h.data = nil
+	case []byte:
+		h.data = append([]byte(nil), x...)
+	case string:
+		h.data = []byte(x)
+	default:
+		return fmt.Errorf("JSON column holds %T", v)
+	}
+	return nil
+}
+
+type nullHolder struct{ v any }
+
+func (h *nullHolder) Scan(v any) error {
+	if b, ok := v.([]byte); ok {
+		v = string(b)
+	}
+	h.v = v
+	return nil
+}

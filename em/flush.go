@@ -1,0 +1,416 @@
+package em
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// plan is the work of one flush: change sets grouped per entity type.
+type plan struct {
+	inserts map[*EntityMeta][]*entry
+	updates []update
+	deletes map[*EntityMeta][]*entry
+	n       int
+}
+
+type update struct {
+	en     *entry
+	fields []*FieldMeta
+}
+
+func (p *plan) empty() bool { return p.n == 0 }
+
+// computePlan compares every managed entity with its snapshot. The caller
+// holds e.mu.
+func (e *EntityManager) computePlan() *plan {
+	p := &plan{inserts: map[*EntityMeta][]*entry{}, deletes: map[*EntityMeta][]*entry{}}
+	for _, en := range e.pending {
+		p.inserts[en.meta] = append(p.inserts[en.meta], en)
+		p.n++
+	}
+	for _, en := range e.removed {
+		p.deletes[en.meta] = append(p.deletes[en.meta], en)
+		p.n++
+	}
+	var buf []*FieldMeta
+	for _, byKey := range e.im {
+		for _, en := range byKey {
+			if en.state != stateManaged || en.snap == nil {
+				continue
+			}
+			if buf = en.changed(buf[:0]); len(buf) > 0 {
+				p.updates = append(p.updates, update{en: en, fields: slices.Clone(buf)})
+				p.n++
+			}
+		}
+	}
+	return p
+}
+
+// Flush writes every change of the unit of work in one transaction: inserts
+// of persisted entities (parents before children), updates of the changed
+// columns of managed entities, deletes of removed ones (children first).
+// With nothing changed it runs no statement at all.
+//
+// On success generated keys, onCreate/onUpdate values and versions are in the
+// structs, snapshots are refreshed and deleted entities are detached. On
+// failure the transaction is rolled back and the unit of work is exactly as it
+// was before the call (no half-assigned keys, no refreshed snapshots), so the
+// caller can fix the cause and flush again, or discard the manager. The error
+// is a *DBError for constraint and concurrency failures, an
+// *OptimisticLockError for a stale versioned entity, or the hook's error.
+// Inside a transaction, Flush writes within it (in a savepoint) and the
+// commit is the transaction's.
+func (e *EntityManager) Flush(ctx context.Context) error {
+	e, err := e.usable(ctx)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.inHook {
+		return ErrFlushInHook
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p := e.computePlan()
+	if p.empty() {
+		return nil
+	}
+
+	own := e.tx == nil
+	var sp string
+	if own {
+		if err := e.beginLocked(ctx); err != nil {
+			return err
+		}
+	} else {
+		e.tx.depth++
+		sp = fmt.Sprintf("mikro_flush_%d", e.tx.depth)
+		if _, err := e.orm.exec(ctx, e.tx.sqlTx, "SAVEPOINT "+sp, nil); err != nil {
+			e.tx.depth--
+			return translateError(err, "")
+		}
+	}
+	tx := e.tx
+	mark := len(tx.undo)
+	pend, rem := slices.Clone(e.pending), slices.Clone(e.removed)
+
+	err = e.runFlush(ctx, p, tx)
+	if err != nil {
+		rctx := context.WithoutCancel(ctx)
+		if own {
+			e.tx = nil
+			rbErr := tx.sqlTx.Rollback()
+			e.orm.logQuery(rctx, "ROLLBACK", nil, nowTime(), rbErr)
+			e.restore(tx, mark, pend, rem)
+			if evErr := e.orm.emit(rctx, &Event{Kind: AfterRollback, Manager: e}); evErr != nil {
+				e.orm.log.WarnContext(rctx, "em: AfterRollback subscriber failed", "error", evErr)
+			}
+		} else {
+			_, rbErr := e.orm.exec(rctx, tx.sqlTx, "ROLLBACK TO SAVEPOINT "+sp, nil)
+			tx.depth--
+			e.restore(tx, mark, pend, rem)
+			if rbErr != nil {
+				err = errors.Join(err, rbErr)
+			}
+		}
+		return err
+	}
+	if own {
+		return e.endLocked(ctx, true)
+	}
+	_, err = e.orm.exec(ctx, tx.sqlTx, "RELEASE SAVEPOINT "+sp, nil)
+	tx.depth--
+	return translateError(err, "")
+}
+
+// runFlush does the work of a flush inside tx. The caller holds e.mu and
+// rolls back on error.
+func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) error {
+	remembered := map[*entry]bool{}
+	remember := func(en *entry) {
+		if !remembered[en] {
+			remembered[en] = true
+			tx.remember(en)
+		}
+	}
+	rememberPlan := func(p *plan) {
+		for _, list := range p.inserts {
+			for _, en := range list {
+				remember(en)
+			}
+		}
+		for _, u := range p.updates {
+			remember(u.en)
+		}
+		for _, list := range p.deletes {
+			for _, en := range list {
+				remember(en)
+			}
+		}
+	}
+	rememberPlan(p)
+
+	// Before hooks and events may change entities (or persist new ones), so
+	// the plan is computed again after them.
+	if err := e.hooks(ctx, p, true); err != nil {
+		return err
+	}
+	p = e.computePlan()
+	rememberPlan(p)
+	if p.empty() {
+		return nil
+	}
+	e.applyGenerators(p)
+	if err := e.emitLocked(ctx, &Event{Kind: OnFlush, Manager: e}); err != nil {
+		return err
+	}
+
+	order := topoOrder(e.orm.reg.order)
+	for _, m := range order {
+		if list := p.inserts[m]; len(list) > 0 {
+			if err := e.insertAll(ctx, tx, m, list); err != nil {
+				return err
+			}
+		}
+	}
+	if err := e.updateAll(ctx, tx, p.updates); err != nil {
+		return err
+	}
+	for i := len(order) - 1; i >= 0; i-- {
+		m := order[i]
+		if list := p.deletes[m]; len(list) > 0 {
+			if err := e.deleteAll(ctx, tx, m, list); err != nil {
+				return err
+			}
+		}
+	}
+	if err := e.hooks(ctx, p, false); err != nil {
+		return err
+	}
+	if err := e.emitLocked(ctx, &Event{Kind: AfterFlush, Manager: e}); err != nil {
+		return err
+	}
+
+	// Success: the new state becomes the persisted state.
+	for _, list := range p.inserts {
+		for _, en := range list {
+			en.state = stateManaged
+			if !en.inIM {
+				e.addIM(en)
+			}
+			e.takeSnapshot(en)
+		}
+	}
+	for _, u := range p.updates {
+		e.takeSnapshot(u.en)
+	}
+	for _, list := range p.deletes {
+		for _, en := range list {
+			e.dropIM(en)
+			delete(e.byPtr, en.ptr)
+			en.state = 0
+		}
+	}
+	e.pending = e.pending[:0]
+	e.removed = e.removed[:0]
+	return nil
+}
+
+// emitLocked delivers an event with e.inHook set, so that a subscriber
+// calling Flush gets ErrFlushInHook instead of a deadlock.
+func (e *EntityManager) emitLocked(ctx context.Context, ev *Event) error {
+	if len(e.orm.cfg.Subscribers) == 0 {
+		return nil
+	}
+	e.inHook = true
+	defer func() { e.inHook = false }()
+	return e.orm.emit(ctx, ev)
+}
+
+// hooks runs the entity hooks and entity events of the plan, Before or After.
+// Hooks run without e.mu held (they may read through the manager); e.inHook
+// makes Flush from a hook an error.
+func (e *EntityManager) hooks(ctx context.Context, p *plan, before bool) error {
+	type call struct {
+		en     *entry
+		kind   EventKind
+		fields []*FieldMeta
+	}
+	var calls []call
+	if before {
+		if err := e.emitLocked(ctx, &Event{Kind: BeforeFlush, Manager: e}); err != nil {
+			return err
+		}
+	}
+	subs := len(e.orm.cfg.Subscribers) > 0
+	wants := func(en *entry, kind EventKind) bool { return subs || en.meta.hooks&hookBit(kind) != 0 }
+	order := topoOrder(e.orm.reg.order)
+	for _, m := range order {
+		for _, en := range p.inserts[m] {
+			if k := pick(before, BeforeCreate, AfterCreate); wants(en, k) {
+				calls = append(calls, call{en: en, kind: k})
+			}
+		}
+	}
+	for _, u := range p.updates {
+		if k := pick(before, BeforeUpdate, AfterUpdate); wants(u.en, k) {
+			calls = append(calls, call{en: u.en, kind: k, fields: u.fields})
+		}
+	}
+	for i := len(order) - 1; i >= 0; i-- {
+		for _, en := range p.deletes[order[i]] {
+			if k := pick(before, BeforeDelete, AfterDelete); wants(en, k) {
+				calls = append(calls, call{en: en, kind: k})
+			}
+		}
+	}
+	if len(calls) == 0 {
+		return nil
+	}
+	e.inHook = true
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.inHook = false
+	}()
+	for _, c := range calls {
+		if err := runHook(ctx, e, c.en, c.kind); err != nil {
+			return fmt.Errorf("em: %s hook of %s: %w", c.kind, c.en.meta.Name, err)
+		}
+		if len(e.orm.cfg.Subscribers) > 0 {
+			ev := &Event{Kind: c.kind, Manager: e, Entity: c.en.obj, Meta: c.en.meta}
+			for _, f := range c.fields {
+				ev.Changed = append(ev.Changed, f.Property)
+			}
+			if err := e.orm.emit(ctx, ev); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func hookBit(k EventKind) hookMask {
+	switch k {
+	case BeforeCreate:
+		return hookBeforeCreate
+	case AfterCreate:
+		return hookAfterCreate
+	case BeforeUpdate:
+		return hookBeforeUpdate
+	case AfterUpdate:
+		return hookAfterUpdate
+	case BeforeDelete:
+		return hookBeforeDelete
+	case AfterDelete:
+		return hookAfterDelete
+	}
+	return 0
+}
+
+func pick(before bool, a, b EventKind) EventKind {
+	if before {
+		return a
+	}
+	return b
+}
+
+func runHook(ctx context.Context, e *EntityManager, en *entry, kind EventKind) error {
+	obj := en.obj
+	switch kind {
+	case BeforeCreate:
+		if h, ok := obj.(BeforeCreateHook); ok {
+			return h.BeforeCreate(ctx, e)
+		}
+	case AfterCreate:
+		if h, ok := obj.(AfterCreateHook); ok {
+			return h.AfterCreate(ctx, e)
+		}
+	case BeforeUpdate:
+		if h, ok := obj.(BeforeUpdateHook); ok {
+			return h.BeforeUpdate(ctx, e)
+		}
+	case AfterUpdate:
+		if h, ok := obj.(AfterUpdateHook); ok {
+			return h.AfterUpdate(ctx, e)
+		}
+	case BeforeDelete:
+		if h, ok := obj.(BeforeDeleteHook); ok {
+			return h.BeforeDelete(ctx, e)
+		}
+	case AfterDelete:
+		if h, ok := obj.(AfterDeleteHook); ok {
+			return h.AfterDelete(ctx, e)
+		}
+	}
+	return nil
+}
+
+// applyGenerators sets onCreate values (when the field is empty) and version
+// 1 on inserts, and onUpdate values and the next version on updates.
+func (e *EntityManager) applyGenerators(p *plan) {
+	for m, list := range p.inserts {
+		for _, f := range m.Fields {
+			if f.Def.OnCreate == "" && !f.Def.Version {
+				continue
+			}
+			for _, en := range list {
+				if !f.isZero(f.ptr(en.ptr)) {
+					continue
+				}
+				if f.Def.Version {
+					_ = assignValue(f.value(en.ptr), 1)
+				} else {
+					_ = assignValue(f.value(en.ptr), e.orm.gens[f.Def.OnCreate]())
+				}
+			}
+		}
+	}
+	for i := range p.updates {
+		u := &p.updates[i]
+		m := u.en.meta
+		for _, f := range m.Fields {
+			switch {
+			case f.Def.OnUpdate != "":
+				_ = assignValue(f.value(u.en.ptr), e.orm.gens[f.Def.OnUpdate]())
+			case f.Def.Version:
+				v := f.value(u.en.ptr)
+				if isInteger(v.Type()) {
+					if v.CanInt() {
+						v.SetInt(v.Int() + 1)
+					} else {
+						v.SetUint(v.Uint() + 1)
+					}
+				}
+			default:
+				continue
+			}
+			if !slices.Contains(u.fields, f) {
+				u.fields = append(u.fields, f)
+			}
+		}
+		slices.SortFunc(u.fields, func(a, b *FieldMeta) int { return fieldPos(m, a) - fieldPos(m, b) })
+	}
+}
+
+func fieldPos(m *EntityMeta, f *FieldMeta) int { return slices.Index(m.Fields, f) }
+
+// changedKey identifies a set of changed columns, to batch updates that set
+// the same columns.
+func changedKey(fields []*FieldMeta) string {
+	var b strings.Builder
+	for _, f := range fields {
+		b.WriteString(f.Column)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+func typeName(v any) string { return reflect.TypeOf(v).String() }

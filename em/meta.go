@@ -1,0 +1,649 @@
+package em
+
+import (
+	"database/sql"
+	"database/sql/driver"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unsafe"
+)
+
+// FieldDef declares how one struct field is mapped. The orm struct tag and the
+// programmatic [Schema] both produce FieldDefs, and one function turns them
+// into metadata, so both paths give identical results.
+type FieldDef struct {
+	Column     string // column (or document field) name; "" uses the naming strategy
+	PrimaryKey bool
+	// Generation of a primary key: GenerateAuto (the default: auto-increment
+	// for integers, none otherwise), GenerateUUID (a random UUID set at Persist
+	// when the field is empty) or GenerateNone (the application assigns it).
+	Generation Generation
+	Unique     string // "" no; "-" its own unique index; a name groups columns into one composite unique index
+	Index      string // as Unique, for a plain index
+	Nullable   bool   // NULL allowed; implied by pointer and sql.Null* types
+	Default    string // SQL default expression for the schema, written as given
+	Length     int    // length of a string column (VARCHAR(n)); 0 uses the default 255
+	Type       string // explicit column type, written as given; "json" stores the value as JSON
+	Version    bool   // optimistic lock counter (an integer), checked and incremented on update
+	OnCreate   string // name of a generator run when the entity is inserted ("now", or one in Config.Generators)
+	OnUpdate   string // name of a generator run when the entity is updated
+	Transient  bool   // not persisted
+	Hidden     bool   // left out of JSON serialization by MarshalEntity
+	References string // name of the entity whose primary key this column holds (a foreign key)
+	OnDelete   string // referential action of that foreign key: "cascade", "set null", "restrict"
+}
+
+// Generation says how a primary key gets its value.
+type Generation uint8
+
+// Generation strategies.
+const (
+	GenerateAuto Generation = iota
+	GenerateUUID
+	GenerateNone
+)
+
+// EntityMeta is the mapping of one entity type, built once at Open and
+// read-only afterwards. Drivers (the SQL one in this package, the MongoDB one in
+// the mongo module) read it; users rarely need it.
+type EntityMeta struct {
+	Name    string       // Go type name
+	Type    reflect.Type // the struct type
+	Table   string       // table or collection
+	Fields  []*FieldMeta // persisted fields, in declaration order
+	PK      *FieldMeta
+	Version *FieldMeta // nil when the entity has no version field
+	Indexes []IndexMeta
+
+	props   map[string]*FieldMeta // by property name and Go field name
+	columns map[string]*FieldMeta
+	hooks   hookMask
+	jsonN   int  // number of JSON fields (snapshot slots)
+	flat    bool // a snapshot is a byte-for-byte copy: no pointers to deep-copy, no JSON
+	size    uintptr
+}
+
+// IndexMeta is a unique or plain index over one or more columns.
+type IndexMeta struct {
+	Name    string
+	Columns []string
+	Unique  bool
+}
+
+// FieldMeta is the mapping of one persisted field.
+type FieldMeta struct {
+	Name       string       // Go field name
+	Property   string       // name in filters and order: Go name with a lowered first letter
+	Column     string       // column or document field name
+	Type       reflect.Type // Go type of the field
+	PrimaryKey bool
+	AutoIncr   bool // database-generated integer key
+	UUID       bool // generated UUID string key
+	Nullable   bool
+	JSON       bool // stored as JSON text
+	Def        FieldDef
+	Ref        *EntityMeta // the referenced entity, for a foreign key
+
+	owner   *EntityMeta
+
+	index   []int
+	offset  uintptr
+	eq      func(a, b unsafe.Pointer) bool // nil for JSON fields
+	deep    func(dst, src unsafe.Pointer)  // deep copy of reference-typed values; nil when a plain copy suffices
+	jsonIdx int
+	isZero  func(p unsafe.Pointer) bool
+}
+
+// Property returns the field for a property name (or Go field name), or nil.
+func (m *EntityMeta) Property(name string) *FieldMeta { return m.props[name] }
+
+// FieldByColumn returns the field stored in column, or nil.
+func (m *EntityMeta) FieldByColumn(column string) *FieldMeta { return m.columns[column] }
+
+// Addr returns a pointer to the field inside entity (a pointer to the
+// entity's struct), typed as the field's pointer type, ready for Scan.
+func (f *FieldMeta) Addr(entity any) any {
+	return reflect.NewAt(f.Type, f.ptr(entityPtr(entity))).Interface()
+}
+
+// Get returns the field's value in entity (a pointer to the struct).
+func (f *FieldMeta) Get(entity any) any {
+	return reflect.NewAt(f.Type, f.ptr(entityPtr(entity))).Elem().Interface()
+}
+
+// Set stores v into the field of entity, converting between numeric kinds.
+func (f *FieldMeta) Set(entity any, v any) error {
+	return assignValue(reflect.NewAt(f.Type, f.ptr(entityPtr(entity))).Elem(), v)
+}
+
+func (f *FieldMeta) ptr(base unsafe.Pointer) unsafe.Pointer { return unsafe.Add(base, f.offset) }
+
+func (f *FieldMeta) value(base unsafe.Pointer) reflect.Value {
+	return reflect.NewAt(f.Type, f.ptr(base)).Elem()
+}
+
+// entityPtr returns the address of the struct behind a pointer held in an
+// interface, without reflection.
+func entityPtr(entity any) unsafe.Pointer {
+	type iface struct {
+		typ, data unsafe.Pointer
+	}
+	return (*iface)(unsafe.Pointer(&entity)).data
+}
+
+var (
+	timeType    = reflect.TypeFor[time.Time]()
+	bytesType   = reflect.TypeFor[[]byte]()
+	scannerType = reflect.TypeFor[sql.Scanner]()
+	valuerType  = reflect.TypeFor[driver.Valuer]()
+)
+
+// parseTag reads an orm struct tag: comma-separated options, each a word or
+// word=value.
+func parseTag(tag string) (FieldDef, error) {
+	var d FieldDef
+	for opt := range strings.SplitSeq(tag, ",") {
+		opt = strings.TrimSpace(opt)
+		if opt == "" {
+			continue
+		}
+		key, val, hasVal := strings.Cut(opt, "=")
+		need := func() error {
+			if !hasVal || val == "" {
+				return fmt.Errorf("option %q needs a value (%s=…)", key, key)
+			}
+			return nil
+		}
+		switch key {
+		case "pk":
+			d.PrimaryKey = true
+		case "autoincrement":
+			d.Generation = GenerateAuto
+		case "uuid":
+			d.Generation = GenerateUUID
+		case "assigned":
+			d.Generation = GenerateNone
+		case "unique":
+			d.Unique = "-"
+			if hasVal {
+				d.Unique = val
+			}
+		case "index":
+			d.Index = "-"
+			if hasVal {
+				d.Index = val
+			}
+		case "nullable":
+			d.Nullable = true
+		case "default":
+			if err := need(); err != nil {
+				return d, err
+			}
+			d.Default = val
+		case "length":
+			n, err := strconv.Atoi(val)
+			if err != nil || n <= 0 {
+				return d, fmt.Errorf("length=%q is not a positive integer", val)
+			}
+			d.Length = n
+		case "type":
+			if err := need(); err != nil {
+				return d, err
+			}
+			d.Type = val
+		case "version":
+			d.Version = true
+		case "onCreate":
+			if err := need(); err != nil {
+				return d, err
+			}
+			d.OnCreate = val
+		case "onUpdate":
+			if err := need(); err != nil {
+				return d, err
+			}
+			d.OnUpdate = val
+		case "persist":
+			switch val {
+			case "false":
+				d.Transient = true
+			case "true":
+			default:
+				return d, fmt.Errorf("persist=%q must be true or false", val)
+			}
+		case "hidden":
+			d.Hidden = true
+		case "ref":
+			if err := need(); err != nil {
+				return d, err
+			}
+			d.References = val
+		case "onDelete":
+			switch strings.ToLower(val) {
+			case "cascade", "set null", "restrict", "no action":
+				d.OnDelete = strings.ToLower(val)
+			default:
+				return d, fmt.Errorf("onDelete=%q must be cascade, set null, restrict or no action", val)
+			}
+		default:
+			return d, fmt.Errorf("unknown option %q", key)
+		}
+	}
+	return d, nil
+}
+
+// registry holds the metadata of every entity of an ORM.
+type registry struct {
+	byType map[reflect.Type]*EntityMeta
+	byName map[string]*EntityMeta
+	order  []*EntityMeta // registration order
+}
+
+// buildRegistry computes and validates the metadata of every entity.
+func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gens map[string]func() any) (*registry, error) {
+	r := &registry{byType: map[reflect.Type]*EntityMeta{}, byName: map[string]*EntityMeta{}}
+	defs := map[reflect.Type]*Schema{}
+	for _, s := range schemas {
+		if s == nil || s.typ == nil {
+			return nil, &MetadataError{Entity: "?", Reason: "nil schema"}
+		}
+		if s.err != nil {
+			return nil, s.err
+		}
+		defs[s.typ] = s
+		entities = append(entities, reflect.New(s.typ).Interface())
+	}
+	for _, e := range entities {
+		t := reflect.TypeOf(e)
+		for t != nil && t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t == nil || t.Kind() != reflect.Struct {
+			return nil, &MetadataError{Entity: fmt.Sprint(reflect.TypeOf(e)), Reason: "an entity must be a struct (pass a value or a pointer to one)"}
+		}
+		if _, dup := r.byType[t]; dup {
+			continue
+		}
+		m, err := buildMeta(t, defs[t], naming, gens)
+		if err != nil {
+			return nil, err
+		}
+		if other, dup := r.byName[m.Name]; dup {
+			return nil, &MetadataError{Entity: m.Name, Reason: fmt.Sprintf("two entity types named %s (%s and %s)", m.Name, other.Type.PkgPath(), t.PkgPath())}
+		}
+		r.byType[t] = m
+		r.byName[m.Name] = m
+		r.order = append(r.order, m)
+	}
+	tables := map[string]*EntityMeta{}
+	for _, m := range r.order {
+		if other, dup := tables[m.Table]; dup {
+			return nil, &MetadataError{Entity: m.Name, Reason: fmt.Sprintf("table %q is also the table of %s", m.Table, other.Name)}
+		}
+		tables[m.Table] = m
+		for _, f := range m.Fields {
+			if f.Def.References == "" {
+				continue
+			}
+			ref, ok := r.byName[f.Def.References]
+			if !ok {
+				return nil, &MetadataError{Entity: m.Name, Field: f.Name, Reason: fmt.Sprintf("ref=%s names no registered entity", f.Def.References)}
+			}
+			if kindClass(f.Type) != kindClass(ref.PK.Type) {
+				return nil, &MetadataError{Entity: m.Name, Field: f.Name, Reason: fmt.Sprintf("type %s cannot hold the primary key of %s (%s)", f.Type, ref.Name, ref.PK.Type)}
+			}
+			f.Ref = ref
+		}
+	}
+	return r, nil
+}
+
+// kindClass groups types that can hold each other's values (all integers, all
+// strings) for foreign-key checks.
+func kindClass(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "int"
+	case reflect.String:
+		return "string"
+	}
+	return t.String()
+}
+
+func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string]func() any) (*EntityMeta, error) {
+	m := &EntityMeta{Name: t.Name(), Type: t, props: map[string]*FieldMeta{}, columns: map[string]*FieldMeta{}}
+	if m.Name == "" {
+		return nil, &MetadataError{Entity: t.String(), Reason: "an entity must be a named struct type"}
+	}
+	fail := func(field, format string, args ...any) error {
+		return &MetadataError{Entity: m.Name, Field: field, Reason: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case s != nil && s.table != "":
+		m.Table = s.table
+	default:
+		if tn, ok := reflect.New(t).Interface().(interface{ TableName() string }); ok {
+			m.Table = tn.TableName()
+		} else {
+			m.Table = naming.TableName(m.Name)
+		}
+	}
+	if m.Table == "" {
+		return nil, fail("", "empty table name")
+	}
+	var walk func(t reflect.Type, index []int, offset uintptr) error
+	walk = func(t reflect.Type, index []int, offset uintptr) error {
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			idx := append(slices.Clone(index), i)
+			if sf.Anonymous && sf.Type.Kind() == reflect.Struct && sf.Tag.Get("db") == "" && sf.Type != timeType &&
+				!reflect.PointerTo(sf.Type).Implements(scannerType) {
+				if err := walk(sf.Type, idx, offset+sf.Offset); err != nil {
+					return err
+				}
+				continue
+			}
+			if sf.Anonymous && sf.Type.Kind() == reflect.Pointer {
+				if sf.Tag.Get("db") == "-" || sf.Tag.Get("orm") == "persist=false" {
+					continue
+				}
+				return fail(sf.Name, "embedded pointers are not supported; embed the struct by value")
+			}
+			if !sf.IsExported() {
+				continue
+			}
+			dbTag := sf.Tag.Get("db")
+			if dbTag == "-" {
+				continue
+			}
+			var def FieldDef
+			if s != nil {
+				fd, ok := s.fields[sf.Name]
+				if !ok {
+					continue // the schema lists the persisted fields
+				}
+				def = fd
+			} else {
+				var err error
+				def, err = parseTag(sf.Tag.Get("orm"))
+				if err != nil {
+					return fail(sf.Name, "orm tag: %v", err)
+				}
+				if dbTag != "" {
+					def.Column, _, _ = strings.Cut(dbTag, ",")
+				}
+			}
+			if def.Transient {
+				continue
+			}
+			f, err := buildField(m, sf, def, naming, gens)
+			if err != nil {
+				return err
+			}
+			f.index, f.offset = idx, offset+sf.Offset
+			if prev, dup := m.columns[f.Column]; dup {
+				return fail(sf.Name, "column %q is also the column of field %s", f.Column, prev.Name)
+			}
+			m.columns[f.Column] = f
+			m.props[f.Property] = f
+			m.props[f.Name] = f
+			m.Fields = append(m.Fields, f)
+		}
+		return nil
+	}
+	if err := walk(t, nil, 0); err != nil {
+		return nil, err
+	}
+	if s != nil {
+		for name := range s.fields {
+			if m.props[name] == nil {
+				return nil, fail(name, "the schema maps a field the struct does not have (or that is unexported)")
+			}
+		}
+	}
+	for _, f := range m.Fields {
+		switch {
+		case f.PrimaryKey && m.PK != nil:
+			return nil, fail(f.Name, "a second primary key (the first is %s); composite keys are not supported yet", m.PK.Name)
+		case f.PrimaryKey:
+			m.PK = f
+		}
+		if f.Def.Version {
+			if m.Version != nil {
+				return nil, fail(f.Name, "a second version field (the first is %s)", m.Version.Name)
+			}
+			m.Version = f
+		}
+	}
+	if m.PK == nil {
+		return nil, fail("", "no primary key: tag one field orm:\"pk\" (or name it ID)")
+	}
+	// Indexes, in field order; named ones group fields.
+	addIndex := func(name string, f *FieldMeta, unique bool) {
+		if name == "-" {
+			prefix := "idx"
+			if unique {
+				prefix = "uq"
+			}
+			m.Indexes = append(m.Indexes, IndexMeta{Name: prefix + "_" + m.Table + "_" + f.Column, Columns: []string{f.Column}, Unique: unique})
+			return
+		}
+		for i := range m.Indexes {
+			if m.Indexes[i].Name == name {
+				if m.Indexes[i].Unique != unique {
+					return
+				}
+				m.Indexes[i].Columns = append(m.Indexes[i].Columns, f.Column)
+				return
+			}
+		}
+		m.Indexes = append(m.Indexes, IndexMeta{Name: name, Columns: []string{f.Column}, Unique: unique})
+	}
+	for _, f := range m.Fields {
+		if f.Def.Unique != "" {
+			addIndex(f.Def.Unique, f, true)
+		}
+		if f.Def.Index != "" {
+			addIndex(f.Def.Index, f, false)
+		}
+	}
+	switch kindClass(m.PK.Type) {
+	case "int", "string":
+	default:
+		return nil, fail(m.PK.Name, "a primary key must be an integer or a string, not %s", m.PK.Type)
+	}
+	m.hooks = hooksOf(t)
+	m.size = t.Size()
+	m.flat = m.jsonN == 0
+	for _, f := range m.Fields {
+		if f.deep != nil {
+			m.flat = false
+		}
+	}
+	return m, nil
+}
+
+// fieldNamedID lets an untagged field called ID be the primary key.
+func buildField(m *EntityMeta, sf reflect.StructField, def FieldDef, naming NamingStrategy, gens map[string]func() any) (*FieldMeta, error) {
+	fail := func(format string, args ...any) error {
+		return &MetadataError{Entity: m.Name, Field: sf.Name, Reason: fmt.Sprintf(format, args...)}
+	}
+	if sf.Name == "ID" && !def.PrimaryKey && sf.Tag.Get("orm") == "" && !m.hasTaggedPK() {
+		def.PrimaryKey = true
+	}
+	f := &FieldMeta{Name: sf.Name, Property: propertyName(sf.Name), Type: sf.Type, Def: def, PrimaryKey: def.PrimaryKey, owner: m}
+	f.Column = def.Column
+	if f.Column == "" {
+		f.Column = naming.ColumnName(sf.Name)
+	}
+	if f.Column == "" {
+		return nil, fail("empty column name")
+	}
+	f.JSON = strings.EqualFold(def.Type, "json") || strings.EqualFold(def.Type, "jsonb")
+	if !f.JSON {
+		if err := checkType(sf.Type); err != nil {
+			return nil, fail("%v", err)
+		}
+	}
+	f.Nullable = def.Nullable || sf.Type.Kind() == reflect.Pointer || isNullType(sf.Type) || sf.Type == bytesType ||
+		(f.JSON && (sf.Type.Kind() == reflect.Map || sf.Type.Kind() == reflect.Slice))
+	if f.PrimaryKey {
+		if sf.Type.Kind() == reflect.Pointer {
+			return nil, fail("a primary key cannot be a pointer")
+		}
+		if def.Nullable {
+			return nil, fail("a primary key cannot be nullable")
+		}
+		f.Nullable = false
+		switch def.Generation {
+		case GenerateAuto:
+			f.AutoIncr = isInteger(sf.Type)
+		case GenerateUUID:
+			if sf.Type.Kind() != reflect.String {
+				return nil, fail("uuid keys must be strings, not %s", sf.Type)
+			}
+			f.UUID = true
+		}
+	} else if def.Generation == GenerateUUID {
+		return nil, fail("uuid is an option of the primary key")
+	}
+	if def.Version && !isInteger(sf.Type) {
+		return nil, fail("a version field must be an integer, not %s", sf.Type)
+	}
+	for _, g := range []string{def.OnCreate, def.OnUpdate} {
+		if g == "" {
+			continue
+		}
+		gen, ok := gens[g]
+		if !ok {
+			return nil, fail("unknown generator %q (built in: now; add others in Config.Generators)", g)
+		}
+		if v := reflect.ValueOf(gen()); !v.IsValid() || !v.Type().AssignableTo(sf.Type) && !v.Type().ConvertibleTo(sf.Type) &&
+			!(sf.Type.Kind() == reflect.Pointer && v.Type().AssignableTo(sf.Type.Elem())) {
+			return nil, fail("generator %q gives %T, which does not fit %s", g, gen(), sf.Type)
+		}
+	}
+	f.eq, f.deep = comparatorFor(sf.Type, f.JSON)
+	f.isZero = func(p unsafe.Pointer) bool { return reflect.NewAt(sf.Type, p).Elem().IsZero() }
+	if f.JSON {
+		f.jsonIdx = m.jsonN
+		m.jsonN++
+	}
+	return f, nil
+}
+
+func (m *EntityMeta) hasTaggedPK() bool {
+	for i := range m.Type.NumField() {
+		if def, err := parseTag(m.Type.Field(i).Tag.Get("orm")); err == nil && def.PrimaryKey {
+			return true
+		}
+	}
+	return false
+}
+
+func isInteger(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}
+
+// isNullType reports sql.Null*-like types: a Scanner whose zero value means NULL.
+func isNullType(t reflect.Type) bool {
+	return t.Kind() == reflect.Struct && strings.HasPrefix(t.Name(), "Null") && reflect.PointerTo(t).Implements(scannerType)
+}
+
+// checkType accepts the field types a driver can store directly.
+func checkType(t reflect.Type) error {
+	if reflect.PointerTo(t).Implements(scannerType) && (t.Implements(valuerType) || reflect.PointerTo(t).Implements(valuerType)) {
+		return nil
+	}
+	base := t
+	if base.Kind() == reflect.Pointer {
+		base = base.Elem()
+		if reflect.PointerTo(base).Implements(scannerType) {
+			return nil
+		}
+	}
+	switch base.Kind() {
+	case reflect.Bool, reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64, reflect.String:
+		return nil
+	}
+	if base == timeType || base == bytesType || (base.Kind() == reflect.Slice && base.Elem().Kind() == reflect.Uint8) {
+		return nil
+	}
+	return fmt.Errorf("unsupported field type %s: use a basic type, time.Time, []byte, a pointer to one, a sql.Scanner, or orm:\"type=json\"", t)
+}
+
+// assignValue stores v into dst (settable), converting numeric kinds and
+// dereferencing or allocating pointers as needed.
+func assignValue(dst reflect.Value, v any) error {
+	if v == nil {
+		dst.SetZero()
+		return nil
+	}
+	src := reflect.ValueOf(v)
+	if src.Type().AssignableTo(dst.Type()) {
+		dst.Set(src)
+		return nil
+	}
+	if dst.Kind() == reflect.Pointer {
+		p := reflect.New(dst.Type().Elem())
+		if err := assignValue(p.Elem(), v); err != nil {
+			return err
+		}
+		dst.Set(p)
+		return nil
+	}
+	if src.Kind() == reflect.Pointer {
+		if src.IsNil() {
+			dst.SetZero()
+			return nil
+		}
+		return assignValue(dst, src.Elem().Interface())
+	}
+	if isNumeric(src.Kind()) && isNumeric(dst.Kind()) || src.Type().ConvertibleTo(dst.Type()) && src.Kind() == dst.Kind() {
+		dst.Set(src.Convert(dst.Type()))
+		return nil
+	}
+	if sc, ok := dst.Addr().Interface().(sql.Scanner); ok {
+		return sc.Scan(v)
+	}
+	if s, ok := v.(string); ok && dst.Kind() == reflect.Slice && dst.Type().Elem().Kind() == reflect.Uint8 {
+		dst.SetBytes([]byte(s))
+		return nil
+	}
+	return fmt.Errorf("cannot assign %T to %s", v, dst.Type())
+}
+
+func isNumeric(k reflect.Kind) bool {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64,
+		reflect.Float32, reflect.Float64:
+		return true
+	}
+	return false
+}
+
+// marshalJSON is the JSON spelling of a JSON field, for storage and snapshots.
+func marshalJSON(f *FieldMeta, base unsafe.Pointer) ([]byte, error) {
+	v := f.value(base)
+	if (v.Kind() == reflect.Map || v.Kind() == reflect.Slice || v.Kind() == reflect.Pointer) && v.IsNil() {
+		return nil, nil
+	}
+	return json.Marshal(v.Interface())
+}

@@ -1,0 +1,158 @@
+package em
+
+import (
+	"database/sql"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var testGens = map[string]func() any{"now": func() any { return time.Now() }}
+
+type tagged struct {
+	ID        int64          `db:"id" orm:"pk"`
+	Email     string         `db:"mail" orm:"unique,length=120"`
+	Name      string         `orm:"index=ix_name_age"`
+	Age       *int           `orm:"index=ix_name_age"`
+	Bio       sql.NullString `orm:"type=text"`
+	Version   int            `orm:"version"`
+	CreatedAt time.Time      `orm:"onCreate=now"`
+	Doc       map[string]int `orm:"type=json"`
+	Skip      string         `orm:"persist=false"`
+	Ignored   string         `db:"-"`
+	hidden    int
+}
+
+type untagged struct {
+	ID        int64
+	Email     string
+	Name      string
+	Age       *int
+	Bio       sql.NullString
+	Version   int
+	CreatedAt time.Time
+	Doc       map[string]int
+	Skip      string
+	Ignored   string
+	hidden    int
+}
+
+func (untagged) TableName() string { return "tagged" }
+
+// TestSchemaMatchesTags: the programmatic schema yields the same metadata as
+// the equivalent struct tags.
+func TestSchemaMatchesTags(t *testing.T) {
+	a, err := buildRegistry([]any{tagged{}}, nil, SnakeCase{}, testGens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewSchema[untagged]("tagged").
+		Field("ID", FieldDef{Column: "id", PrimaryKey: true}).
+		Field("Email", FieldDef{Column: "mail", Unique: "-", Length: 120}).
+		Field("Name", FieldDef{Index: "ix_name_age"}).
+		Field("Age", FieldDef{Index: "ix_name_age"}).
+		Field("Bio", FieldDef{Type: "text"}).
+		Field("Version", FieldDef{Version: true}).
+		Field("CreatedAt", FieldDef{OnCreate: "now"}).
+		Field("Doc", FieldDef{Type: "json"})
+	b, err := buildRegistry(nil, []*Schema{s}, SnakeCase{}, testGens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ma, mb := a.order[0], b.order[0]
+	if ma.Table != mb.Table || len(ma.Fields) != len(mb.Fields) || !reflect.DeepEqual(ma.Indexes, mb.Indexes) ||
+		ma.PK.Name != mb.PK.Name || ma.Version.Name != mb.Version.Name || ma.flat != mb.flat || ma.jsonN != mb.jsonN {
+		t.Fatalf("metadata differs:\n%+v\n%+v", ma, mb)
+	}
+	for i := range ma.Fields {
+		fa, fb := ma.Fields[i], mb.Fields[i]
+		if fa.Name != fb.Name || fa.Column != fb.Column || fa.Property != fb.Property || fa.Nullable != fb.Nullable ||
+			fa.AutoIncr != fb.AutoIncr || fa.JSON != fb.JSON || fa.PrimaryKey != fb.PrimaryKey || fa.Def != fb.Def || fa.offset != fb.offset {
+			t.Errorf("field %d differs:\n%+v\n%+v", i, fa, fb)
+		}
+	}
+	want := []string{"id", "mail", "name", "age", "bio", "version", "created_at", "doc"}
+	for i, f := range ma.Fields {
+		if f.Column != want[i] {
+			t.Errorf("column %d = %q, want %q", i, f.Column, want[i])
+		}
+	}
+	if !ma.PK.AutoIncr || ma.Fields[3].Nullable != true || ma.Fields[2].Nullable || !ma.Fields[4].Nullable {
+		t.Errorf("derived options wrong: %+v", ma.Fields)
+	}
+	if len(ma.Indexes) != 2 || ma.Indexes[1].Name != "ix_name_age" || len(ma.Indexes[1].Columns) != 2 || !ma.Indexes[0].Unique {
+		t.Errorf("indexes %+v", ma.Indexes)
+	}
+}
+
+type noPK struct {
+	Name string
+}
+type badType struct {
+	ID int64
+	Ch chan int
+}
+type dupColumn struct {
+	ID int64
+	A  string `db:"x"`
+	B  string `db:"x"`
+}
+type badOption struct {
+	ID int64  `orm:"pk"`
+	A  string `orm:"lenght=3"`
+}
+type badRef struct {
+	ID  int64
+	Ref int64 `orm:"ref=Missing"`
+}
+type badGen struct {
+	ID int64
+	At time.Time `orm:"onCreate=tomorrow"`
+}
+type ptrPK struct {
+	ID *int64 `orm:"pk"`
+}
+type twoPK struct {
+	A int64 `orm:"pk"`
+	B int64 `orm:"pk"`
+}
+type floatPK struct {
+	ID float64 `orm:"pk"`
+}
+type badVersion struct {
+	ID int64
+	V  string `orm:"version"`
+}
+
+func TestMetadataErrors(t *testing.T) {
+	cases := []struct {
+		entity any
+		field  string
+		reason string
+	}{
+		{noPK{}, "", "no primary key"},
+		{badType{}, "Ch", "unsupported field type chan int"},
+		{dupColumn{}, "B", `column "x" is also the column of field A`},
+		{badOption{}, "A", `unknown option "lenght"`},
+		{badRef{}, "Ref", "ref=Missing names no registered entity"},
+		{badGen{}, "At", `unknown generator "tomorrow"`},
+		{ptrPK{}, "ID", "cannot be a pointer"},
+		{twoPK{}, "B", "a second primary key"},
+		{floatPK{}, "ID", "must be an integer or a string"},
+		{badVersion{}, "V", "must be an integer"},
+		{42, "", "must be a struct"},
+	}
+	for _, c := range cases {
+		_, err := buildRegistry([]any{c.entity}, nil, SnakeCase{}, testGens)
+		var me *MetadataError
+		if !errors.As(err, &me) || !errors.Is(err, ErrMetadata) {
+			t.Errorf("%T: want *MetadataError, got %v", c.entity, err)
+			continue
+		}
+		if me.Field != c.field || !strings.Contains(me.Reason, c.reason) || !strings.Contains(err.Error(), me.Entity) {
+			t.Errorf("%T: got %q (field %q), want field %q and %q", c.entity, err, me.Field, c.field, c.reason)
+		}
+	}
+}

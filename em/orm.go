@@ -1,0 +1,215 @@
+package em
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/mikrogo/mikro/qb"
+)
+
+// Config configures Open. Zero values are the documented defaults.
+type Config struct {
+	// DB is an open pool of any database/sql driver (pgx's stdlib,
+	// go-sql-driver/mysql, modernc.org/sqlite, …). If nil, Open opens
+	// Driver with DSN and closes it again on Close.
+	DB     *sql.DB
+	Driver string // database/sql driver name for DSN: "pgx", "mysql", "sqlite"
+	DSN    string
+
+	// Dialect is the SQL dialect. Required with DB; with Driver it defaults to
+	// the driver's dialect ("pgx"/"postgres" → Postgres, "mysql" → MySQL,
+	// "sqlite"/"sqlite3" → SQLite). Use qb.MariaDB for MariaDB: it has
+	// RETURNING, which flushes use.
+	Dialect *qb.Dialect
+
+	// Entities lists the entity types: a value or a nil pointer of each,
+	// e.g. []any{(*User)(nil), Post{}}.
+	Entities []any
+	// Schemas declares entities in code instead of tags.
+	Schemas []*Schema
+	// Naming turns Go names into table and column names; SnakeCase by default.
+	Naming NamingStrategy
+
+	// BatchSize is the largest number of rows one INSERT or UPDATE statement
+	// of a flush carries (default 300); each statement also stays under the
+	// database's parameter limit.
+	BatchSize int
+
+	// Logger receives warnings, and with Debug every query with its
+	// parameters and duration at level Debug. Default: slog.Default().
+	Logger *slog.Logger
+	Debug  bool
+
+	// Generators adds value generators for orm:"onCreate=…"/"onUpdate=…";
+	// "now" (the current UTC time, truncated to microseconds so that it round
+	// trips through every database) is built in.
+	Generators map[string]func() any
+
+	// Subscribers receive unit-of-work and transaction events.
+	Subscribers []Subscriber
+
+	// AllowGlobalContext lets the root entity manager (ORM.EM) do request
+	// work. Off by default: use a fork per request or unit of work.
+	AllowGlobalContext bool
+}
+
+// ORM is an opened mapper: the metadata of every entity, the connection pool
+// and the root entity manager. It is safe for concurrent use; the entity
+// managers it makes are not meant to be shared between requests.
+type ORM struct {
+	cfg     Config
+	db      *sql.DB
+	ownDB   bool
+	dialect *qb.Dialect
+	reg     *registry
+	log     *slog.Logger
+	gens    map[string]func() any
+	root    *EntityManager
+	closed  atomic.Bool
+}
+
+// Open builds and validates the metadata of every entity and connects. It
+// returns a *MetadataError (errors.Is ErrMetadata) naming the entity and field
+// of the first mapping problem, or the connection error.
+func Open(ctx context.Context, cfg Config) (*ORM, error) {
+	o := &ORM{cfg: cfg, db: cfg.DB, dialect: cfg.Dialect, log: cfg.Logger}
+	if o.log == nil {
+		o.log = slog.Default()
+	}
+	if cfg.Naming == nil {
+		o.cfg.Naming = SnakeCase{}
+	}
+	if cfg.BatchSize <= 0 {
+		o.cfg.BatchSize = 300
+	}
+	o.gens = map[string]func() any{"now": func() any { return time.Now().UTC().Truncate(time.Microsecond) }}
+	for k, g := range cfg.Generators {
+		if g == nil {
+			return nil, fmt.Errorf("em: generator %q is nil", k)
+		}
+		o.gens[k] = g
+	}
+	if o.dialect == nil {
+		switch strings.ToLower(cfg.Driver) {
+		case "pgx", "postgres", "postgresql":
+			o.dialect = qb.Postgres
+		case "mysql":
+			o.dialect = qb.MySQL
+		case "sqlite", "sqlite3":
+			o.dialect = qb.SQLite
+		default:
+			return nil, fmt.Errorf("em: Config.Dialect is required (driver %q has no known dialect)", cfg.Driver)
+		}
+	}
+	reg, err := buildRegistry(cfg.Entities, cfg.Schemas, o.cfg.Naming, o.gens)
+	if err != nil {
+		return nil, err
+	}
+	o.reg = reg
+	if o.db == nil {
+		if cfg.Driver == "" || cfg.DSN == "" {
+			return nil, errors.New("em: Config needs DB, or Driver and DSN")
+		}
+		db, err := sql.Open(cfg.Driver, cfg.DSN)
+		if err != nil {
+			return nil, fmt.Errorf("em: open %s: %w", cfg.Driver, err)
+		}
+		o.db, o.ownDB = db, true
+		if o.dialect == qb.SQLite && strings.Contains(cfg.DSN, ":memory:") {
+			// Every connection to :memory: is a different database: keep one.
+			db.SetMaxOpenConns(1)
+		}
+		if err := db.PingContext(ctx); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("em: connect %s: %w", cfg.Driver, err)
+		}
+	}
+	o.root = newManager(o, true)
+	return o, nil
+}
+
+// Close closes the connection pool if Open opened it.
+func (o *ORM) Close() error {
+	if o.closed.Swap(true) {
+		return nil
+	}
+	if o.ownDB {
+		return o.db.Close()
+	}
+	return nil
+}
+
+// DB returns the connection pool.
+func (o *ORM) DB() *sql.DB { return o.db }
+
+// Dialect returns the SQL dialect.
+func (o *ORM) Dialect() *qb.Dialect { return o.dialect }
+
+// EM returns the root entity manager. It refuses request work (ErrGlobalContext)
+// unless Config.AllowGlobalContext is set or the context carries a fork (see
+// Middleware); use Fork for a unit of work of your own.
+func (o *ORM) EM() *EntityManager { return o.root }
+
+// Fork returns a new entity manager with an empty identity map and unit of
+// work, on the same connection pool.
+func (o *ORM) Fork() *EntityManager { return newManager(o, false) }
+
+// Meta returns the metadata of the entity type of v (a value or pointer), or
+// an error matching ErrUnknownEntity.
+func (o *ORM) Meta(v any) (*EntityMeta, error) { return o.metaOf(v) }
+
+// Metas returns the metadata of every entity, in registration order.
+func (o *ORM) Metas() []*EntityMeta { return append([]*EntityMeta(nil), o.reg.order...) }
+
+// querier is what runs statements: the pool or a transaction.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// logQuery logs a statement in debug mode.
+func (o *ORM) logQuery(ctx context.Context, query string, args []any, start time.Time, err error) {
+	if !o.cfg.Debug {
+		return
+	}
+	attrs := []slog.Attr{slog.String("sql", query), slog.Any("args", args), slog.Duration("took", time.Since(start))}
+	if err != nil {
+		attrs = append(attrs, slog.String("error", err.Error()))
+	}
+	o.log.LogAttrs(ctx, slog.LevelDebug, "em: query", attrs...)
+}
+
+func (o *ORM) exec(ctx context.Context, q querier, query string, args []any) (sql.Result, error) {
+	var start time.Time
+	if o.cfg.Debug {
+		start = time.Now()
+	}
+	res, err := q.ExecContext(ctx, query, args...)
+	o.logQuery(ctx, query, args, start, err)
+	return res, err
+}
+
+func (o *ORM) query(ctx context.Context, q querier, query string, args []any) (*sql.Rows, error) {
+	var start time.Time
+	if o.cfg.Debug {
+		start = time.Now()
+	}
+	rows, err := q.QueryContext(ctx, query, args...)
+	o.logQuery(ctx, query, args, start, err)
+	return rows, err
+}
+
+func (o *ORM) emit(ctx context.Context, ev *Event) error {
+	for _, s := range o.cfg.Subscribers {
+		if err := s.HandleEvent(ctx, ev); err != nil {
+			return fmt.Errorf("em: %s subscriber: %w", ev.Kind, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,360 @@
+package em
+
+import (
+	"context"
+	"fmt"
+	"time"
+	"unsafe"
+
+	"github.com/mikrogo/mikro/qb"
+)
+
+func nowTime() time.Time { return time.Now() }
+
+// bindValue is the value bound for field f of the entity at base.
+func bindValue(f *FieldMeta, base unsafe.Pointer) (any, error) {
+	if f.JSON {
+		b, err := marshalJSON(f, base)
+		if err != nil {
+			return nil, fmt.Errorf("em: %s: encode JSON: %w", f.Name, err)
+		}
+		if b == nil {
+			return nil, nil
+		}
+		return string(b), nil
+	}
+	return f.value(base).Interface(), nil
+}
+
+// rowsPerStatement keeps a statement of cols parameters per row under the
+// batch size and the database's parameter limit.
+func (e *EntityManager) rowsPerStatement(cols int) int {
+	n := e.orm.cfg.BatchSize
+	if cols > 0 {
+		n = min(n, e.orm.dialect.MaxParams()/cols)
+	}
+	return max(n, 1)
+}
+
+// insertAll inserts new entities of one type in multi-row INSERTs and writes
+// generated keys back.
+func (e *EntityManager) insertAll(ctx context.Context, tx *txState, m *EntityMeta, list []*entry) error {
+	// Rows whose auto-increment key is set go in with it; the rest get one.
+	var withKey, withoutKey []*entry
+	for _, en := range list {
+		if m.PK.AutoIncr && m.PK.isZero(m.PK.ptr(en.ptr)) {
+			withoutKey = append(withoutKey, en)
+		} else {
+			withKey = append(withKey, en)
+		}
+	}
+	for _, group := range [2][]*entry{withKey, withoutKey} {
+		if len(group) == 0 {
+			continue
+		}
+		generate := m.PK.AutoIncr && m.PK.isZero(m.PK.ptr(group[0].ptr))
+		var fields []*FieldMeta
+		for _, f := range m.Fields {
+			if f == m.PK && generate {
+				continue
+			}
+			fields = append(fields, f)
+		}
+		cols := make([]string, len(fields))
+		for i, f := range fields {
+			cols[i] = f.Column
+		}
+		per := e.rowsPerStatement(len(fields))
+		for start := 0; start < len(group); start += per {
+			chunk := group[start:min(start+per, len(group))]
+			if err := e.insertChunk(ctx, tx, m, fields, cols, chunk, generate); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (e *EntityManager) insertChunk(ctx context.Context, tx *txState, m *EntityMeta, fields []*FieldMeta, cols []string, chunk []*entry, generate bool) error {
+	d := e.orm.dialect
+	q := d.InsertInto(m.Table)
+	if len(cols) == 0 {
+		q = q.DefaultValues()
+	} else {
+		q = q.Columns(cols...)
+	}
+	row := make([]any, len(fields))
+	for _, en := range chunk {
+		for i, f := range fields {
+			v, err := bindValue(f, en.ptr)
+			if err != nil {
+				return err
+			}
+			row[i] = v
+		}
+		if len(cols) > 0 {
+			q = q.Values(row...)
+		}
+	}
+	if len(cols) == 0 && len(chunk) > 1 {
+		// DEFAULT VALUES inserts one row: one statement per entity.
+		for _, en := range chunk {
+			if err := e.insertChunk(ctx, tx, m, fields, cols, []*entry{en}, generate); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	returning := generate && d.Has(qb.FeatureReturningInsert)
+	if returning {
+		q = q.Returning(m.PK.Column)
+	}
+	sql, args, err := q.Build()
+	if err != nil {
+		return err
+	}
+	if !returning {
+		res, err := e.orm.exec(ctx, tx.sqlTx, sql, args)
+		if err != nil {
+			return translateError(err, m.Name)
+		}
+		if generate {
+			// MySQL gives the first key of a multi-row INSERT; InnoDB hands out
+			// consecutive keys to one simple INSERT (auto_increment_increment 1).
+			first, err := res.LastInsertId()
+			if err != nil {
+				return fmt.Errorf("em: insert %s: reading the generated key: %w", m.Name, err)
+			}
+			for i, en := range chunk {
+				if err := assignValue(m.PK.value(en.ptr), first+int64(i)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	rows, err := e.orm.query(ctx, tx.sqlTx, sql, args)
+	if err != nil {
+		return translateError(err, m.Name)
+	}
+	defer rows.Close()
+	i := 0
+	for rows.Next() {
+		if i >= len(chunk) {
+			return fmt.Errorf("em: insert %s: the database returned more keys than rows", m.Name)
+		}
+		if err := rows.Scan(m.PK.Addr(chunk[i].obj)); err != nil {
+			return fmt.Errorf("em: insert %s: reading the generated key: %w", m.Name, err)
+		}
+		i++
+	}
+	if err := rows.Err(); err != nil {
+		return translateError(err, m.Name)
+	}
+	if i != len(chunk) {
+		return fmt.Errorf("em: insert %s: %d keys returned for %d rows", m.Name, i, len(chunk))
+	}
+	return nil
+}
+
+// updateAll writes the changed columns of updated entities, batching
+// entities of one type that changed the same columns into one statement.
+func (e *EntityManager) updateAll(ctx context.Context, tx *txState, updates []update) error {
+	type group struct {
+		m      *EntityMeta
+		fields []*FieldMeta
+		list   []*entry
+	}
+	var groups []*group
+	index := map[string]*group{}
+	for _, u := range updates {
+		k := u.en.meta.Name + "\x01" + changedKey(u.fields)
+		g := index[k]
+		if g == nil {
+			g = &group{m: u.en.meta, fields: u.fields}
+			index[k] = g
+			groups = append(groups, g)
+		}
+		g.list = append(g.list, u.en)
+	}
+	for _, g := range groups {
+		// Parameters per row: the key, each value, and the key again in WHERE,
+		// plus two for a version check.
+		per := e.rowsPerStatement(2*len(g.fields) + 4)
+		for start := 0; start < len(g.list); start += per {
+			chunk := g.list[start:min(start+per, len(g.list))]
+			if err := e.updateChunk(ctx, tx, g.m, g.fields, chunk); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// updateChunk writes one UPDATE: SET col = CASE pk WHEN … THEN … END for
+// several rows (with a typed CAST on PostgreSQL, which cannot infer the type
+// of a parameter in a CASE), or plain SETs for one row.
+func (e *EntityManager) updateChunk(ctx context.Context, tx *txState, m *EntityMeta, fields []*FieldMeta, chunk []*entry) error {
+	d := e.orm.dialect
+	ver := m.Version
+	q := d.Update(m.Table)
+	pks := make([]any, len(chunk))
+	for i, en := range chunk {
+		pks[i] = m.PK.value(en.ptr).Interface()
+	}
+	for _, f := range fields {
+		if len(chunk) == 1 {
+			v, err := bindValue(f, chunk[0].ptr)
+			if err != nil {
+				return err
+			}
+			q = q.Set(f.Column, v)
+			continue
+		}
+		cast := ""
+		if d == qb.Postgres {
+			t, err := columnType(d, f)
+			if err != nil {
+				return err
+			}
+			cast = castType(t)
+		}
+		tmpl := "CASE ?"
+		args := []any{qb.C(m.PK.Column)}
+		for i, en := range chunk {
+			v, err := bindValue(f, en.ptr)
+			if err != nil {
+				return err
+			}
+			if cast != "" {
+				tmpl += " WHEN ? THEN CAST(? AS " + cast + ")"
+			} else {
+				tmpl += " WHEN ? THEN ?"
+			}
+			args = append(args, pks[i], v)
+		}
+		q = q.Set(f.Column, qb.Raw(tmpl+" END", args...))
+	}
+	if ver == nil {
+		if len(chunk) == 1 {
+			q = q.Where(qb.Eq(m.PK.Column, pks[0]))
+		} else {
+			q = q.Where(qb.In(m.PK.Column, pks))
+		}
+	} else {
+		// The version each entity was loaded with is in its snapshot.
+		conds := make([]qb.Expr, len(chunk))
+		for i, en := range chunk {
+			conds[i] = qb.And(qb.Eq(m.PK.Column, pks[i]), qb.Eq(ver.Column, ver.value(en.snap).Interface()))
+		}
+		q = q.Where(qb.Or(conds...))
+	}
+	sql, args, err := q.Build()
+	if err != nil {
+		return err
+	}
+	res, err := e.orm.exec(ctx, tx.sqlTx, sql, args)
+	if err != nil {
+		return translateError(err, m.Name)
+	}
+	if ver != nil {
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("em: update %s: %w", m.Name, err)
+		}
+		if int(n) != len(chunk) {
+			return e.lockError(ctx, tx, m, chunk)
+		}
+	}
+	return nil
+}
+
+// castType is the type name usable in CAST for a column type.
+func castType(columnType string) string {
+	switch columnType {
+	case "BIGINT GENERATED BY DEFAULT AS IDENTITY":
+		return "BIGINT"
+	case "INTEGER GENERATED BY DEFAULT AS IDENTITY":
+		return "INTEGER"
+	case "SMALLINT GENERATED BY DEFAULT AS IDENTITY":
+		return "SMALLINT"
+	}
+	return columnType
+}
+
+// lockError finds which entity of a batch failed its version check.
+func (e *EntityManager) lockError(ctx context.Context, tx *txState, m *EntityMeta, chunk []*entry) error {
+	ver := m.Version
+	for _, en := range chunk {
+		pk := m.PK.value(en.ptr).Interface()
+		expected := ver.value(en.snap).Interface()
+		sql, args, err := e.orm.dialect.Select(ver.Column).From(m.Table).Where(qb.Eq(m.PK.Column, pk)).Build()
+		if err != nil {
+			return err
+		}
+		rows, err := e.orm.query(ctx, tx.sqlTx, sql, args)
+		if err != nil {
+			return translateError(err, m.Name)
+		}
+		var actual any
+		found := rows.Next()
+		if found {
+			err = rows.Scan(&actual)
+		}
+		rows.Close()
+		if err != nil {
+			return err
+		}
+		if !found {
+			return &OptimisticLockError{Entity: m.Name, ID: pk, ExpectedVersion: expected}
+		}
+		if fmt.Sprint(normalizeScalar(actual)) != fmt.Sprint(expected) {
+			return &OptimisticLockError{Entity: m.Name, ID: pk, ExpectedVersion: expected, ActualVersion: normalizeScalar(actual)}
+		}
+	}
+	return &OptimisticLockError{Entity: m.Name, ExpectedVersion: "?", ActualVersion: "?"}
+}
+
+func normalizeScalar(v any) any {
+	if b, ok := v.([]byte); ok {
+		return string(b)
+	}
+	return v
+}
+
+// deleteAll deletes removed entities of one type: DELETE … WHERE pk IN (…),
+// or with each version for a versioned entity.
+func (e *EntityManager) deleteAll(ctx context.Context, tx *txState, m *EntityMeta, list []*entry) error {
+	per := e.rowsPerStatement(2)
+	for start := 0; start < len(list); start += per {
+		chunk := list[start:min(start+per, len(list))]
+		q := e.orm.dialect.DeleteFrom(m.Table)
+		if m.Version == nil {
+			pks := make([]any, len(chunk))
+			for i, en := range chunk {
+				pks[i] = m.PK.value(en.ptr).Interface()
+			}
+			q = q.Where(qb.In(m.PK.Column, pks))
+		} else {
+			conds := make([]qb.Expr, len(chunk))
+			for i, en := range chunk {
+				conds[i] = qb.And(qb.Eq(m.PK.Column, m.PK.value(en.ptr).Interface()), qb.Eq(m.Version.Column, m.Version.value(en.snap).Interface()))
+			}
+			q = q.Where(qb.Or(conds...))
+		}
+		sql, args, err := q.Build()
+		if err != nil {
+			return err
+		}
+		res, err := e.orm.exec(ctx, tx.sqlTx, sql, args)
+		if err != nil {
+			return translateError(err, m.Name)
+		}
+		if m.Version != nil {
+			if n, err := res.RowsAffected(); err == nil && int(n) != len(chunk) {
+				return e.lockError(ctx, tx, m, chunk)
+			}
+		}
+	}
+	return nil
+}

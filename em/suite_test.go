@@ -1,0 +1,159 @@
+package em_test
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mikrogo/mikro/em"
+	"github.com/mikrogo/mikro/internal/dbtest"
+	"github.com/mikrogo/mikro/qb"
+)
+
+// The entities of the behaviour suite.
+
+type Author struct {
+	ID      int64      `db:"id" orm:"pk"`
+	Name    string     `db:"name" orm:"unique,length=100"`
+	Email   *string    `db:"email"`
+	Born    *time.Time `db:"born"`
+	Rating  float64    `db:"rating"`
+	Version int        `db:"version" orm:"version"`
+}
+
+func (Author) TableName() string { return "em_author" }
+
+type Publisher struct {
+	Code string `db:"code" orm:"pk,assigned,length=20"`
+	Name string `db:"name"`
+}
+
+func (Publisher) TableName() string { return "em_publisher" }
+
+type Book struct {
+	ID          int64          `db:"id" orm:"pk"`
+	Title       string         `db:"title" orm:"index"`
+	Price       int            `db:"price"`
+	AuthorID    *int64         `db:"author_id" orm:"ref=Author"`
+	PublisherID *string        `db:"publisher_id" orm:"ref=Publisher,length=20"`
+	Meta        map[string]any `db:"meta" orm:"type=json"`
+	CreatedAt   time.Time      `db:"created_at" orm:"onCreate=now"`
+	UpdatedAt   time.Time      `db:"updated_at" orm:"onCreate=now,onUpdate=now"`
+	Note        string         `db:"-"`
+}
+
+func (Book) TableName() string { return "em_book" }
+
+type Tag struct {
+	ID   string `db:"id" orm:"pk,uuid"`
+	Name string `db:"name" orm:"length=50"`
+}
+
+func (Tag) TableName() string { return "em_tag" }
+
+var entities = []any{(*Author)(nil), (*Publisher)(nil), (*Book)(nil), (*Tag)(nil), (*Hooked)(nil)}
+
+// queryLog captures the statements an ORM runs (Config.Debug logs each one).
+type queryLog struct {
+	mu   sync.Mutex
+	sqls []string
+}
+
+func (l *queryLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *queryLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "em: query" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "sql" {
+			l.mu.Lock()
+			l.sqls = append(l.sqls, a.Value.String())
+			l.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+func (l *queryLog) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *queryLog) WithGroup(string) slog.Handler      { return l }
+
+func (l *queryLog) reset() {
+	l.mu.Lock()
+	l.sqls = nil
+	l.mu.Unlock()
+}
+
+func (l *queryLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.sqls...)
+}
+
+// count returns how many logged statements start with prefix.
+func (l *queryLog) count(prefix string) int {
+	n := 0
+	for _, s := range l.all() {
+		if strings.HasPrefix(s, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// env is one database prepared for a case.
+type env struct {
+	tg  dbtest.Target
+	orm *em.ORM
+	log *queryLog
+	ctx context.Context
+}
+
+var dialectOf = map[string]*qb.Dialect{dbtest.Postgres: qb.Postgres, dbtest.MariaDB: qb.MariaDB, dbtest.SQLite: qb.SQLite}
+
+func open(t *testing.T, tg dbtest.Target, mutate func(*em.Config)) env {
+	t.Helper()
+	ctx := context.Background()
+	l := &queryLog{}
+	cfg := em.Config{DB: tg.DB, Dialect: dialectOf[tg.Name], Entities: entities, Debug: true, Logger: slog.New(l)}
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	o, err := em.Open(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if err := o.RefreshSchema(ctx); err != nil {
+		t.Fatalf("RefreshSchema: %v", err)
+	}
+	l.reset()
+	return env{tg: tg, orm: o, log: l, ctx: ctx}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBehaviour runs every case of the shared table on every database.
+func TestBehaviour(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, tg dbtest.Target) {
+		for _, c := range behaviourCases {
+			t.Run(c.name, func(t *testing.T) {
+				c.run(t, open(t, tg, c.config))
+			})
+		}
+	})
+}
+
+type behaviourCase struct {
+	name   string
+	config func(*em.Config)
+	run    func(t *testing.T, v env)
+}

@@ -1,0 +1,292 @@
+package em
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"time"
+	"unsafe"
+)
+
+// txState is an open transaction of an entity manager, with the undo log that
+// puts the unit of work back as it was if the transaction rolls back.
+type txState struct {
+	sqlTx     *sql.Tx
+	depth     int // savepoint nesting
+	undo      []undoRec
+	savePend  []*entry
+	saveRem   []*entry
+	committed bool
+}
+
+// undoRec restores one entry to what it was before a flush touched it.
+type undoRec struct {
+	en       *entry
+	backup   unsafe.Pointer // the struct as it was
+	snap     unsafe.Pointer
+	snapJSON [][]byte
+	state    entryState
+	inIM     bool
+	key      pkKey
+}
+
+// remember records en's state before a flush changes it.
+func (tx *txState) remember(en *entry) {
+	b := reflect.New(en.meta.Type).UnsafePointer()
+	copyStruct(en.meta, b, en.ptr)
+	var snap unsafe.Pointer
+	if en.snap != nil {
+		snap = reflect.New(en.meta.Type).UnsafePointer()
+		copyStruct(en.meta, snap, en.snap)
+	}
+	tx.undo = append(tx.undo, undoRec{en: en, backup: b, snap: snap, snapJSON: append([][]byte(nil), en.snapJSON...),
+		state: en.state, inIM: en.inIM, key: en.key})
+}
+
+// restore undoes every record from index from on, newest first, and puts the
+// pending and removed lists back. The caller holds e.mu.
+func (e *EntityManager) restore(tx *txState, from int, pend, rem []*entry) {
+	var restored []*entry
+	for i := from; i < len(tx.undo); i++ {
+		restored = append(restored, tx.undo[i].en)
+	}
+	for i := len(tx.undo) - 1; i >= from; i-- {
+		u := tx.undo[i]
+		en := u.en
+		copyStruct(en.meta, en.ptr, u.backup)
+		en.snap, en.snapJSON, en.state = u.snap, u.snapJSON, u.state
+		e.dropIM(en)
+		if u.inIM {
+			en.key = u.key
+			e.im[en.meta][u.key] = en
+			en.inIM = true
+		}
+		e.byPtr[en.ptr] = en
+	}
+	tx.undo = tx.undo[:from]
+	// Entities persisted or removed after the saved point and never flushed
+	// keep their state: they were not written.
+	e.pending = e.collect(stateNew, pend, e.pending, restored)
+	e.removed = e.collect(stateRemoved, rem, e.removed, restored)
+}
+
+// collect returns the entries of the lists, in order and once each, that are
+// still tracked and in state st.
+func (e *EntityManager) collect(st entryState, lists ...[]*entry) []*entry {
+	seen := map[*entry]bool{}
+	var out []*entry
+	for _, list := range lists {
+		for _, en := range list {
+			if !seen[en] && en.state == st && e.byPtr[en.ptr] == en {
+				seen[en] = true
+				out = append(out, en)
+			}
+		}
+	}
+	return out
+}
+
+// Begin starts a transaction on the manager: its finds and flushes run in it
+// until Commit or Rollback. A Begin inside a transaction is an error (use
+// Transactional for nesting).
+func (e *EntityManager) Begin(ctx context.Context) error {
+	e, err := e.usable(ctx)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.tx != nil {
+		return errors.New("em: Begin inside a transaction; use Transactional for nested transactions")
+	}
+	return e.beginLocked(ctx)
+}
+
+func (e *EntityManager) beginLocked(ctx context.Context) error {
+	start := time.Now()
+	t, err := e.orm.db.BeginTx(ctx, nil)
+	e.orm.logQuery(ctx, "BEGIN", nil, start, err)
+	if err != nil {
+		return translateError(err, "")
+	}
+	e.tx = &txState{sqlTx: t, savePend: append([]*entry(nil), e.pending...), saveRem: append([]*entry(nil), e.removed...)}
+	if err := e.orm.emit(ctx, &Event{Kind: BeforeTransaction, Manager: e}); err != nil {
+		_ = t.Rollback()
+		e.tx = nil
+		return err
+	}
+	return nil
+}
+
+// Commit flushes pending changes and commits the transaction begun by Begin.
+// If the flush or the commit fails, the transaction is rolled back and the
+// unit of work is put back as it was at Begin; the error is returned.
+func (e *EntityManager) Commit(ctx context.Context) error {
+	e, err := e.usable(ctx)
+	if err != nil {
+		return err
+	}
+	if err := e.Flush(ctx); err != nil {
+		_ = e.Rollback(ctx)
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.tx == nil {
+		return fmt.Errorf("%w: Commit without Begin", ErrNoTransaction)
+	}
+	return e.endLocked(ctx, true)
+}
+
+// Rollback rolls back the transaction begun by Begin and puts the unit of
+// work back as it was at Begin: ids assigned, snapshots taken and removals
+// done by flushes inside the transaction are undone.
+func (e *EntityManager) Rollback(ctx context.Context) error {
+	e, err := e.usable(ctx)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.tx == nil {
+		return fmt.Errorf("%w: Rollback without Begin", ErrNoTransaction)
+	}
+	return e.endLocked(ctx, false)
+}
+
+// endLocked commits or rolls back e.tx. The caller holds e.mu.
+func (e *EntityManager) endLocked(ctx context.Context, commit bool) error {
+	tx := e.tx
+	e.tx = nil
+	start := time.Now()
+	if commit {
+		if err := tx.sqlTx.Commit(); err != nil {
+			e.orm.logQuery(ctx, "COMMIT", nil, start, err)
+			e.restore(tx, 0, tx.savePend, tx.saveRem)
+			e.detachRemovedAfterRestore()
+			_ = e.orm.emit(ctx, &Event{Kind: AfterRollback, Manager: e})
+			return translateError(err, "")
+		}
+		e.orm.logQuery(ctx, "COMMIT", nil, start, nil)
+		e.finishCommitted(tx)
+		if err := e.orm.emit(ctx, &Event{Kind: AfterCommit, Manager: e}); err != nil {
+			e.orm.log.WarnContext(ctx, "em: AfterCommit subscriber failed", "error", err)
+		}
+		return nil
+	}
+	err := tx.sqlTx.Rollback()
+	e.orm.logQuery(ctx, "ROLLBACK", nil, start, err)
+	e.restore(tx, 0, tx.savePend, tx.saveRem)
+	e.detachRemovedAfterRestore()
+	if err2 := e.orm.emit(ctx, &Event{Kind: AfterRollback, Manager: e}); err2 != nil {
+		e.orm.log.WarnContext(ctx, "em: AfterRollback subscriber failed", "error", err2)
+	}
+	if errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
+	return err
+}
+
+// detachRemovedAfterRestore is a no-op hook point: restore already brings
+// deleted entities back as managed-and-removed; nothing else to do.
+func (e *EntityManager) detachRemovedAfterRestore() {}
+
+// finishCommitted forgets the undo log and detaches entities deleted in the
+// transaction for good.
+func (e *EntityManager) finishCommitted(tx *txState) {
+	tx.undo = nil
+	tx.committed = true
+}
+
+// Transactional runs fn in a transaction and commits it if fn returns nil
+// (flushing first), or rolls it back if fn returns an error or panics (the
+// panic is re-raised after the rollback). fn receives the manager itself,
+// now inside the transaction. Called inside a transaction, it runs fn in a
+// savepoint, so an inner failure rolls back only the inner part. After a
+// rollback the unit of work is as it was before the call.
+func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityManager) error) (err error) {
+	e, err = e.usable(ctx)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	outer := e.tx == nil
+	var (
+		sp       string
+		mark     int
+		pend     []*entry
+		rem      []*entry
+		savedErr error
+	)
+	if outer {
+		savedErr = e.beginLocked(ctx)
+	} else {
+		e.tx.depth++
+		sp = "mikro_sp_" + strconv.Itoa(e.tx.depth)
+		mark = len(e.tx.undo)
+		pend, rem = append([]*entry(nil), e.pending...), append([]*entry(nil), e.removed...)
+		_, savedErr = e.orm.exec(ctx, e.tx.sqlTx, "SAVEPOINT "+sp, nil)
+		if savedErr != nil {
+			e.tx.depth--
+		}
+	}
+	e.mu.Unlock()
+	if savedErr != nil {
+		return translateError(savedErr, "")
+	}
+
+	finish := func(ok bool) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if outer {
+			if e.tx == nil {
+				return fmt.Errorf("%w: the transaction was ended inside Transactional", ErrNoTransaction)
+			}
+			return e.endLocked(ctx, ok)
+		}
+		defer func() { e.tx.depth-- }()
+		if ok {
+			_, err := e.orm.exec(ctx, e.tx.sqlTx, "RELEASE SAVEPOINT "+sp, nil)
+			return translateError(err, "")
+		}
+		_, err := e.orm.exec(context.WithoutCancel(ctx), e.tx.sqlTx, "ROLLBACK TO SAVEPOINT "+sp, nil)
+		e.restore(e.tx, mark, pend, rem)
+		return translateError(err, "")
+	}
+
+	defer func() {
+		if p := recover(); p != nil {
+			_ = finish(false)
+			panic(p)
+		}
+	}()
+	if err = fn(e); err == nil {
+		err = e.Flush(ctx)
+	}
+	if err != nil {
+		if rbErr := finish(false); rbErr != nil {
+			return errors.Join(err, rbErr)
+		}
+		return err
+	}
+	return finish(true)
+}
+
+// InTransaction reports whether the manager is inside a transaction.
+func (e *EntityManager) InTransaction() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.tx != nil
+}
+
+// conn returns where statements run: the open transaction or the pool. The
+// caller holds e.mu.
+func (e *EntityManager) conn() querier {
+	if e.tx != nil {
+		return e.tx.sqlTx
+	}
+	return e.orm.db
+}

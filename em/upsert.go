@@ -1,0 +1,235 @@
+package em
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"unsafe"
+
+	"github.com/mikrogo/mikro/qb"
+)
+
+// Upsert inserts entity, or updates the row that has the same values in the
+// onConflict properties (a unique key; the primary key if none are given),
+// in one statement, outside the unit of work's batch. The entity then is the
+// managed instance of its row, its key and values as written; if another
+// instance of that row was already managed, the values are copied into it and
+// that instance is returned. No lifecycle hook runs (as with the native
+// operations).
+func Upsert[T any](ctx context.Context, e *EntityManager, entity *T, onConflict ...string) (*T, error) {
+	out, err := UpsertMany(ctx, e, []*T{entity}, onConflict...)
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// UpsertMany is Upsert for many entities of one type, in multi-row
+// statements (chunked to the parameter limit). It returns the managed
+// instances in the order given.
+func UpsertMany[T any](ctx context.Context, e *EntityManager, entities []*T, onConflict ...string) ([]*T, error) {
+	e, err := e.usable(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := e.orm.metaFor(reflect.TypeFor[T]())
+	if err != nil {
+		return nil, err
+	}
+	if len(entities) == 0 {
+		return nil, nil
+	}
+	var target []*FieldMeta
+	for _, name := range onConflict {
+		f := m.props[name]
+		if f == nil {
+			return nil, &FilterError{Entity: m.Name, Property: name, Reason: "no such property (in onConflict)"}
+		}
+		target = append(target, f)
+	}
+	if len(target) == 0 {
+		target = []*FieldMeta{m.PK}
+	}
+	gens := e.orm.gens
+	var fields []*FieldMeta
+	for _, f := range m.Fields {
+		if f == m.PK && f.AutoIncr && !containsField(target, f) {
+			continue
+		}
+		fields = append(fields, f)
+	}
+	for _, v := range entities {
+		if v == nil {
+			return nil, fmt.Errorf("em: UpsertMany[%s]: nil entity", m.Name)
+		}
+		p := unsafe.Pointer(v)
+		if m.PK.UUID && m.PK.isZero(m.PK.ptr(p)) {
+			*(*string)(m.PK.ptr(p)) = newUUID()
+		}
+		for _, f := range m.Fields {
+			if f.Def.OnCreate != "" && f.isZero(f.ptr(p)) {
+				_ = assignValue(f.value(p), gens[f.Def.OnCreate]())
+			}
+			if f.Def.Version && f.isZero(f.ptr(p)) {
+				_ = assignValue(f.value(p), 1)
+			}
+		}
+	}
+	cols := make([]string, len(fields))
+	for i, f := range fields {
+		cols[i] = f.Column
+	}
+	var update []string
+	for _, f := range fields {
+		if !containsField(target, f) && f != m.PK && f.Def.OnCreate == "" {
+			update = append(update, f.Column)
+		}
+	}
+	targetCols := make([]string, len(target))
+	for i, f := range target {
+		targetCols[i] = f.Column
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	q := e.conn()
+	d := e.orm.dialect
+	per := e.rowsPerStatement(len(fields))
+	for start := 0; start < len(entities); start += per {
+		chunk := entities[start:min(start+per, len(entities))]
+		ins := d.InsertInto(m.Table).Columns(cols...).OnConflict(targetCols...)
+		for _, v := range chunk {
+			row := make([]any, len(fields))
+			for i, f := range fields {
+				if row[i], err = bindValue(f, unsafe.Pointer(v)); err != nil {
+					return nil, err
+				}
+			}
+			ins = ins.Values(row...)
+		}
+		if len(update) == 0 {
+			ins = ins.DoUpdateColumns(targetCols[0])
+		} else {
+			ins = ins.DoUpdateColumns(update...)
+		}
+		query, args, err := ins.Build()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := e.orm.exec(ctx, q, query, args); err != nil {
+			return nil, translateError(err, m.Name)
+		}
+	}
+	// Read the rows back by their conflict keys: the generated primary keys
+	// (and any value the database kept) become the entities' state.
+	out := make([]*T, len(entities))
+	for start := 0; start < len(entities); start += per {
+		chunk := entities[start:min(start+per, len(entities))]
+		conds := make([]qb.Expr, len(chunk))
+		for i, v := range chunk {
+			and := make([]qb.Expr, len(target))
+			for j, f := range target {
+				and[j] = qb.Eq(f.Column, f.value(unsafe.Pointer(v)).Interface())
+			}
+			conds[i] = qb.And(and...)
+		}
+		colsAny := make([]any, len(m.Fields))
+		for i, f := range m.Fields {
+			colsAny[i] = f.Column
+		}
+		query, args, err := d.Select(colsAny...).From(m.Table).Where(qb.Or(conds...)).Build()
+		if err != nil {
+			return nil, err
+		}
+		rows, err := e.orm.query(ctx, q, query, args)
+		if err != nil {
+			return nil, translateError(err, m.Name)
+		}
+		loaded := map[string]unsafe.Pointer{}
+		err = e.scanDetached(rows, m, func(p unsafe.Pointer) {
+			loaded[targetKey(target, p)] = p
+		})
+		if err != nil {
+			return nil, err
+		}
+		for i, v := range chunk {
+			p := unsafe.Pointer(v)
+			row, ok := loaded[targetKey(target, p)]
+			if !ok {
+				return nil, fmt.Errorf("em: UpsertMany[%s]: row %d was not found after the upsert", m.Name, start+i)
+			}
+			copyStruct(m, p, row)
+			out[start+i] = e.adopt(m, v, p).obj.(*T)
+		}
+	}
+	return out, nil
+}
+
+// adopt makes the entity at p managed with its current values as snapshot,
+// or copies them into the instance already managed for its key. The caller
+// holds e.mu.
+func (e *EntityManager) adopt(m *EntityMeta, obj any, p unsafe.Pointer) *entry {
+	if en, ok := e.byPtr[p]; ok {
+		if en.state == stateNew {
+			e.pending = removeEntry(e.pending, en)
+			en.state = stateManaged
+			if !en.inIM {
+				e.addIM(en)
+			}
+		}
+		e.takeSnapshot(en)
+		return en
+	}
+	if en := e.lookup(m, keyOf(m.PK, p)); en != nil {
+		copyStruct(m, en.ptr, p)
+		e.takeSnapshot(en)
+		return en
+	}
+	return e.register(m, obj, p)
+}
+
+// scanDetached reads full rows of m into fresh structs that are not managed.
+func (e *EntityManager) scanDetached(rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+	Close() error
+}, m *EntityMeta, each func(p unsafe.Pointer)) error {
+	defer rows.Close()
+	dest := make([]any, len(m.Fields))
+	var fixups []func() error
+	for rows.Next() {
+		p := reflect.New(m.Type).UnsafePointer()
+		fixups = fixups[:0]
+		for i, f := range m.Fields {
+			dest[i], fixups = scanDest(f, p, fixups)
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("em: load %s: %w", m.Name, err)
+		}
+		for _, fx := range fixups {
+			if err := fx(); err != nil {
+				return err
+			}
+		}
+		each(p)
+	}
+	return translateError(rows.Err(), m.Name)
+}
+
+func targetKey(target []*FieldMeta, p unsafe.Pointer) string {
+	s := ""
+	for _, f := range target {
+		s += fmt.Sprint(f.value(p).Interface()) + "\x00"
+	}
+	return s
+}
+
+func containsField(list []*FieldMeta, f *FieldMeta) bool {
+	for _, x := range list {
+		if x == f {
+			return true
+		}
+	}
+	return false
+}
