@@ -89,7 +89,7 @@ type FieldMeta struct {
 	Def        FieldDef
 	Ref        *EntityMeta // the referenced entity, for a foreign key
 
-	owner   *EntityMeta
+	owner *EntityMeta
 
 	index   []int
 	offset  uintptr
