@@ -25,6 +25,10 @@ type EntityManager struct {
 	byPtr   map[unsafe.Pointer]*entry
 	pending []*entry // new entities, in Persist order
 	removed []*entry // entities to delete, in Remove order
+	// tracked lists every entry that has a snapshot, for Flush to walk
+	// without iterating maps; entries no longer managed are skipped and
+	// compacted away from time to time.
+	tracked []*entry
 	tx      *txState
 	inHook  bool
 }
@@ -50,6 +54,7 @@ type entry struct {
 	// partial: loaded with FindOptions.Fields; loadedSet says which fields.
 	partial   bool
 	loadedSet map[*FieldMeta]bool
+	inTracked bool
 }
 
 // pkKey is a primary key normalized for the identity map.
@@ -289,6 +294,7 @@ func (e *EntityManager) forget(en *entry) {
 	case stateRemoved:
 		e.removed = removeEntry(e.removed, en)
 	}
+	en.state = 0
 }
 
 // Clear detaches every entity: the identity map and the unit of work start
@@ -296,9 +302,12 @@ func (e *EntityManager) forget(en *entry) {
 func (e *EntityManager) Clear() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	for _, en := range e.tracked {
+		en.inTracked = false
+	}
 	e.im = map[*EntityMeta]map[pkKey]*entry{}
 	e.byPtr = map[unsafe.Pointer]*entry{}
-	e.pending, e.removed = nil, nil
+	e.pending, e.removed, e.tracked = nil, nil, nil
 }
 
 // Count of managed entities, for tests and diagnostics.
@@ -334,10 +343,11 @@ func newUUID() string {
 	return string(out)
 }
 
-// register makes a loaded entity managed, with a snapshot of its values.
+// register makes a loaded entity managed, with a snapshot of its values
+// (written to snap when the caller allocated room for it next to the entity).
 // The caller holds e.mu.
-func (e *EntityManager) register(m *EntityMeta, obj any, p unsafe.Pointer) *entry {
-	en := &entry{meta: m, obj: obj, ptr: p, state: stateManaged}
+func (e *EntityManager) register(m *EntityMeta, obj any, p, snap unsafe.Pointer) *entry {
+	en := &entry{meta: m, obj: obj, ptr: p, state: stateManaged, snap: snap}
 	e.takeSnapshot(en)
 	e.addIM(en)
 	e.byPtr[p] = en
@@ -349,6 +359,10 @@ func (e *EntityManager) takeSnapshot(en *entry) {
 	m := en.meta
 	if en.snap == nil {
 		en.snap = reflect.New(m.Type).UnsafePointer()
+	}
+	if !en.inTracked {
+		en.inTracked = true
+		e.tracked = append(e.tracked, en)
 	}
 	copyStruct(m, en.snap, en.ptr)
 	if m.jsonN > 0 {

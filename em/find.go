@@ -299,9 +299,9 @@ func (e *EntityManager) hydrate(rows *sql.Rows, m *EntityMeta, fields []*FieldMe
 	dest := make([]any, len(fields))
 	var fixups []func() error
 	for rows.Next() {
-		rv := reflect.New(m.Type)
-		obj := rv.Interface()
-		p := rv.UnsafePointer()
+		pair := reflect.New(m.pair).UnsafePointer()
+		p := pair
+		obj := reflect.NewAt(m.Type, p).Interface()
 		fixups = fixups[:0]
 		for i, f := range fields {
 			dest[i], fixups = scanDest(f, p, fixups)
@@ -335,7 +335,7 @@ func (e *EntityManager) hydrate(rows *sql.Rows, m *EntityMeta, fields []*FieldMe
 			}
 			continue
 		}
-		en := e.register(m, obj, p)
+		en := e.register(m, obj, p, unsafe.Add(pair, m.snapOff))
 		if partial {
 			en.partial = true
 			en.loadedSet = make(map[*FieldMeta]bool, len(fields))

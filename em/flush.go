@@ -37,16 +37,30 @@ func (e *EntityManager) computePlan() *plan {
 		p.n++
 	}
 	var buf []*FieldMeta
-	for _, byKey := range e.im {
-		for _, en := range byKey {
-			if en.state != stateManaged || en.snap == nil {
+	dead := 0
+	for _, en := range e.tracked {
+		if en.state != stateManaged || en.snap == nil {
+			if en.state == 0 {
+				dead++
+			}
+			continue
+		}
+		if buf = en.changed(buf[:0]); len(buf) > 0 {
+			p.updates = append(p.updates, update{en: en, fields: slices.Clone(buf)})
+			p.n++
+		}
+	}
+	if dead > 64 && dead > len(e.tracked)/2 {
+		live := e.tracked[:0]
+		for _, en := range e.tracked {
+			if en.state == 0 {
+				en.inTracked = false
 				continue
 			}
-			if buf = en.changed(buf[:0]); len(buf) > 0 {
-				p.updates = append(p.updates, update{en: en, fields: slices.Clone(buf)})
-				p.n++
-			}
+			live = append(live, en)
 		}
+		clear(e.tracked[len(live):])
+		e.tracked = live
 	}
 	return p
 }

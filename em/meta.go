@@ -66,6 +66,10 @@ type EntityMeta struct {
 	jsonN   int  // number of JSON fields (snapshot slots)
 	flat    bool // a snapshot is a byte-for-byte copy: no pointers to deep-copy, no JSON
 	size    uintptr
+	// pair is struct{ E, S T }: a loaded entity and its snapshot in one
+	// allocation, side by side in memory; snapOff is the offset of S.
+	pair    reflect.Type
+	snapOff uintptr
 }
 
 // IndexMeta is a unique or plain index over one or more columns.
@@ -463,6 +467,8 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 	}
 	m.hooks = hooksOf(t)
 	m.size = t.Size()
+	m.pair = reflect.StructOf([]reflect.StructField{{Name: "E", Type: t}, {Name: "S", Type: t}})
+	m.snapOff = m.pair.Field(1).Offset
 	m.flat = m.jsonN == 0
 	for _, f := range m.Fields {
 		if f.deep != nil {

@@ -65,6 +65,10 @@ func (e *EntityManager) restore(tx *txState, from int, pend, rem []*entry) {
 			en.inIM = true
 		}
 		e.byPtr[en.ptr] = en
+		if !en.inTracked && en.snap != nil {
+			en.inTracked = true
+			e.tracked = append(e.tracked, en)
+		}
 	}
 	tx.undo = tx.undo[:from]
 	// Entities persisted or removed after the saved point and never flushed
