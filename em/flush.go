@@ -98,6 +98,17 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	}
 
 	own := e.tx == nil
+	if own && e.singleStatement(p) {
+		// One statement is atomic on its own: BEGIN and COMMIT would add two
+		// round trips and no safety. Failure still restores the unit of work.
+		tx := &txState{pool: e.orm.db}
+		pend, rem := slices.Clone(e.pending), slices.Clone(e.removed)
+		if err := e.runFlush(ctx, p, tx); err != nil {
+			e.restore(tx, 0, pend, rem)
+			return err
+		}
+		return nil
+	}
 	var sp string
 	if own {
 		if err := e.beginLocked(ctx); err != nil {
@@ -142,6 +153,58 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	_, err = e.orm.exec(ctx, tx.sqlTx, "RELEASE SAVEPOINT "+sp, nil)
 	tx.depth--
 	return translateError(err, "")
+}
+
+// singleStatement reports whether the plan is written by exactly one
+// statement and nothing else runs during the flush (no hooks, no
+// subscribers), so that it needs no explicit transaction.
+func (e *EntityManager) singleStatement(p *plan) bool {
+	if len(e.orm.cfg.Subscribers) > 0 {
+		return false
+	}
+	kinds := 0
+	if len(p.inserts) > 0 {
+		kinds++
+	}
+	if len(p.updates) > 0 {
+		kinds++
+	}
+	if len(p.deletes) > 0 {
+		kinds++
+	}
+	if kinds != 1 || len(p.inserts) > 1 || len(p.deletes) > 1 {
+		return false
+	}
+	for m, list := range p.inserts {
+		if m.hooks != 0 || len(list) > e.rowsPerStatement(len(m.Fields)) || len(m.Fields) == 1 && m.PK.AutoIncr {
+			return false
+		}
+		// Rows with and without an auto-increment key go in separate statements.
+		generated := m.PK.AutoIncr && m.PK.isZero(m.PK.ptr(list[0].ptr))
+		for _, en := range list[1:] {
+			if (m.PK.AutoIncr && m.PK.isZero(m.PK.ptr(en.ptr))) != generated {
+				return false
+			}
+		}
+	}
+	for m, list := range p.deletes {
+		if m.hooks != 0 || len(list) > e.rowsPerStatement(2) {
+			return false
+		}
+	}
+	if len(p.updates) > 0 {
+		first := p.updates[0]
+		if first.en.meta.hooks != 0 || len(p.updates) > e.rowsPerStatement(2*len(first.fields)+4) {
+			return false
+		}
+		key := changedKey(first.fields)
+		for _, u := range p.updates[1:] {
+			if u.en.meta != first.en.meta || changedKey(u.fields) != key {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // runFlush does the work of a flush inside tx. The caller holds e.mu and

@@ -114,7 +114,7 @@ func (e *EntityManager) insertChunk(ctx context.Context, tx *txState, m *EntityM
 		return err
 	}
 	if !returning {
-		res, err := e.orm.exec(ctx, tx.sqlTx, sql, args)
+		res, err := e.orm.exec(ctx, tx.conn(), sql, args)
 		if err != nil {
 			return translateError(err, m.Name)
 		}
@@ -133,7 +133,7 @@ func (e *EntityManager) insertChunk(ctx context.Context, tx *txState, m *EntityM
 		}
 		return nil
 	}
-	rows, err := e.orm.query(ctx, tx.sqlTx, sql, args)
+	rows, err := e.orm.query(ctx, tx.conn(), sql, args)
 	if err != nil {
 		return translateError(err, m.Name)
 	}
@@ -253,7 +253,7 @@ func (e *EntityManager) updateChunk(ctx context.Context, tx *txState, m *EntityM
 	if err != nil {
 		return err
 	}
-	res, err := e.orm.exec(ctx, tx.sqlTx, sql, args)
+	res, err := e.orm.exec(ctx, tx.conn(), sql, args)
 	if err != nil {
 		return translateError(err, m.Name)
 	}
@@ -292,7 +292,7 @@ func (e *EntityManager) lockError(ctx context.Context, tx *txState, m *EntityMet
 		if err != nil {
 			return err
 		}
-		rows, err := e.orm.query(ctx, tx.sqlTx, sql, args)
+		rows, err := e.orm.query(ctx, tx.conn(), sql, args)
 		if err != nil {
 			return translateError(err, m.Name)
 		}
@@ -346,7 +346,7 @@ func (e *EntityManager) deleteAll(ctx context.Context, tx *txState, m *EntityMet
 		if err != nil {
 			return err
 		}
-		res, err := e.orm.exec(ctx, tx.sqlTx, sql, args)
+		res, err := e.orm.exec(ctx, tx.conn(), sql, args)
 		if err != nil {
 			return translateError(err, m.Name)
 		}

@@ -15,6 +15,7 @@ import (
 // puts the unit of work back as it was if the transaction rolls back.
 type txState struct {
 	sqlTx     *sql.Tx
+	pool      querier // for a flush that runs its single statement without a transaction
 	depth     int // savepoint nesting
 	undo      []undoRec
 	savePend  []*entry
@@ -31,6 +32,14 @@ type undoRec struct {
 	state    entryState
 	inIM     bool
 	key      pkKey
+}
+
+// conn is where the flush's statements run.
+func (tx *txState) conn() querier {
+	if tx.sqlTx != nil {
+		return tx.sqlTx
+	}
+	return tx.pool
 }
 
 // remember records en's state before a flush changes it.
