@@ -16,7 +16,7 @@ import (
 type txState struct {
 	sqlTx     *sql.Tx
 	pool      querier // for a flush that runs its single statement without a transaction
-	depth     int // savepoint nesting
+	depth     int     // savepoint nesting
 	undo      []undoRec
 	savePend  []*entry
 	saveRem   []*entry

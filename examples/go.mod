@@ -3,6 +3,7 @@ module github.com/mikrogo/mikro/examples
 go 1.26.0
 
 require (
+	github.com/mikrogo/mikro/em v0.0.0
 	github.com/mikrogo/mikro/qb v0.0.0
 	modernc.org/sqlite v1.62.0
 )
@@ -20,6 +21,7 @@ require (
 )
 
 replace (
+	github.com/mikrogo/mikro/em => ../em
 	github.com/mikrogo/mikro/internal => ../internal
 	github.com/mikrogo/mikro/qb => ../qb
 )

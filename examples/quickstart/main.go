@@ -1,6 +1,7 @@
-// Command quickstart shows mikro's query builder on the three SQL dialects,
-// then runs the same statements on an in-memory SQLite database, so it needs
-// no server: go run ./examples/quickstart
+// Command quickstart shows mikro's query builder on the three SQL dialects and
+// its entity manager on an in-memory SQLite database, so it needs no server:
+//
+//	go run ./examples/quickstart
 package main
 
 import (
@@ -89,5 +90,9 @@ func run(ctx context.Context, w io.Writer) error {
 		}
 		fmt.Fprintf(w, "%s %d\n", name, age)
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "-- entity manager on SQLite")
+	return runEM(ctx, w)
 }

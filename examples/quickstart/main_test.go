@@ -16,6 +16,7 @@ func TestQuickstart(t *testing.T) {
 		"ON DUPLICATE KEY UPDATE `name` = VALUES(`name`), `age` = VALUES(`age`)",
 		`SELECT "u"."name", "u"."age" FROM "users" AS "u" WHERE "age" >= ? AND "email" LIKE ? ORDER BY "u"."age" DESC LIMIT 10`,
 		"-- rows on SQLite\nAnn 31\nBob 26\n",
+		"-- entity manager on SQLite\nGo Deeper (30)\nGo in Practice (10)\nsame instance: true, price now 25\nbooks under 26: 3\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q\n%s", want, out.String())
