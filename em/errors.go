@@ -47,6 +47,7 @@ type MetadataError struct {
 	Reason string
 }
 
+// Error describes the problem, naming what it concerns.
 func (e *MetadataError) Error() string {
 	if e.Field == "" {
 		return fmt.Sprintf("em: entity %s: %s", e.Entity, e.Reason)
@@ -63,6 +64,7 @@ type NotFoundError struct {
 	Filter any // the filter or primary key that matched nothing
 }
 
+// Error describes the problem, naming what it concerns.
 func (e *NotFoundError) Error() string {
 	return fmt.Sprintf("em: %s not found (%v)", e.Entity, e.Filter)
 }
@@ -79,6 +81,7 @@ type FilterError struct {
 	Reason   string
 }
 
+// Error describes the problem, naming what it concerns.
 func (e *FilterError) Error() string {
 	if e.Operator != "" {
 		return fmt.Sprintf("em: filter on %s.%s: operator %s: %s", e.Entity, e.Property, e.Operator, e.Reason)
@@ -98,6 +101,7 @@ type OptimisticLockError struct {
 	ActualVersion   any // the version now in the database, nil if the row is gone
 }
 
+// Error describes the problem, naming what it concerns.
 func (e *OptimisticLockError) Error() string {
 	if e.ActualVersion == nil {
 		return fmt.Sprintf("em: optimistic lock failed: %s %v was deleted (expected version %v)", e.Entity, e.ID, e.ExpectedVersion)
@@ -120,6 +124,7 @@ type DBError struct {
 	Err        error  // the driver's error
 }
 
+// Error describes the problem, naming what it concerns.
 func (e *DBError) Error() string {
 	s := e.Kind.Error()
 	if e.Entity != "" {

@@ -20,6 +20,7 @@ type UnsupportedError struct {
 	Clause  string // the clause or feature, e.g. "FOR UPDATE"
 }
 
+// Error describes the problem, naming what it concerns.
 func (e *UnsupportedError) Error() string {
 	return fmt.Sprintf("qb: %s is not supported by %s", e.Clause, e.Dialect)
 }
@@ -33,6 +34,7 @@ type InvalidError struct {
 	Reason string // what is wrong, naming the offending value
 }
 
+// Error describes the problem, naming what it concerns.
 func (e *InvalidError) Error() string {
 	return fmt.Sprintf("qb: %s: %s", e.Clause, e.Reason)
 }
