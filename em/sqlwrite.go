@@ -3,6 +3,7 @@ package em
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 	"unsafe"
 
@@ -191,11 +192,94 @@ func (e *EntityManager) updateAll(ctx context.Context, tx *txState, updates []up
 	return nil
 }
 
+// updateFromValues writes a multi-row update on PostgreSQL as one join with
+// a VALUES list: UPDATE t SET c = v.c FROM (VALUES (…), …) AS v (pk, c)
+// WHERE t.pk = v.pk. It scales linearly, where CASE WHEN makes the database
+// compare every row with every branch. The first row carries typed CASTs,
+// from which PostgreSQL types the whole VALUES list.
+func (e *EntityManager) updateFromValues(ctx context.Context, tx *txState, m *EntityMeta, fields []*FieldMeta, chunk []*entry) error {
+	d := e.orm.dialect
+	const alias = "mikro_v"
+	const expected = "mikro_expected_version"
+	cols := append([]*FieldMeta{m.PK}, fields...)
+	if m.Version != nil {
+		cols = append(cols, m.Version) // the version each row must still have
+	}
+	casts := make([]string, len(cols))
+	names := make([]string, len(cols))
+	for i, f := range cols {
+		t, err := columnType(d, f)
+		if err != nil {
+			return err
+		}
+		casts[i] = castType(t)
+		names[i] = quote(d, f.Column)
+	}
+	if m.Version != nil {
+		names[len(names)-1] = quote(d, expected)
+	}
+	var b strings.Builder
+	args := make([]any, 0, len(chunk)*len(cols))
+	b.WriteString("(VALUES ")
+	for r, en := range chunk {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for i, f := range cols {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			var v any
+			var err error
+			if m.Version != nil && i == len(cols)-1 {
+				v = f.value(en.snap).Interface()
+			} else if v, err = bindValue(f, en.ptr); err != nil {
+				return err
+			}
+			if r == 0 {
+				b.WriteString("CAST(? AS " + casts[i] + ")")
+			} else {
+				b.WriteByte('?')
+			}
+			args = append(args, v)
+		}
+		b.WriteByte(')')
+	}
+	b.WriteString(") AS " + quote(d, alias) + " (" + strings.Join(names, ", ") + ")")
+	q := d.Update(m.Table)
+	for _, f := range fields {
+		q = q.Set(f.Column, qb.Ident(alias, f.Column))
+	}
+	q = q.FromExpr(qb.Raw(b.String(), args...), "").
+		Where(qb.Eq(qb.Ident(m.Table, m.PK.Column), qb.Ident(alias, m.PK.Column)))
+	if m.Version != nil {
+		q = q.Where(qb.Eq(qb.Ident(m.Table, m.Version.Column), qb.Ident(alias, expected)))
+	}
+	sql, qargs, err := q.Build()
+	if err != nil {
+		return err
+	}
+	res, err := e.orm.exec(ctx, tx.conn(), sql, qargs)
+	if err != nil {
+		return translateError(err, m.Name)
+	}
+	if m.Version != nil {
+		if n, err := res.RowsAffected(); err != nil || int(n) != len(chunk) {
+			return e.lockError(ctx, tx, m, chunk)
+		}
+	}
+	return nil
+}
+
 // updateChunk writes one UPDATE: SET col = CASE pk WHEN … THEN … END for
 // several rows (with a typed CAST on PostgreSQL, which cannot infer the type
 // of a parameter in a CASE), or plain SETs for one row.
 func (e *EntityManager) updateChunk(ctx context.Context, tx *txState, m *EntityMeta, fields []*FieldMeta, chunk []*entry) error {
 	d := e.orm.dialect
+	if d == qb.Postgres && len(chunk) > 1 {
+		return e.updateFromValues(ctx, tx, m, fields, chunk)
+	}
 	ver := m.Version
 	q := d.Update(m.Table)
 	pks := make([]any, len(chunk))
@@ -219,21 +303,27 @@ func (e *EntityManager) updateChunk(ctx context.Context, tx *txState, m *EntityM
 			}
 			cast = castType(t)
 		}
-		tmpl := "CASE ?"
-		args := []any{qb.C(m.PK.Column)}
+		var tmpl strings.Builder
+		tmpl.Grow(12 + len(chunk)*(len(" WHEN ? THEN CAST(? AS )")+len(cast)))
+		tmpl.WriteString("CASE ?")
+		args := make([]any, 0, 1+2*len(chunk))
+		args = append(args, qb.C(m.PK.Column))
 		for i, en := range chunk {
 			v, err := bindValue(f, en.ptr)
 			if err != nil {
 				return err
 			}
 			if cast != "" {
-				tmpl += " WHEN ? THEN CAST(? AS " + cast + ")"
+				tmpl.WriteString(" WHEN ? THEN CAST(? AS ")
+				tmpl.WriteString(cast)
+				tmpl.WriteByte(')')
 			} else {
-				tmpl += " WHEN ? THEN ?"
+				tmpl.WriteString(" WHEN ? THEN ?")
 			}
 			args = append(args, pks[i], v)
 		}
-		q = q.Set(f.Column, qb.Raw(tmpl+" END", args...))
+		tmpl.WriteString(" END")
+		q = q.Set(f.Column, qb.Raw(tmpl.String(), args...))
 	}
 	if ver == nil {
 		if len(chunk) == 1 {
