@@ -180,6 +180,17 @@ func (e *EntityManager) addIM(en *entry) {
 	en.inIM = true
 }
 
+// addIMKey puts en into the identity map under k.
+func (e *EntityManager) addIMKey(en *entry, k pkKey) {
+	byKey := e.im[en.meta]
+	if byKey == nil {
+		byKey = map[pkKey]*entry{}
+		e.im[en.meta] = byKey
+	}
+	byKey[k] = en
+	en.key, en.inIM = k, true
+}
+
 func (e *EntityManager) dropIM(en *entry) {
 	if en.inIM {
 		delete(e.im[en.meta], en.key)

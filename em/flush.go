@@ -104,7 +104,7 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 		tx := &txState{pool: e.orm.db}
 		pend, rem := slices.Clone(e.pending), slices.Clone(e.removed)
 		if err := e.runFlush(ctx, p, tx); err != nil {
-			e.restore(tx, 0, pend, rem)
+			e.restore(tx, undoMark{}, pend, rem)
 			return err
 		}
 		return nil
@@ -123,7 +123,7 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 		}
 	}
 	tx := e.tx
-	mark := len(tx.undo)
+	mark := tx.mark()
 	pend, rem := slices.Clone(e.pending), slices.Clone(e.removed)
 
 	err = e.runFlush(ctx, p, tx)
@@ -217,10 +217,18 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 			tx.remember(en)
 		}
 	}
+	subs := len(e.orm.cfg.Subscribers) > 0
 	rememberPlan := func(p *plan) {
 		for _, list := range p.inserts {
 			for _, en := range list {
-				remember(en)
+				if en.meta.hooks != 0 || subs {
+					remember(en)
+				} else if !remembered[en] {
+					// Nothing but the flush itself touches a new entity without
+					// hooks: the fields it fills are logged in tx.zeroed.
+					remembered[en] = true
+					tx.fresh = append(tx.fresh, freshRec{en: en, inIM: en.inIM, key: en.key})
+				}
 			}
 		}
 		for _, u := range p.updates {
@@ -244,7 +252,7 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 	if p.empty() {
 		return nil
 	}
-	e.applyGenerators(p)
+	e.applyGenerators(p, tx)
 	if err := e.emitLocked(ctx, &Event{Kind: OnFlush, Manager: e}); err != nil {
 		return err
 	}
@@ -432,7 +440,7 @@ func runHook(ctx context.Context, e *EntityManager, en *entry, kind EventKind) e
 
 // applyGenerators sets onCreate values (when the field is empty) and version
 // 1 on inserts, and onUpdate values and the next version on updates.
-func (e *EntityManager) applyGenerators(p *plan) {
+func (e *EntityManager) applyGenerators(p *plan, tx *txState) {
 	for m, list := range p.inserts {
 		for _, f := range m.Fields {
 			if f.Def.OnCreate == "" && !f.Def.Version {
@@ -442,6 +450,7 @@ func (e *EntityManager) applyGenerators(p *plan) {
 				if !f.isZero(f.ptr(en.ptr)) {
 					continue
 				}
+				tx.zeroed = append(tx.zeroed, zeroRec{en, f})
 				if f.Def.Version {
 					_ = assignValue(f.value(en.ptr), 1)
 				} else {

@@ -127,6 +127,7 @@ func (e *EntityManager) insertChunk(ctx context.Context, tx *txState, m *EntityM
 				return fmt.Errorf("em: insert %s: reading the generated key: %w", m.Name, err)
 			}
 			for i, en := range chunk {
+				tx.zeroed = append(tx.zeroed, zeroRec{en, m.PK})
 				if err := assignValue(m.PK.value(en.ptr), first+int64(i)); err != nil {
 					return err
 				}
@@ -144,6 +145,7 @@ func (e *EntityManager) insertChunk(ctx context.Context, tx *txState, m *EntityM
 		if i >= len(chunk) {
 			return fmt.Errorf("em: insert %s: the database returned more keys than rows", m.Name)
 		}
+		tx.zeroed = append(tx.zeroed, zeroRec{chunk[i], m.PK})
 		if err := rows.Scan(m.PK.Addr(chunk[i].obj)); err != nil {
 			return fmt.Errorf("em: insert %s: reading the generated key: %w", m.Name, err)
 		}

@@ -18,6 +18,8 @@ type txState struct {
 	pool      querier // for a flush that runs its single statement without a transaction
 	depth     int     // savepoint nesting
 	undo      []undoRec
+	fresh     []freshRec // new entities flushed without a full backup (no hooks can have touched them)
+	zeroed    []zeroRec  // fields a flush filled in that were empty before
 	savePend  []*entry
 	saveRem   []*entry
 	committed bool
@@ -32,6 +34,27 @@ type undoRec struct {
 	state    entryState
 	inIM     bool
 	key      pkKey
+}
+
+// freshRec records a new entity's identity-map state before a flush.
+type freshRec struct {
+	en   *entry
+	inIM bool
+	key  pkKey
+}
+
+// zeroRec is a field a flush set (a generated key, an onCreate value, the
+// first version) and that was empty before.
+type zeroRec struct {
+	en *entry
+	f  *FieldMeta
+}
+
+// undoMark is a position in the undo logs, for savepoints.
+type undoMark struct{ undo, fresh, zeroed int }
+
+func (tx *txState) mark() undoMark {
+	return undoMark{len(tx.undo), len(tx.fresh), len(tx.zeroed)}
 }
 
 // conn is where the flush's statements run.
@@ -55,14 +78,17 @@ func (tx *txState) remember(en *entry) {
 		state: en.state, inIM: en.inIM, key: en.key})
 }
 
-// restore undoes every record from index from on, newest first, and puts the
+// restore undoes every record from the mark on, newest first, and puts the
 // pending and removed lists back. The caller holds e.mu.
-func (e *EntityManager) restore(tx *txState, from int, pend, rem []*entry) {
+func (e *EntityManager) restore(tx *txState, from undoMark, pend, rem []*entry) {
 	var restored []*entry
-	for i := from; i < len(tx.undo); i++ {
+	for i := from.undo; i < len(tx.undo); i++ {
 		restored = append(restored, tx.undo[i].en)
 	}
-	for i := len(tx.undo) - 1; i >= from; i-- {
+	for i := from.fresh; i < len(tx.fresh); i++ {
+		restored = append(restored, tx.fresh[i].en)
+	}
+	for i := len(tx.undo) - 1; i >= from.undo; i-- {
 		u := tx.undo[i]
 		en := u.en
 		copyStruct(en.meta, en.ptr, u.backup)
@@ -79,7 +105,22 @@ func (e *EntityManager) restore(tx *txState, from int, pend, rem []*entry) {
 			e.tracked = append(e.tracked, en)
 		}
 	}
-	tx.undo = tx.undo[:from]
+	for i := len(tx.fresh) - 1; i >= from.fresh; i-- {
+		r := tx.fresh[i]
+		en := r.en
+		en.state, en.snap, en.snapJSON = stateNew, nil, nil
+		e.dropIM(en)
+		if r.inIM {
+			en.key = r.key
+			e.addIMKey(en, r.key)
+		}
+		e.byPtr[en.ptr] = en
+	}
+	for i := len(tx.zeroed) - 1; i >= from.zeroed; i-- {
+		z := tx.zeroed[i]
+		z.f.value(z.en.ptr).SetZero()
+	}
+	tx.undo, tx.fresh, tx.zeroed = tx.undo[:from.undo], tx.fresh[:from.fresh], tx.zeroed[:from.zeroed]
 	// Entities persisted or removed after the saved point and never flushed
 	// keep their state: they were not written.
 	e.pending = e.collect(stateNew, pend, e.pending, restored)
@@ -178,7 +219,7 @@ func (e *EntityManager) endLocked(ctx context.Context, commit bool) error {
 	if commit {
 		if err := tx.sqlTx.Commit(); err != nil {
 			e.orm.logQuery(ctx, "COMMIT", nil, start, err)
-			e.restore(tx, 0, tx.savePend, tx.saveRem)
+			e.restore(tx, undoMark{}, tx.savePend, tx.saveRem)
 			e.detachRemovedAfterRestore()
 			_ = e.orm.emit(ctx, &Event{Kind: AfterRollback, Manager: e})
 			return translateError(err, "")
@@ -192,7 +233,7 @@ func (e *EntityManager) endLocked(ctx context.Context, commit bool) error {
 	}
 	err := tx.sqlTx.Rollback()
 	e.orm.logQuery(ctx, "ROLLBACK", nil, start, err)
-	e.restore(tx, 0, tx.savePend, tx.saveRem)
+	e.restore(tx, undoMark{}, tx.savePend, tx.saveRem)
 	e.detachRemovedAfterRestore()
 	if err2 := e.orm.emit(ctx, &Event{Kind: AfterRollback, Manager: e}); err2 != nil {
 		e.orm.log.WarnContext(ctx, "em: AfterRollback subscriber failed", "error", err2)
@@ -210,7 +251,7 @@ func (e *EntityManager) detachRemovedAfterRestore() {}
 // finishCommitted forgets the undo log and detaches entities deleted in the
 // transaction for good.
 func (e *EntityManager) finishCommitted(tx *txState) {
-	tx.undo = nil
+	tx.undo, tx.fresh, tx.zeroed = nil, nil, nil
 	tx.committed = true
 }
 
@@ -229,7 +270,7 @@ func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityMan
 	outer := e.tx == nil
 	var (
 		sp       string
-		mark     int
+		mark     undoMark
 		pend     []*entry
 		rem      []*entry
 		savedErr error
@@ -239,7 +280,7 @@ func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityMan
 	} else {
 		e.tx.depth++
 		sp = "mikro_sp_" + strconv.Itoa(e.tx.depth)
-		mark = len(e.tx.undo)
+		mark = e.tx.mark()
 		pend, rem = append([]*entry(nil), e.pending...), append([]*entry(nil), e.removed...)
 		_, savedErr = e.orm.exec(ctx, e.tx.sqlTx, "SAVEPOINT "+sp, nil)
 		if savedErr != nil {
