@@ -18,6 +18,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/mikrogo/mikro/em"
+	"github.com/mikrogo/mikro/em/pgxdriver"
 	"github.com/mikrogo/mikro/qb"
 )
 
@@ -57,6 +58,17 @@ type ormEnv struct {
 	bundb  *bun.DB
 	gormdb *gorm.DB
 	mikro  *em.ORM
+	mikroX *em.ORM // on the pgx pool natively (em/pgxdriver)
+}
+
+type namedORM struct {
+	name string
+	o    *em.ORM
+}
+
+// mikros lists mikro on database/sql and mikro on pgx natively.
+func (v *ormEnv) mikros() []namedORM {
+	return []namedORM{{"mikro", v.mikro}, {"mikro_pgx", v.mikroX}}
 }
 
 // openORMEnv connects every contender to MIKRO_PG_DSN and recreates the
@@ -86,6 +98,9 @@ func openORMEnv(tb testing.TB) *ormEnv {
 		tb.Fatal(err)
 	}
 	if v.mikro, err = em.Open(ctx, em.Config{DB: v.sqldb, Dialect: qb.Postgres, Entities: []any{Model{}}}); err != nil {
+		tb.Fatal(err)
+	}
+	if v.mikroX, err = pgxdriver.Open(ctx, v.pool, em.Config{Entities: []any{Model{}}}); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
@@ -180,14 +195,17 @@ func BenchmarkORM(b *testing.B) {
 				fatal(b, v.gormdb.WithContext(ctx).Create(newModel(i)).Error)
 			}
 		})
-		b.Run("mikro", func(b *testing.B) {
-			for i := 0; b.Loop(); i++ {
-				e := v.mikro.Fork()
-				m := newModel(i)
-				fatal(b, e.Persist(m))
-				fatal(b, e.Flush(ctx))
-			}
-		})
+		for _, c := range v.mikros() {
+			name, o := c.name, c.o
+			b.Run(name, func(b *testing.B) {
+				for i := 0; b.Loop(); i++ {
+					e := o.Fork()
+					m := newModel(i)
+					fatal(b, e.Persist(m))
+					fatal(b, e.Flush(ctx))
+				}
+			})
+		}
 	})
 
 	b.Run("Insert100", func(b *testing.B) {
@@ -245,15 +263,18 @@ func BenchmarkORM(b *testing.B) {
 				fatal(b, v.gormdb.WithContext(ctx).Create(&ms).Error)
 			}
 		})
-		b.Run("mikro", func(b *testing.B) {
-			for i := 0; b.Loop(); i++ {
-				e := v.mikro.Fork()
-				for _, m := range batch(i) {
-					fatal(b, e.Persist(m))
+		for _, c := range v.mikros() {
+			name, o := c.name, c.o
+			b.Run(name, func(b *testing.B) {
+				for i := 0; b.Loop(); i++ {
+					e := o.Fork()
+					for _, m := range batch(i) {
+						fatal(b, e.Persist(m))
+					}
+					fatal(b, e.Flush(ctx))
 				}
-				fatal(b, e.Flush(ctx))
-			}
-		})
+			})
+		}
 	})
 
 	b.Run("Update1", func(b *testing.B) {
@@ -300,15 +321,18 @@ func BenchmarkORM(b *testing.B) {
 				fatal(b, v.gormdb.WithContext(ctx).Save(m).Error)
 			}
 		})
-		b.Run("mikro", func(b *testing.B) {
-			e := v.mikro.Fork()
-			m, err := em.FindOneOrFail[Model](ctx, e, 1)
-			fatal(b, err)
-			for i := 0; b.Loop(); i++ {
-				change(m, i+1_000_000)
-				fatal(b, e.Flush(ctx))
-			}
-		})
+		for _, c := range v.mikros() {
+			name, o := c.name, c.o
+			b.Run(name, func(b *testing.B) {
+				e := o.Fork()
+				m, err := em.FindOneOrFail[Model](ctx, e, 1)
+				fatal(b, err)
+				for i := 0; b.Loop(); i++ {
+					change(m, i+1_000_000)
+					fatal(b, e.Flush(ctx))
+				}
+			})
+		}
 	})
 
 	b.Run("Read1", func(b *testing.B) {
@@ -348,14 +372,17 @@ func BenchmarkORM(b *testing.B) {
 				fatal(b, v.gormdb.WithContext(ctx).Where("id = ?", 1).Take(&m).Error)
 			}
 		})
-		b.Run("mikro", func(b *testing.B) {
-			for b.Loop() {
-				// A fresh fork each time: the row is read, not served from the
-				// identity map, and enters the new fork's identity map.
-				_, err := em.FindOneOrFail[Model](ctx, v.mikro.Fork(), 1)
-				fatal(b, err)
-			}
-		})
+		for _, c := range v.mikros() {
+			name, o := c.name, c.o
+			b.Run(name, func(b *testing.B) {
+				for b.Loop() {
+					// A fresh fork each time: the row is read, not served from the
+					// identity map, and enters the new fork's identity map.
+					_, err := em.FindOneOrFail[Model](ctx, o.Fork(), 1)
+					fatal(b, err)
+				}
+			})
+		}
 	})
 
 	b.Run("Read100", func(b *testing.B) {
@@ -407,15 +434,18 @@ func BenchmarkORM(b *testing.B) {
 				fatal(b, v.gormdb.WithContext(ctx).Where("id > ?", 0).Limit(100).Find(&ms).Error)
 			}
 		})
-		b.Run("mikro", func(b *testing.B) {
-			for b.Loop() {
-				ms, err := em.Find[Model](ctx, v.mikro.Fork(), em.F{"id": em.Gt(0)}, em.FindOptions{Limit: 100})
-				fatal(b, err)
-				if len(ms) != 100 {
-					b.Fatalf("%d rows", len(ms))
+		for _, c := range v.mikros() {
+			name, o := c.name, c.o
+			b.Run(name, func(b *testing.B) {
+				for b.Loop() {
+					ms, err := em.Find[Model](ctx, o.Fork(), em.F{"id": em.Gt(0)}, em.FindOptions{Limit: 100})
+					fatal(b, err)
+					if len(ms) != 100 {
+						b.Fatalf("%d rows", len(ms))
+					}
 				}
-			}
-		})
+			})
+		}
 	})
 }
 

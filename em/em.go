@@ -180,6 +180,18 @@ func (e *EntityManager) addIM(en *entry) {
 	en.inIM = true
 }
 
+// reserve sizes the maps of a fresh manager for n entities of m about to be
+// loaded, so that they do not grow step by step. The caller holds e.mu.
+func (e *EntityManager) reserve(m *EntityMeta, n int) {
+	n = min(n, 4096)
+	if e.im[m] == nil {
+		e.im[m] = make(map[pkKey]*entry, n)
+	}
+	if len(e.byPtr) == 0 {
+		e.byPtr = make(map[unsafe.Pointer]*entry, n)
+	}
+}
+
 // addIMKey puts en into the identity map under k.
 func (e *EntityManager) addIMKey(en *entry, k pkKey) {
 	byKey := e.im[en.meta]

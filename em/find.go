@@ -2,13 +2,13 @@ package em
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"reflect"
 	"strings"
 	"unsafe"
 
+	"github.com/mikrogo/mikro/em/internal/dbconn"
 	"github.com/mikrogo/mikro/qb"
 )
 
@@ -289,13 +289,16 @@ func (e *EntityManager) find(ctx context.Context, t reflect.Type, filter any, o 
 		return translateError(err, m.Name)
 	}
 	defer rows.Close()
+	if o.Limit > 1 {
+		e.reserve(m, o.Limit)
+	}
 	return e.hydrate(rows, m, fields, len(fields) < len(m.Fields), o.Refresh, each)
 }
 
 // hydrate scans rows into new entities straight through field addresses and
 // makes them managed, or returns the managed instance of the same key. The
 // caller holds e.mu.
-func (e *EntityManager) hydrate(rows *sql.Rows, m *EntityMeta, fields []*FieldMeta, partial, refresh bool, each func(obj any)) error {
+func (e *EntityManager) hydrate(rows dbconn.Rows, m *EntityMeta, fields []*FieldMeta, partial, refresh bool, each func(obj any)) error {
 	dest := make([]any, len(fields))
 	var fixups []func() error
 	for rows.Next() {

@@ -101,7 +101,7 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	if own && e.singleStatement(p) {
 		// One statement is atomic on its own: BEGIN and COMMIT would add two
 		// round trips and no safety. Failure still restores the unit of work.
-		tx := &txState{pool: e.orm.db}
+		tx := &txState{pool: e.orm.conn}
 		pend, rem := slices.Clone(e.pending), slices.Clone(e.removed)
 		if err := e.runFlush(ctx, p, tx); err != nil {
 			e.restore(tx, undoMark{}, pend, rem)
@@ -131,7 +131,7 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 		rctx := context.WithoutCancel(ctx)
 		if own {
 			e.tx = nil
-			rbErr := tx.sqlTx.Rollback()
+			rbErr := tx.sqlTx.Rollback(rctx)
 			e.orm.logQuery(rctx, "ROLLBACK", nil, nowTime(), rbErr)
 			e.restore(tx, mark, pend, rem)
 			if evErr := e.orm.emit(rctx, &Event{Kind: AfterRollback, Manager: e}); evErr != nil {

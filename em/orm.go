@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mikrogo/mikro/em/internal/dbconn"
 	"github.com/mikrogo/mikro/qb"
 )
 
@@ -64,7 +65,8 @@ type Config struct {
 // managers it makes are not meant to be shared between requests.
 type ORM struct {
 	cfg     Config
-	db      *sql.DB
+	db      *sql.DB // nil when running on another connection type (pgx)
+	conn    dbconn.DB
 	ownDB   bool
 	dialect *qb.Dialect
 	reg     *registry
@@ -78,7 +80,25 @@ type ORM struct {
 // returns a *MetadataError (errors.Is ErrMetadata) naming the entity and field
 // of the first mapping problem, or the connection error.
 func Open(ctx context.Context, cfg Config) (*ORM, error) {
-	o := &ORM{cfg: cfg, db: cfg.DB, dialect: cfg.Dialect, log: cfg.Logger}
+	return open(ctx, nil, cfg)
+}
+
+// OpenConn is Open on a connection that is not a database/sql pool. It is for
+// driver packages such as em/pgxdriver (its argument type is internal to em);
+// Config.DB, Driver and DSN are ignored, Config.Dialect is required.
+func OpenConn(ctx context.Context, conn dbconn.DB, cfg Config) (*ORM, error) {
+	if conn == nil {
+		return nil, errors.New("em: OpenConn needs a connection")
+	}
+	if cfg.Dialect == nil {
+		return nil, errors.New("em: OpenConn needs Config.Dialect")
+	}
+	cfg.DB, cfg.Driver, cfg.DSN = nil, "", ""
+	return open(ctx, conn, cfg)
+}
+
+func open(ctx context.Context, conn dbconn.DB, cfg Config) (*ORM, error) {
+	o := &ORM{cfg: cfg, db: cfg.DB, conn: conn, dialect: cfg.Dialect, log: cfg.Logger}
 	if o.log == nil {
 		o.log = slog.Default()
 	}
@@ -112,7 +132,7 @@ func Open(ctx context.Context, cfg Config) (*ORM, error) {
 		return nil, err
 	}
 	o.reg = reg
-	if o.db == nil {
+	if o.conn == nil && o.db == nil {
 		if cfg.Driver == "" || cfg.DSN == "" {
 			return nil, errors.New("em: Config needs DB, or Driver and DSN")
 		}
@@ -130,6 +150,9 @@ func Open(ctx context.Context, cfg Config) (*ORM, error) {
 			return nil, fmt.Errorf("em: connect %s: %w", cfg.Driver, err)
 		}
 	}
+	if o.conn == nil {
+		o.conn = dbconn.SQL(o.db)
+	}
 	o.root = newManager(o, true)
 	return o, nil
 }
@@ -140,12 +163,13 @@ func (o *ORM) Close() error {
 		return nil
 	}
 	if o.ownDB {
-		return o.db.Close()
+		return o.conn.Close()
 	}
 	return nil
 }
 
-// DB returns the connection pool.
+// DB returns the database/sql pool the ORM runs on, or nil when it runs on
+// another connection type (em/pgxdriver).
 func (o *ORM) DB() *sql.DB { return o.db }
 
 // Dialect returns the SQL dialect.
@@ -168,10 +192,7 @@ func (o *ORM) Meta(v any) (*EntityMeta, error) { return o.metaOf(v) }
 func (o *ORM) Metas() []*EntityMeta { return append([]*EntityMeta(nil), o.reg.order...) }
 
 // querier is what runs statements: the pool or a transaction.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-}
+type querier = dbconn.Querier
 
 // logQuery logs a statement in debug mode.
 func (o *ORM) logQuery(ctx context.Context, query string, args []any, start time.Time, err error) {
@@ -185,22 +206,22 @@ func (o *ORM) logQuery(ctx context.Context, query string, args []any, start time
 	o.log.LogAttrs(ctx, slog.LevelDebug, "em: query", attrs...)
 }
 
-func (o *ORM) exec(ctx context.Context, q querier, query string, args []any) (sql.Result, error) {
+func (o *ORM) exec(ctx context.Context, q querier, query string, args []any) (dbconn.Result, error) {
 	var start time.Time
 	if o.cfg.Debug {
 		start = time.Now()
 	}
-	res, err := q.ExecContext(ctx, query, args...)
+	res, err := q.Exec(ctx, query, args)
 	o.logQuery(ctx, query, args, start, err)
 	return res, err
 }
 
-func (o *ORM) query(ctx context.Context, q querier, query string, args []any) (*sql.Rows, error) {
+func (o *ORM) query(ctx context.Context, q querier, query string, args []any) (dbconn.Rows, error) {
 	var start time.Time
 	if o.cfg.Debug {
 		start = time.Now()
 	}
-	rows, err := q.QueryContext(ctx, query, args...)
+	rows, err := q.Query(ctx, query, args)
 	o.logQuery(ctx, query, args, start, err)
 	return rows, err
 }

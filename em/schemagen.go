@@ -37,7 +37,7 @@ func (o *ORM) RefreshSchema(ctx context.Context) error {
 // runDDL runs statements in order on one connection (session settings such
 // as MySQL's FOREIGN_KEY_CHECKS hold for the whole sequence).
 func (o *ORM) runDDL(ctx context.Context, stmts []string) error {
-	conn, err := o.db.Conn(ctx)
+	conn, err := o.conn.Session(ctx)
 	if err != nil {
 		return fmt.Errorf("em: schema: %w", err)
 	}

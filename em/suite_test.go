@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/mikrogo/mikro/em"
+	"github.com/mikrogo/mikro/em/pgxdriver"
 	"github.com/mikrogo/mikro/internal/dbtest"
 	"github.com/mikrogo/mikro/qb"
 )
@@ -113,7 +116,7 @@ type env struct {
 
 var dialectOf = map[string]*qb.Dialect{dbtest.Postgres: qb.Postgres, dbtest.MariaDB: qb.MariaDB, dbtest.SQLite: qb.SQLite}
 
-func open(t *testing.T, tg dbtest.Target, mutate func(*em.Config)) env {
+func open(t *testing.T, tg dbtest.Target, native bool, mutate func(*em.Config)) env {
 	t.Helper()
 	ctx := context.Background()
 	l := &queryLog{}
@@ -121,7 +124,20 @@ func open(t *testing.T, tg dbtest.Target, mutate func(*em.Config)) env {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	o, err := em.Open(ctx, cfg)
+	var (
+		o   *em.ORM
+		err error
+	)
+	if native {
+		pool, perr := pgxpool.New(ctx, tg.DSN)
+		if perr != nil {
+			t.Fatal(perr)
+		}
+		t.Cleanup(pool.Close)
+		o, err = pgxdriver.Open(ctx, pool, cfg)
+	} else {
+		o, err = em.Open(ctx, cfg)
+	}
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
@@ -141,12 +157,21 @@ func must(t *testing.T, err error) {
 	}
 }
 
-// TestBehaviour runs every case of the shared table on every database.
+// TestBehaviour runs every case of the shared table on every database, and
+// on PostgreSQL both through database/sql and natively on pgx.
 func TestBehaviour(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, tg dbtest.Target) {
 		for _, c := range behaviourCases {
 			t.Run(c.name, func(t *testing.T) {
-				c.run(t, open(t, tg, c.config))
+				c.run(t, open(t, tg, false, c.config))
+			})
+		}
+		if tg.Name != dbtest.Postgres {
+			return
+		}
+		for _, c := range behaviourCases {
+			t.Run("pgx/"+c.name, func(t *testing.T) {
+				c.run(t, open(t, tg, true, c.config))
 			})
 		}
 	})

@@ -2,9 +2,9 @@ package em
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/mikrogo/mikro/em/internal/dbconn"
 	"reflect"
 	"strconv"
 	"time"
@@ -14,7 +14,7 @@ import (
 // txState is an open transaction of an entity manager, with the undo log that
 // puts the unit of work back as it was if the transaction rolls back.
 type txState struct {
-	sqlTx     *sql.Tx
+	sqlTx     dbconn.Tx
 	pool      querier // for a flush that runs its single statement without a transaction
 	depth     int     // savepoint nesting
 	undo      []undoRec
@@ -161,14 +161,14 @@ func (e *EntityManager) Begin(ctx context.Context) error {
 
 func (e *EntityManager) beginLocked(ctx context.Context) error {
 	start := time.Now()
-	t, err := e.orm.db.BeginTx(ctx, nil)
+	t, err := e.orm.conn.Begin(ctx)
 	e.orm.logQuery(ctx, "BEGIN", nil, start, err)
 	if err != nil {
 		return translateError(err, "")
 	}
 	e.tx = &txState{sqlTx: t, savePend: append([]*entry(nil), e.pending...), saveRem: append([]*entry(nil), e.removed...)}
 	if err := e.orm.emit(ctx, &Event{Kind: BeforeTransaction, Manager: e}); err != nil {
-		_ = t.Rollback()
+		_ = t.Rollback(ctx)
 		e.tx = nil
 		return err
 	}
@@ -217,7 +217,7 @@ func (e *EntityManager) endLocked(ctx context.Context, commit bool) error {
 	e.tx = nil
 	start := time.Now()
 	if commit {
-		if err := tx.sqlTx.Commit(); err != nil {
+		if err := tx.sqlTx.Commit(ctx); err != nil {
 			e.orm.logQuery(ctx, "COMMIT", nil, start, err)
 			e.restore(tx, undoMark{}, tx.savePend, tx.saveRem)
 			e.detachRemovedAfterRestore()
@@ -231,15 +231,12 @@ func (e *EntityManager) endLocked(ctx context.Context, commit bool) error {
 		}
 		return nil
 	}
-	err := tx.sqlTx.Rollback()
+	err := tx.sqlTx.Rollback(context.WithoutCancel(ctx))
 	e.orm.logQuery(ctx, "ROLLBACK", nil, start, err)
 	e.restore(tx, undoMark{}, tx.savePend, tx.saveRem)
 	e.detachRemovedAfterRestore()
 	if err2 := e.orm.emit(ctx, &Event{Kind: AfterRollback, Manager: e}); err2 != nil {
 		e.orm.log.WarnContext(ctx, "em: AfterRollback subscriber failed", "error", err2)
-	}
-	if errors.Is(err, sql.ErrTxDone) {
-		return nil
 	}
 	return err
 }
@@ -342,5 +339,5 @@ func (e *EntityManager) conn() querier {
 	if e.tx != nil {
 		return e.tx.sqlTx
 	}
-	return e.orm.db
+	return e.orm.conn
 }
