@@ -215,19 +215,11 @@ func NativeInsert[T any](ctx context.Context, e *EntityManager, data map[string]
 // matching filter, bypassing the unit of work (managed entities are not
 // changed, no hook runs), and returns the number of rows affected.
 func NativeUpdate[T any](ctx context.Context, e *EntityManager, filter any, data map[string]any) (int64, error) {
-	e, err := e.usable(ctx)
-	if err != nil {
-		return 0, err
-	}
-	m, err := e.orm.metaFor(reflect.TypeFor[T]())
+	e, m, where, err := scope[T](ctx, e, filter)
 	if err != nil {
 		return 0, err
 	}
 	cols, vals, err := columnsOf(m, data)
-	if err != nil {
-		return 0, err
-	}
-	where, err := compileFilter(m, filter)
 	if err != nil {
 		return 0, err
 	}
@@ -245,15 +237,7 @@ func NativeUpdate[T any](ctx context.Context, e *EntityManager, filter any, data
 // work (managed entities stay managed, no hook runs), and returns the number
 // of rows deleted.
 func NativeDelete[T any](ctx context.Context, e *EntityManager, filter any) (int64, error) {
-	e, err := e.usable(ctx)
-	if err != nil {
-		return 0, err
-	}
-	m, err := e.orm.metaFor(reflect.TypeFor[T]())
-	if err != nil {
-		return 0, err
-	}
-	where, err := compileFilter(m, filter)
+	e, m, where, err := scope[T](ctx, e, filter)
 	if err != nil {
 		return 0, err
 	}

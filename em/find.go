@@ -121,15 +121,7 @@ func FindAndCount[T any](ctx context.Context, e *EntityManager, filter any, opts
 
 // Count returns the number of entities of type T matching filter.
 func Count[T any](ctx context.Context, e *EntityManager, filter any) (int64, error) {
-	e, err := e.usable(ctx)
-	if err != nil {
-		return 0, err
-	}
-	m, err := e.orm.metaFor(reflect.TypeFor[T]())
-	if err != nil {
-		return 0, err
-	}
-	where, err := compileFilter(m, filter)
+	e, m, where, err := scope[T](ctx, e, filter)
 	if err != nil {
 		return 0, err
 	}
@@ -155,6 +147,24 @@ func Count[T any](ctx context.Context, e *EntityManager, filter any) (int64, err
 		}
 	}
 	return n, translateError(rows.Err(), m.Name)
+}
+
+// scope resolves the manager, T's metadata and the compiled filter: the
+// common start of the calls that query T with a filter.
+func scope[T any](ctx context.Context, e *EntityManager, filter any) (*EntityManager, *EntityMeta, qb.Expr, error) {
+	e, err := e.usable(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m, err := e.orm.metaFor(reflect.TypeFor[T]())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	where, err := compileFilter(m, filter)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return e, m, where, nil
 }
 
 // fromIdentityMap answers a find by primary key from the identity map. ok is

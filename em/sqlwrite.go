@@ -258,20 +258,7 @@ func (e *EntityManager) updateFromValues(ctx context.Context, tx *txState, m *En
 	if m.Version != nil {
 		q = q.Where(qb.Eq(qb.Ident(m.Table, m.Version.Column), qb.Ident(alias, expected)))
 	}
-	sql, qargs, err := q.Build()
-	if err != nil {
-		return err
-	}
-	res, err := e.orm.exec(ctx, tx.conn(), sql, qargs)
-	if err != nil {
-		return translateError(err, m.Name)
-	}
-	if m.Version != nil {
-		if n, err := res.RowsAffected(); err != nil || int(n) != len(chunk) {
-			return e.lockError(ctx, tx, m, chunk)
-		}
-	}
-	return nil
+	return e.execChecked(ctx, tx, m, chunk, q)
 }
 
 // updateChunk writes one UPDATE: SET col = CASE pk WHEN … THEN … END for
@@ -335,12 +322,17 @@ func (e *EntityManager) updateChunk(ctx context.Context, tx *txState, m *EntityM
 		}
 	} else {
 		// The version each entity was loaded with is in its snapshot.
-		conds := make([]qb.Expr, len(chunk))
-		for i, en := range chunk {
-			conds[i] = qb.And(qb.Eq(m.PK.Column, pks[i]), qb.Eq(ver.Column, ver.value(en.snap).Interface()))
-		}
-		q = q.Where(qb.Or(conds...))
+		q = q.Where(versionConds(m, chunk))
 	}
+	return e.execChecked(ctx, tx, m, chunk, q)
+}
+
+// execChecked runs a write of chunk and, for a versioned entity, checks that
+// it touched every row: one that did not had its version changed or was
+// deleted, an *OptimisticLockError.
+func (e *EntityManager) execChecked(ctx context.Context, tx *txState, m *EntityMeta, chunk []*entry, q interface {
+	Build() (string, []any, error)
+}) error {
 	sql, args, err := q.Build()
 	if err != nil {
 		return err
@@ -349,16 +341,22 @@ func (e *EntityManager) updateChunk(ctx context.Context, tx *txState, m *EntityM
 	if err != nil {
 		return translateError(err, m.Name)
 	}
-	if ver != nil {
-		n, err := res.RowsAffected()
-		if err != nil {
-			return fmt.Errorf("em: update %s: %w", m.Name, err)
-		}
-		if int(n) != len(chunk) {
+	if m.Version != nil {
+		if n, err := res.RowsAffected(); err != nil || int(n) != len(chunk) {
 			return e.lockError(ctx, tx, m, chunk)
 		}
 	}
 	return nil
+}
+
+// versionConds matches each entity of chunk by key and the version it was
+// loaded with.
+func versionConds(m *EntityMeta, chunk []*entry) qb.Expr {
+	conds := make([]qb.Expr, len(chunk))
+	for i, en := range chunk {
+		conds[i] = qb.And(qb.Eq(m.PK.Column, m.PK.value(en.ptr).Interface()), qb.Eq(m.Version.Column, m.Version.value(en.snap).Interface()))
+	}
+	return qb.Or(conds...)
 }
 
 // castType is the type name usable in CAST for a column type.
@@ -428,24 +426,10 @@ func (e *EntityManager) deleteAll(ctx context.Context, tx *txState, m *EntityMet
 			}
 			q = q.Where(qb.In(m.PK.Column, pks))
 		} else {
-			conds := make([]qb.Expr, len(chunk))
-			for i, en := range chunk {
-				conds[i] = qb.And(qb.Eq(m.PK.Column, m.PK.value(en.ptr).Interface()), qb.Eq(m.Version.Column, m.Version.value(en.snap).Interface()))
-			}
-			q = q.Where(qb.Or(conds...))
+			q = q.Where(versionConds(m, chunk))
 		}
-		sql, args, err := q.Build()
-		if err != nil {
+		if err := e.execChecked(ctx, tx, m, chunk, q); err != nil {
 			return err
-		}
-		res, err := e.orm.exec(ctx, tx.conn(), sql, args)
-		if err != nil {
-			return translateError(err, m.Name)
-		}
-		if m.Version != nil {
-			if n, err := res.RowsAffected(); err == nil && int(n) != len(chunk) {
-				return e.lockError(ctx, tx, m, chunk)
-			}
 		}
 	}
 	return nil
