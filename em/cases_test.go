@@ -364,6 +364,50 @@ var behaviourCases = []behaviourCase{
 			t.Error(err)
 		}
 	}},
+	{name: "one_manager_many_goroutines", config: func(c *em.Config) {
+		// A subscriber that reads through the manager while a flush runs.
+		c.Subscribers = []em.Subscriber{em.SubscriberFunc(func(ctx context.Context, ev *em.Event) error {
+			if ev.Kind == em.AfterFlush {
+				_, err := em.Count[Book](ctx, ev.Manager, nil)
+				return err
+			}
+			return nil
+		})}
+	}, run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 5 {
+					if err := e.Persist(&Book{Title: fmt.Sprintf("m%d-%d", g, i)}); err != nil {
+						errs <- err
+						return
+					}
+					if err := e.Flush(v.ctx); err != nil {
+						errs <- err
+						return
+					}
+					if _, err := em.Find[Book](v.ctx, e, em.F{"title": em.Like("m%")}); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		n, err := em.Count[Book](v.ctx, v.orm.Fork(), nil)
+		must(t, err)
+		if n != 20 || e.ManagedCount() != 20 {
+			t.Fatalf("%d rows, %d managed; want 20", n, e.ManagedCount())
+		}
+	}},
 	{name: "context_cancelled_mid_flush", run: func(t *testing.T, v env) {
 		e := v.orm.Fork()
 		ctx, cancel := context.WithCancel(v.ctx)

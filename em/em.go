@@ -30,7 +30,8 @@ type EntityManager struct {
 	// compacted away from time to time.
 	tracked []*entry
 	tx      *txState
-	inHook  bool
+	// flushMu makes concurrent Flush calls on one manager wait for each other.
+	flushMu sync.Mutex
 }
 
 type entryState uint8

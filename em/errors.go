@@ -20,7 +20,8 @@ var (
 	ErrOptimisticLock = errors.New("em: optimistic lock failed")
 	// ErrGlobalContext: request work on the root entity manager without AllowGlobalContext.
 	ErrGlobalContext = errors.New("em: the root entity manager is not for request work; use Fork()")
-	// ErrFlushInHook: Flush called from inside a lifecycle hook or flush event.
+	// ErrFlushInHook: Flush of a manager called from one of its lifecycle hooks
+	// or event handlers, with the context the hook was given.
 	ErrFlushInHook = errors.New("em: Flush called from inside a hook")
 	// ErrNotManaged: an operation that needs a managed entity got a detached or new one.
 	ErrNotManaged = errors.New("em: entity is not managed")

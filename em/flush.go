@@ -84,11 +84,13 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.inHook {
+	if inHookOf(ctx) == e {
 		return ErrFlushInHook
 	}
+	e.flushMu.Lock()
+	defer e.flushMu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -134,7 +136,7 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 			rbErr := tx.sqlTx.Rollback(rctx)
 			e.orm.logQuery(rctx, "ROLLBACK", nil, nowTime(), rbErr)
 			e.restore(tx, mark, pend, rem)
-			if evErr := e.orm.emit(rctx, &Event{Kind: AfterRollback, Manager: e}); evErr != nil {
+			if evErr := e.emitUnlocked(rctx, &Event{Kind: AfterRollback, Manager: e}); evErr != nil {
 				e.orm.log.WarnContext(rctx, "em: AfterRollback subscriber failed", "error", evErr)
 			}
 		} else {
@@ -253,7 +255,7 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 		return nil
 	}
 	e.applyGenerators(p, tx)
-	if err := e.emitLocked(ctx, &Event{Kind: OnFlush, Manager: e}); err != nil {
+	if err := e.emitUnlocked(ctx, &Event{Kind: OnFlush, Manager: e}); err != nil {
 		return err
 	}
 
@@ -279,7 +281,7 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 	if err := e.hooks(ctx, p, false); err != nil {
 		return err
 	}
-	if err := e.emitLocked(ctx, &Event{Kind: AfterFlush, Manager: e}); err != nil {
+	if err := e.emitUnlocked(ctx, &Event{Kind: AfterFlush, Manager: e}); err != nil {
 		return err
 	}
 
@@ -303,25 +305,39 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 			en.state = 0
 		}
 	}
-	e.pending = e.pending[:0]
-	e.removed = e.removed[:0]
+	// Keep what other goroutines persisted or removed while hooks ran.
+	e.pending = e.collect(stateNew, e.pending)
+	e.removed = e.collect(stateRemoved, e.removed)
 	return nil
 }
 
-// emitLocked delivers an event with e.inHook set, so that a subscriber
-// calling Flush gets ErrFlushInHook instead of a deadlock.
-func (e *EntityManager) emitLocked(ctx context.Context, ev *Event) error {
+type hookKey struct{}
+
+// hookContext marks ctx as the context of e's hooks and events, so that a
+// Flush of e made with it is ErrFlushInHook rather than a deadlock.
+func hookContext(ctx context.Context, e *EntityManager) context.Context {
+	return context.WithValue(ctx, hookKey{}, e)
+}
+
+func inHookOf(ctx context.Context) *EntityManager {
+	e, _ := ctx.Value(hookKey{}).(*EntityManager)
+	return e
+}
+
+// emitUnlocked delivers an event to the subscribers with e.mu released, so
+// that they may use the manager. The caller holds e.mu.
+func (e *EntityManager) emitUnlocked(ctx context.Context, ev *Event) error {
 	if len(e.orm.cfg.Subscribers) == 0 {
 		return nil
 	}
-	e.inHook = true
-	defer func() { e.inHook = false }()
-	return e.orm.emit(ctx, ev)
+	e.mu.Unlock()
+	defer e.mu.Lock()
+	return e.orm.emit(hookContext(ctx, e), ev)
 }
 
 // hooks runs the entity hooks and entity events of the plan, Before or After.
-// Hooks run without e.mu held (they may read through the manager); e.inHook
-// makes Flush from a hook an error.
+// Hooks run without e.mu held (they may read through the manager) and get a
+// context with which Flush of this manager is ErrFlushInHook.
 func (e *EntityManager) hooks(ctx context.Context, p *plan, before bool) error {
 	type call struct {
 		en     *entry
@@ -330,7 +346,7 @@ func (e *EntityManager) hooks(ctx context.Context, p *plan, before bool) error {
 	}
 	var calls []call
 	if before {
-		if err := e.emitLocked(ctx, &Event{Kind: BeforeFlush, Manager: e}); err != nil {
+		if err := e.emitUnlocked(ctx, &Event{Kind: BeforeFlush, Manager: e}); err != nil {
 			return err
 		}
 	}
@@ -359,12 +375,9 @@ func (e *EntityManager) hooks(ctx context.Context, p *plan, before bool) error {
 	if len(calls) == 0 {
 		return nil
 	}
-	e.inHook = true
 	e.mu.Unlock()
-	defer func() {
-		e.mu.Lock()
-		e.inHook = false
-	}()
+	defer e.mu.Lock()
+	ctx = hookContext(ctx, e)
 	for _, c := range calls {
 		if err := runHook(ctx, e, c.en, c.kind); err != nil {
 			return fmt.Errorf("em: %s hook of %s: %w", c.kind, c.en.meta.Name, err)

@@ -71,6 +71,13 @@ func (e *EntityManager) insertAll(ctx context.Context, tx *txState, m *EntityMet
 			if err := e.insertChunk(ctx, tx, m, fields, cols, chunk, generate); err != nil {
 				return err
 			}
+			// The rows are visible inside the transaction from now on: a find
+			// there must return these instances, not load second copies.
+			for _, en := range chunk {
+				if !en.inIM {
+					e.addIM(en)
+				}
+			}
 		}
 	}
 	return nil

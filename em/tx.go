@@ -167,7 +167,7 @@ func (e *EntityManager) beginLocked(ctx context.Context) error {
 		return translateError(err, "")
 	}
 	e.tx = &txState{sqlTx: t, savePend: append([]*entry(nil), e.pending...), saveRem: append([]*entry(nil), e.removed...)}
-	if err := e.orm.emit(ctx, &Event{Kind: BeforeTransaction, Manager: e}); err != nil {
+	if err := e.emitUnlocked(ctx, &Event{Kind: BeforeTransaction, Manager: e}); err != nil {
 		_ = t.Rollback(ctx)
 		e.tx = nil
 		return err
@@ -221,12 +221,12 @@ func (e *EntityManager) endLocked(ctx context.Context, commit bool) error {
 			e.orm.logQuery(ctx, "COMMIT", nil, start, err)
 			e.restore(tx, undoMark{}, tx.savePend, tx.saveRem)
 			e.detachRemovedAfterRestore()
-			_ = e.orm.emit(ctx, &Event{Kind: AfterRollback, Manager: e})
+			_ = e.emitUnlocked(ctx, &Event{Kind: AfterRollback, Manager: e})
 			return translateError(err, "")
 		}
 		e.orm.logQuery(ctx, "COMMIT", nil, start, nil)
 		e.finishCommitted(tx)
-		if err := e.orm.emit(ctx, &Event{Kind: AfterCommit, Manager: e}); err != nil {
+		if err := e.emitUnlocked(ctx, &Event{Kind: AfterCommit, Manager: e}); err != nil {
 			e.orm.log.WarnContext(ctx, "em: AfterCommit subscriber failed", "error", err)
 		}
 		return nil
@@ -235,7 +235,7 @@ func (e *EntityManager) endLocked(ctx context.Context, commit bool) error {
 	e.orm.logQuery(ctx, "ROLLBACK", nil, start, err)
 	e.restore(tx, undoMark{}, tx.savePend, tx.saveRem)
 	e.detachRemovedAfterRestore()
-	if err2 := e.orm.emit(ctx, &Event{Kind: AfterRollback, Manager: e}); err2 != nil {
+	if err2 := e.emitUnlocked(ctx, &Event{Kind: AfterRollback, Manager: e}); err2 != nil {
 		e.orm.log.WarnContext(ctx, "em: AfterRollback subscriber failed", "error", err2)
 	}
 	return err
