@@ -371,7 +371,12 @@ func newUUID() string {
 // (written to snap when the caller allocated room for it next to the entity).
 // The caller holds e.mu.
 func (e *EntityManager) register(m *EntityMeta, obj any, p, snap unsafe.Pointer) *entry {
-	en := &entry{meta: m, obj: obj, ptr: p, state: stateManaged, snap: snap}
+	return e.registerEntry(&entry{}, m, obj, p, snap)
+}
+
+// registerEntry is register with the record's memory given (inside a pair).
+func (e *EntityManager) registerEntry(en *entry, m *EntityMeta, obj any, p, snap unsafe.Pointer) *entry {
+	*en = entry{meta: m, obj: obj, ptr: p, state: stateManaged, snap: snap}
 	e.takeSnapshot(en)
 	e.addIM(en)
 	e.byPtr[p] = en

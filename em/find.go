@@ -81,12 +81,20 @@ func FindOne[T any](ctx context.Context, e *EntityManager, filter any, opts ...F
 		return nil, err
 	}
 	o := oneOpt(opts)
-	if !o.Refresh && o.Lock == LockNone {
-		if en, ok := e.fromIdentityMap(m, filter); ok {
+	plain := !o.Refresh && o.Lock == LockNone && len(o.Fields) == 0 && len(o.OrderBy) == 0 && o.Offset == 0
+	if plain {
+		en, ok, pk := e.fromIdentityMap(m, filter)
+		if ok {
 			if en == nil {
 				return nil, nil
 			}
 			return en.obj.(*T), nil
+		}
+		if pk != nil {
+			// A key not yet managed: the SELECT by key was built at Open.
+			var out *T
+			err := e.load(ctx, m, m.byPKSQL, []any{pk}, func(obj any) { out = obj.(*T) })
+			return out, err
 		}
 	}
 	o.Limit = 1
@@ -168,41 +176,41 @@ func scope[T any](ctx context.Context, e *EntityManager, filter any) (*EntityMan
 }
 
 // fromIdentityMap answers a find by primary key from the identity map. ok is
-// false when the filter is not a plain key lookup or the key is not managed.
-func (e *EntityManager) fromIdentityMap(m *EntityMeta, filter any) (*entry, bool) {
-	var pk any
+// false when the filter is not a plain key lookup or the key is not managed;
+// pk is the key when the filter is a plain key lookup.
+func (e *EntityManager) fromIdentityMap(m *EntityMeta, filter any) (en *entry, ok bool, pk any) {
 	switch f := filter.(type) {
 	case nil:
-		return nil, false
+		return nil, false, nil
 	case F:
 		if len(f) != 1 {
-			return nil, false
+			return nil, false, nil
 		}
-		v, ok := f[m.PK.Property]
-		if !ok {
-			v, ok = f[m.PK.Name]
+		v, found := f[m.PK.Property]
+		if !found {
+			v, found = f[m.PK.Name]
 		}
-		if !ok {
-			return nil, false
+		if !found {
+			return nil, false, nil
 		}
 		pk = v
 	default:
 		pk = filter
 	}
-	k, ok := keyFromValue(m.PK, pk)
-	if !ok {
-		return nil, false
+	k, valid := keyFromValue(m.PK, pk)
+	if !valid {
+		return nil, false, nil
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	en := e.lookup(m, k)
+	en = e.lookup(m, k)
 	if en == nil {
-		return nil, false
+		return nil, false, pk
 	}
 	if en.state == stateRemoved {
-		return nil, true
+		return nil, true, pk
 	}
-	return en, true
+	return en, true, pk
 }
 
 // selectFor builds the SELECT of a find.
@@ -305,6 +313,18 @@ func (e *EntityManager) find(ctx context.Context, t reflect.Type, filter any, o 
 	return e.hydrate(rows, m, fields, len(fields) < len(m.Fields), o.Refresh, each)
 }
 
+// load runs a full-row SELECT of m built elsewhere and hydrates the rows.
+func (e *EntityManager) load(ctx context.Context, m *EntityMeta, query string, args []any, each func(obj any)) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rows, err := e.orm.query(ctx, e.conn(), query, args)
+	if err != nil {
+		return translateError(err, m.Name)
+	}
+	defer rows.Close()
+	return e.hydrate(rows, m, m.Fields, false, false, each)
+}
+
 // hydrate scans rows into new entities straight through field addresses and
 // makes them managed, or returns the managed instance of the same key. The
 // caller holds e.mu.
@@ -348,7 +368,7 @@ func (e *EntityManager) hydrate(rows dbconn.Rows, m *EntityMeta, fields []*Field
 			}
 			continue
 		}
-		en := e.register(m, obj, p, unsafe.Add(pair, m.snapOff))
+		en := e.registerEntry((*entry)(unsafe.Add(pair, m.entryOff)), m, obj, p, unsafe.Add(pair, m.snapOff))
 		if partial {
 			en.partial = true
 			en.loadedSet = make(map[*FieldMeta]bool, len(fields))

@@ -66,10 +66,13 @@ type EntityMeta struct {
 	jsonN   int  // number of JSON fields (snapshot slots)
 	flat    bool // a snapshot is a byte-for-byte copy: no pointers to deep-copy, no JSON
 	size    uintptr
-	// pair is struct{ E, S T }: a loaded entity and its snapshot in one
-	// allocation, side by side in memory; snapOff is the offset of S.
-	pair    reflect.Type
-	snapOff uintptr
+	// pair is struct{ E, S T; N entry }: a loaded entity, its snapshot and
+	// its unit-of-work record in one allocation, side by side in memory;
+	// snapOff and entryOff are the offsets of S and N.
+	byPKSQL string // SELECT of every column by primary key, LIMIT 1; built at Open
+	pair     reflect.Type
+	snapOff  uintptr
+	entryOff uintptr
 }
 
 // IndexMeta is a unique or plain index over one or more columns.
@@ -467,8 +470,8 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 	}
 	m.hooks = hooksOf(t)
 	m.size = t.Size()
-	m.pair = reflect.StructOf([]reflect.StructField{{Name: "E", Type: t}, {Name: "S", Type: t}})
-	m.snapOff = m.pair.Field(1).Offset
+	m.pair = reflect.StructOf([]reflect.StructField{{Name: "E", Type: t}, {Name: "S", Type: t}, {Name: "N", Type: reflect.TypeFor[entry]()}})
+	m.snapOff, m.entryOff = m.pair.Field(1).Offset, m.pair.Field(2).Offset
 	m.flat = m.jsonN == 0
 	for _, f := range m.Fields {
 		if f.deep != nil {

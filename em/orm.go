@@ -153,6 +153,15 @@ func open(ctx context.Context, conn dbconn.DB, cfg Config) (*ORM, error) {
 	if o.conn == nil {
 		o.conn = dbconn.SQL(o.db)
 	}
+	for _, m := range reg.order {
+		cols := make([]any, len(m.Fields))
+		for i, f := range m.Fields {
+			cols[i] = f.Column
+		}
+		if m.byPKSQL, _, err = o.dialect.Select(cols...).From(m.Table).Where(qb.Eq(m.PK.Column, 0)).Limit(1).Build(); err != nil {
+			return nil, err
+		}
+	}
 	o.root = newManager(o, true)
 	return o, nil
 }
