@@ -69,7 +69,7 @@ type EntityMeta struct {
 	// pair is struct{ E, S T; N entry }: a loaded entity, its snapshot and
 	// its unit-of-work record in one allocation, side by side in memory;
 	// snapOff and entryOff are the offsets of S and N.
-	byPKSQL string // SELECT of every column by primary key, LIMIT 1; built at Open
+	byPKSQL  string // SELECT of every column by primary key, LIMIT 1; built at Open
 	pair     reflect.Type
 	snapOff  uintptr
 	entryOff uintptr
