@@ -56,6 +56,7 @@ type entry struct {
 	partial   bool
 	loadedSet map[*FieldMeta]bool
 	inTracked bool
+	spare     unsafe.Pointer // memory for the first snapshot, allocated with the record
 }
 
 // pkKey is a primary key normalized for the identity map.
@@ -238,7 +239,9 @@ func (e *EntityManager) Persist(entities ...any) error {
 		if m.PK.UUID && m.PK.isZero(m.PK.ptr(p)) {
 			*(*string)(m.PK.ptr(p)) = newUUID()
 		}
-		en := &entry{meta: m, obj: v, ptr: p, state: stateNew}
+		mem := reflect.New(m.fresh).UnsafePointer()
+		en := (*entry)(unsafe.Add(mem, m.freshEntryOff))
+		*en = entry{meta: m, obj: v, ptr: p, state: stateNew, spare: mem}
 		if !m.PK.AutoIncr || !m.PK.isZero(m.PK.ptr(p)) {
 			if other := e.lookup(m, keyOf(m.PK, p)); other != nil {
 				return fmt.Errorf("em: Persist: another %s with %s %v is already managed", m.Name, m.PK.Property, m.PK.Get(v))
@@ -387,7 +390,11 @@ func (e *EntityManager) registerEntry(en *entry, m *EntityMeta, obj any, p, snap
 func (e *EntityManager) takeSnapshot(en *entry) {
 	m := en.meta
 	if en.snap == nil {
-		en.snap = reflect.New(m.Type).UnsafePointer()
+		if en.spare != nil {
+			en.snap, en.spare = en.spare, nil
+		} else {
+			en.snap = reflect.New(m.Type).UnsafePointer()
+		}
 	}
 	if !en.inTracked {
 		en.inTracked = true

@@ -69,10 +69,14 @@ type EntityMeta struct {
 	// pair is struct{ E, S T; N entry }: a loaded entity, its snapshot and
 	// its unit-of-work record in one allocation, side by side in memory;
 	// snapOff and entryOff are the offsets of S and N.
-	byPKSQL  string // SELECT of every column by primary key, LIMIT 1; built at Open
-	pair     reflect.Type
-	snapOff  uintptr
-	entryOff uintptr
+	byPKSQL string // SELECT of every column by primary key, LIMIT 1; built at Open
+	// fresh is struct{ S T; N entry }: the record of a persisted entity and
+	// room for its first snapshot in one allocation.
+	fresh         reflect.Type
+	freshEntryOff uintptr
+	pair          reflect.Type
+	snapOff       uintptr
+	entryOff      uintptr
 }
 
 // IndexMeta is a unique or plain index over one or more columns.
@@ -472,6 +476,8 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 	m.size = t.Size()
 	m.pair = reflect.StructOf([]reflect.StructField{{Name: "E", Type: t}, {Name: "S", Type: t}, {Name: "N", Type: reflect.TypeFor[entry]()}})
 	m.snapOff, m.entryOff = m.pair.Field(1).Offset, m.pair.Field(2).Offset
+	m.fresh = reflect.StructOf([]reflect.StructField{{Name: "S", Type: t}, {Name: "N", Type: reflect.TypeFor[entry]()}})
+	m.freshEntryOff = m.fresh.Field(1).Offset
 	m.flat = m.jsonN == 0
 	for _, f := range m.Fields {
 		if f.deep != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,6 +75,46 @@ type ORM struct {
 	gens    map[string]func() any
 	root    *EntityManager
 	closed  atomic.Bool
+
+	// insertCache holds the text of multi-row INSERTs by shape: the same
+	// columns and row count give the same SQL, so flushes build it once.
+	insertCache sync.Map // insertShape → string
+}
+
+type insertShape struct {
+	m         *EntityMeta
+	cols      string
+	rows      int
+	returning bool
+}
+
+// insertSQL returns the INSERT of rows rows into cols of m (DEFAULT VALUES
+// for no columns), with RETURNING of the key if asked, built by qb once per
+// shape.
+func (o *ORM) insertSQL(m *EntityMeta, cols []string, rows int, returning bool) (string, error) {
+	key := insertShape{m: m, cols: strings.Join(cols, "\x00"), rows: rows, returning: returning}
+	if s, ok := o.insertCache.Load(key); ok {
+		return s.(string), nil
+	}
+	q := o.dialect.InsertInto(m.Table)
+	if len(cols) == 0 {
+		q = q.DefaultValues()
+	} else {
+		q = q.Columns(cols...)
+		row := make([]any, len(cols))
+		for range rows {
+			q = q.Values(row...)
+		}
+	}
+	if returning {
+		q = q.Returning(m.PK.Column)
+	}
+	s, _, err := q.Build()
+	if err != nil {
+		return "", err
+	}
+	o.insertCache.Store(key, s)
+	return s, nil
 }
 
 // Open builds and validates the metadata of every entity and connects. It

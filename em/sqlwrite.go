@@ -85,25 +85,6 @@ func (e *EntityManager) insertAll(ctx context.Context, tx *txState, m *EntityMet
 
 func (e *EntityManager) insertChunk(ctx context.Context, tx *txState, m *EntityMeta, fields []*FieldMeta, cols []string, chunk []*entry, generate bool) error {
 	d := e.orm.dialect
-	q := d.InsertInto(m.Table)
-	if len(cols) == 0 {
-		q = q.DefaultValues()
-	} else {
-		q = q.Columns(cols...)
-	}
-	row := make([]any, len(fields))
-	for _, en := range chunk {
-		for i, f := range fields {
-			v, err := bindValue(f, en.ptr)
-			if err != nil {
-				return err
-			}
-			row[i] = v
-		}
-		if len(cols) > 0 {
-			q = q.Values(row...)
-		}
-	}
 	if len(cols) == 0 && len(chunk) > 1 {
 		// DEFAULT VALUES inserts one row: one statement per entity.
 		for _, en := range chunk {
@@ -114,12 +95,19 @@ func (e *EntityManager) insertChunk(ctx context.Context, tx *txState, m *EntityM
 		return nil
 	}
 	returning := generate && d.Has(qb.FeatureReturningInsert)
-	if returning {
-		q = q.Returning(m.PK.Column)
-	}
-	sql, args, err := q.Build()
+	sql, err := e.orm.insertSQL(m, cols, len(chunk), returning)
 	if err != nil {
 		return err
+	}
+	args := make([]any, 0, len(chunk)*len(fields))
+	for _, en := range chunk {
+		for _, f := range fields {
+			v, err := bindValue(f, en.ptr)
+			if err != nil {
+				return err
+			}
+			args = append(args, v)
+		}
 	}
 	if !returning {
 		res, err := e.orm.exec(ctx, tx.conn(), sql, args)
