@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 )
@@ -511,5 +510,3 @@ func changedKey(fields []*FieldMeta) string {
 	}
 	return b.String()
 }
-
-func typeName(v any) string { return reflect.TypeOf(v).String() }

@@ -14,15 +14,14 @@ import (
 // txState is an open transaction of an entity manager, with the undo log that
 // puts the unit of work back as it was if the transaction rolls back.
 type txState struct {
-	sqlTx     dbconn.Tx
-	pool      querier // for a flush that runs its single statement without a transaction
-	depth     int     // savepoint nesting
-	undo      []undoRec
-	fresh     []freshRec // new entities flushed without a full backup (no hooks can have touched them)
-	zeroed    []zeroRec  // fields a flush filled in that were empty before
-	savePend  []*entry
-	saveRem   []*entry
-	committed bool
+	sqlTx    dbconn.Tx
+	pool     querier // for a flush that runs its single statement without a transaction
+	depth    int     // savepoint nesting
+	undo     []undoRec
+	fresh    []freshRec // new entities flushed without a full backup (no hooks can have touched them)
+	zeroed   []zeroRec  // fields a flush filled in that were empty before
+	savePend []*entry
+	saveRem  []*entry
 }
 
 // undoRec restores one entry to what it was before a flush touched it.
@@ -220,7 +219,6 @@ func (e *EntityManager) endLocked(ctx context.Context, commit bool) error {
 		if err := tx.sqlTx.Commit(ctx); err != nil {
 			e.orm.logQuery(ctx, "COMMIT", nil, start, err)
 			e.restore(tx, undoMark{}, tx.savePend, tx.saveRem)
-			e.detachRemovedAfterRestore()
 			_ = e.emitUnlocked(ctx, &Event{Kind: AfterRollback, Manager: e})
 			return translateError(err, "")
 		}
@@ -234,22 +232,15 @@ func (e *EntityManager) endLocked(ctx context.Context, commit bool) error {
 	err := tx.sqlTx.Rollback(context.WithoutCancel(ctx))
 	e.orm.logQuery(ctx, "ROLLBACK", nil, start, err)
 	e.restore(tx, undoMark{}, tx.savePend, tx.saveRem)
-	e.detachRemovedAfterRestore()
 	if err2 := e.emitUnlocked(ctx, &Event{Kind: AfterRollback, Manager: e}); err2 != nil {
 		e.orm.log.WarnContext(ctx, "em: AfterRollback subscriber failed", "error", err2)
 	}
 	return err
 }
 
-// detachRemovedAfterRestore is a no-op hook point: restore already brings
-// deleted entities back as managed-and-removed; nothing else to do.
-func (e *EntityManager) detachRemovedAfterRestore() {}
-
-// finishCommitted forgets the undo log and detaches entities deleted in the
-// transaction for good.
+// finishCommitted forgets the undo log: the transaction's changes are final.
 func (e *EntityManager) finishCommitted(tx *txState) {
 	tx.undo, tx.fresh, tx.zeroed = nil, nil, nil
-	tx.committed = true
 }
 
 // Transactional runs fn in a transaction and commits it if fn returns nil

@@ -12,8 +12,6 @@ const (
 	posts = "qb_posts"
 )
 
-func countUsers(d *qb.Dialect) stmt { return d.Select(qb.Raw("count(*)")).From(users) }
-
 func userNames(d *qb.Dialect) stmt { return d.Select("id", "name").From(users).OrderBy("id") }
 
 func goldenCases() []gcase {
