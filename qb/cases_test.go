@@ -49,6 +49,13 @@ func goldenCases() []gcase {
 			return d.Select("p.title", "u.name").From(posts+" p").RightJoin(users+" u", qb.Eq("p.user_id", qb.C("u.id"))).
 				Where(qb.IsNull("p.id"))
 		}, want: rows(row("NULL", "Cid"))},
+		{name: "join_full", build: func(d *qb.Dialect) stmt {
+			return d.Select("u.name", "p.title").From(users+" u").
+				JoinExpr(qb.JoinFull, qb.Ident(posts), "p", qb.And(qb.Eq("p.user_id", qb.C("u.id")), qb.Gt("p.score", 12))).
+				OrderBy("u.name", "p.title")
+		}, want: rows(row("Ann", "Go tips"), row("Ann", "SQL"), row("Bob", "NULL"), row("Cid", "NULL"), row("Dee", "NULL"),
+			row("NULL", "Dee's"), row("NULL", "Hello"), row("NULL", "JS")),
+			unordered: true, unsupported: []string{"mysql", "mariadb"}},
 		{name: "join_cross", build: func(d *qb.Dialect) stmt {
 			return d.Select(qb.Raw("count(*)")).From(users + " a").CrossJoin(users + " b")
 		}, want: rows(row(16))},
