@@ -120,6 +120,16 @@ var behaviourCases = []behaviourCase{
 		if o == all[1] || o.Name != "Bob" {
 			t.Fatal("a fork shares the identity map")
 		}
+		// Clear detaches everything: the next find loads new instances.
+		e.Clear()
+		if e.ManagedCount() != 0 || e.IsManaged(all[0]) {
+			t.Fatal("Clear left entities managed")
+		}
+		fresh, err := em.FindOneOrFail[Author](v.ctx, e, all[0].ID)
+		must(t, err)
+		if fresh == all[0] {
+			t.Fatal("after Clear a find returned the old instance")
+		}
 	}},
 	{name: "change_set_minimal", run: func(t *testing.T, v env) {
 		e := v.orm.Fork()
@@ -197,6 +207,35 @@ var behaviourCases = []behaviourCase{
 		must(t, err)
 		if check.Title != "book 0777" {
 			t.Fatalf("key %d holds %q", books[777].ID, check.Title)
+		}
+	}},
+	{name: "chunked_to_parameter_limit", config: func(c *em.Config) { c.BatchSize = 1 << 30 }, run: func(t *testing.T, v env) {
+		// With no batch size limit, each INSERT still stays under the
+		// database's parameter limit: 7 parameters per book.
+		const n = 10_000
+		e := v.orm.Fork()
+		books := make([]*Book, n)
+		for i := range books {
+			books[i] = &Book{Title: "b", Price: i}
+			must(t, e.Persist(books[i]))
+		}
+		must(t, e.Flush(v.ctx))
+		per := v.orm.Dialect().MaxParams() / 7
+		if got, want := v.log.count("INSERT"), (n+per-1)/per; got != want {
+			t.Fatalf("%d INSERT statements, want %d (%d rows each)", got, want, per)
+		}
+		for _, b := range books {
+			b.Price++
+		}
+		must(t, e.Flush(v.ctx))
+		for _, b := range books {
+			must(t, e.Remove(b))
+		}
+		must(t, e.Flush(v.ctx))
+		cnt, err := em.Count[Book](v.ctx, v.orm.Fork(), nil)
+		must(t, err)
+		if cnt != 0 {
+			t.Fatalf("%d books left", cnt)
 		}
 	}},
 	{name: "fk_order", run: func(t *testing.T, v env) {

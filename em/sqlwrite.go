@@ -3,6 +3,7 @@ package em
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -189,11 +190,12 @@ func (e *EntityManager) updateAll(ctx context.Context, tx *txState, updates []up
 	return nil
 }
 
-// updateFromValues writes a multi-row update on PostgreSQL as one join with
-// a VALUES list: UPDATE t SET c = v.c FROM (VALUES (…), …) AS v (pk, c)
+// updateFromValues writes a multi-row update as one join with a VALUES list
+// (PostgreSQL, SQLite): UPDATE t SET c = v.c FROM (VALUES (…), …) AS v (pk, c)
 // WHERE t.pk = v.pk. It scales linearly, where CASE WHEN makes the database
-// compare every row with every branch. The first row carries typed CASTs,
-// from which PostgreSQL types the whole VALUES list.
+// compare every row with every branch. On PostgreSQL the first row carries
+// typed CASTs, from which it types the whole list; SQLite names the columns
+// of a VALUES list column1, column2, … itself.
 func (e *EntityManager) updateFromValues(ctx context.Context, tx *txState, m *EntityMeta, fields []*FieldMeta, chunk []*entry) error {
 	d := e.orm.dialect
 	const alias = "mikro_v"
@@ -202,18 +204,23 @@ func (e *EntityManager) updateFromValues(ctx context.Context, tx *txState, m *En
 	if m.Version != nil {
 		cols = append(cols, m.Version) // the version each row must still have
 	}
+	pg := d == qb.Postgres
 	casts := make([]string, len(cols))
-	names := make([]string, len(cols))
+	names := make([]string, len(cols)) // how the join refers to each column of v
 	for i, f := range cols {
-		t, err := columnType(d, f)
-		if err != nil {
-			return err
+		if pg {
+			t, err := columnType(d, f)
+			if err != nil {
+				return err
+			}
+			casts[i] = castType(t)
+			names[i] = f.Column
+		} else {
+			names[i] = "column" + strconv.Itoa(i+1)
 		}
-		casts[i] = castType(t)
-		names[i] = quote(d, f.Column)
 	}
-	if m.Version != nil {
-		names[len(names)-1] = quote(d, expected)
+	if m.Version != nil && pg {
+		names[len(names)-1] = expected
 	}
 	var b strings.Builder
 	args := make([]any, 0, len(chunk)*len(cols))
@@ -234,7 +241,7 @@ func (e *EntityManager) updateFromValues(ctx context.Context, tx *txState, m *En
 			} else if v, err = bindValue(f, en.ptr); err != nil {
 				return err
 			}
-			if r == 0 {
+			if r == 0 && pg {
 				b.WriteString("CAST(? AS " + casts[i] + ")")
 			} else {
 				b.WriteByte('?')
@@ -243,15 +250,22 @@ func (e *EntityManager) updateFromValues(ctx context.Context, tx *txState, m *En
 		}
 		b.WriteByte(')')
 	}
-	b.WriteString(") AS " + quote(d, alias) + " (" + strings.Join(names, ", ") + ")")
+	b.WriteString(") AS " + quote(d, alias))
+	if pg {
+		quoted := make([]string, len(names))
+		for i, n := range names {
+			quoted[i] = quote(d, n)
+		}
+		b.WriteString(" (" + strings.Join(quoted, ", ") + ")")
+	}
 	q := d.Update(m.Table)
-	for _, f := range fields {
-		q = q.Set(f.Column, qb.Ident(alias, f.Column))
+	for i, f := range fields {
+		q = q.Set(f.Column, qb.Ident(alias, names[i+1]))
 	}
 	q = q.FromExpr(qb.Raw(b.String(), args...), "").
-		Where(qb.Eq(qb.Ident(m.Table, m.PK.Column), qb.Ident(alias, m.PK.Column)))
+		Where(qb.Eq(qb.Ident(m.Table, m.PK.Column), qb.Ident(alias, names[0])))
 	if m.Version != nil {
-		q = q.Where(qb.Eq(qb.Ident(m.Table, m.Version.Column), qb.Ident(alias, expected)))
+		q = q.Where(qb.Eq(qb.Ident(m.Table, m.Version.Column), qb.Ident(alias, names[len(names)-1])))
 	}
 	return e.execChecked(ctx, tx, m, chunk, q)
 }
@@ -261,7 +275,7 @@ func (e *EntityManager) updateFromValues(ctx context.Context, tx *txState, m *En
 // of a parameter in a CASE), or plain SETs for one row.
 func (e *EntityManager) updateChunk(ctx context.Context, tx *txState, m *EntityMeta, fields []*FieldMeta, chunk []*entry) error {
 	d := e.orm.dialect
-	if d == qb.Postgres && len(chunk) > 1 {
+	if len(chunk) > 1 && (d == qb.Postgres || d == qb.SQLite) {
 		return e.updateFromValues(ctx, tx, m, fields, chunk)
 	}
 	ver := m.Version
