@@ -238,6 +238,106 @@ var behaviourCases = []behaviourCase{
 			t.Fatalf("%d books left", cnt)
 		}
 	}},
+	{name: "references_cascade_populate", run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		ann, bob := &Author{Name: "Ann"}, &Author{Name: "Bob"}
+		book := &Book{Title: "Go"}
+		r1 := &Review{Text: "good", Author: em.RefTo(ann), Book: em.RefTo(book)}
+		r2 := &Review{Text: "fine", Author: em.RefTo(ann)}
+		must(t, e.Persist(r1, r2)) // the author and the book are persisted through the references
+		must(t, e.Flush(v.ctx))
+		if ann.ID == 0 || book.ID == 0 || r1.Author.ID() != ann.ID {
+			t.Fatalf("cascade persist: author %d, book %d, ref %v", ann.ID, book.ID, r1.Author.ID())
+		}
+
+		f := v.orm.Fork()
+		v.log.reset()
+		reviews, err := em.Find[Review](v.ctx, f, em.F{"author": ann}, em.FindOptions{OrderBy: []string{"id"}, Populate: []string{"author", "book"}})
+		must(t, err)
+		if n := v.log.count("SELECT"); n != 3 {
+			t.Fatalf("find + two populated references took %d SELECTs, want 3: %v", n, v.log.all())
+		}
+		a1, err := reviews[0].Author.Get()
+		must(t, err)
+		a2, err := reviews[1].Author.Get()
+		must(t, err)
+		b1, err := reviews[0].Book.Get()
+		must(t, err)
+		b2, err := reviews[1].Book.Get()
+		must(t, err)
+		if a1 == nil || a1 != a2 || a1.Name != "Ann" || b1 == nil || b1.Title != "Go" || b2 != nil || reviews[1].Book.IsSet() {
+			t.Fatalf("populated: %+v %+v %+v %+v", a1, a2, b1, b2)
+		}
+		same, err := em.FindOneOrFail[Author](v.ctx, f, ann.ID)
+		must(t, err)
+		if same != a1 {
+			t.Fatal("a populated entity is not the identity map's instance")
+		}
+
+		// Without populate: the key is there, the entity is not.
+		g := v.orm.Fork()
+		r, err := em.FindOneOrFail[Review](v.ctx, g, r1.ID)
+		must(t, err)
+		if _, err := r.Author.Get(); !errors.Is(err, em.ErrNotLoaded) {
+			t.Fatalf("Get of an unloaded reference: %v", err)
+		}
+		if fmt.Sprint(r.Author.ID()) != fmt.Sprint(ann.ID) {
+			t.Fatalf("ID() = %v", r.Author.ID())
+		}
+		loaded, err := r.Author.Load(v.ctx, g)
+		must(t, err)
+		v.log.reset()
+		again, err := r.Author.Load(v.ctx, g)
+		must(t, err)
+		if loaded.Name != "Ann" || again != loaded || len(v.log.all()) != 0 {
+			t.Fatalf("Load: %+v, second load ran %v", loaded, v.log.all())
+		}
+		must(t, g.Populate(v.ctx, []*Review{r}, "book"))
+		if b, _ := r.Book.Get(); b == nil || b.Title != "Go" {
+			t.Fatal("EntityManager.Populate did not load the book")
+		}
+
+		// A reference made from a key writes the foreign key without loading.
+		h := v.orm.Fork()
+		must(t, h.Persist(bob))
+		must(t, h.Flush(v.ctx))
+		ref, err := em.GetReference[Author](v.orm.Fork(), bob.ID)
+		must(t, err)
+		v.log.reset()
+		w := v.orm.Fork()
+		r3 := &Review{Text: "ok", Author: ref}
+		must(t, w.Persist(r3))
+		must(t, w.Flush(v.ctx))
+		for _, q := range v.log.all() {
+			if strings.Contains(q, "em_author") {
+				t.Fatalf("writing a reference by key touched the author: %s", q)
+			}
+		}
+		// Changing a reference updates only the foreign key.
+		r3.Author = em.RefTo(ann)
+		v.log.reset()
+		must(t, w.Flush(v.ctx))
+		ups := 0
+		for _, q := range v.log.all() {
+			if strings.HasPrefix(q, "UPDATE") {
+				ups++
+				if !strings.Contains(q, "author_id") || strings.Contains(q, "text") {
+					t.Fatalf("update of a reference: %s", q)
+				}
+			}
+		}
+		if ups != 1 {
+			t.Fatalf("%d updates", ups)
+		}
+		n, err := em.Count[Review](v.ctx, v.orm.Fork(), em.F{"author": em.In([]*Author{ann})})
+		must(t, err)
+		if n != 3 {
+			t.Fatalf("%d reviews by Ann, want 3", n)
+		}
+		if _, err := em.Find[Review](v.ctx, f, nil, em.FindOptions{Populate: []string{"text"}}); !errors.Is(err, em.ErrInvalidFilter) {
+			t.Fatalf("populate of a non-reference: %v", err)
+		}
+	}},
 	{name: "fk_order", run: func(t *testing.T, v env) {
 		e := v.orm.Fork()
 		a := &Author{Name: "Ann"}

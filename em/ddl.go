@@ -42,6 +42,12 @@ func columnType(d *qb.Dialect, f *FieldMeta) (string, error) {
 	if f.Def.Type != "" {
 		return f.Def.Type, nil
 	}
+	if f.isRef {
+		// The column holds the referenced key: its type, not generated.
+		pk := *f.Ref.PK
+		pk.AutoIncr = false
+		return columnType(d, &pk)
+	}
 	t := f.Type
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()

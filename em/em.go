@@ -225,31 +225,66 @@ func (e *EntityManager) Persist(entities ...any) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, v := range entities {
-		m, p, err := e.orm.entityArg(v)
-		if err != nil {
+		if err := e.persistLocked(v); err != nil {
 			return err
 		}
-		if en, ok := e.byPtr[p]; ok {
-			if en.state == stateRemoved {
-				en.state = stateManaged
-				e.removed = removeEntry(e.removed, en)
-			}
+	}
+	return nil
+}
+
+// persistLocked persists one entity and, through its references, the new
+// entities it refers to (cascade persist). The caller holds e.mu.
+func (e *EntityManager) persistLocked(v any) error {
+	m, p, err := e.orm.entityArg(v)
+	if err != nil {
+		return err
+	}
+	if en, ok := e.byPtr[p]; ok {
+		if en.state == stateRemoved {
+			en.state = stateManaged
+			e.removed = removeEntry(e.removed, en)
+		}
+		return nil
+	}
+	if m.PK.UUID && m.PK.isZero(m.PK.ptr(p)) {
+		*(*string)(m.PK.ptr(p)) = newUUID()
+	}
+	mem := reflect.New(m.fresh).UnsafePointer()
+	en := (*entry)(unsafe.Add(mem, m.freshEntryOff))
+	*en = entry{meta: m, obj: v, ptr: p, state: stateNew, spare: mem}
+	if !m.PK.AutoIncr || !m.PK.isZero(m.PK.ptr(p)) {
+		if other := e.lookup(m, keyOf(m.PK, p)); other != nil {
+			return fmt.Errorf("em: Persist: another %s with %s %v is already managed", m.Name, m.PK.Property, m.PK.Get(v))
+		}
+		e.addIM(en)
+	}
+	e.byPtr[p] = en
+	e.pending = append(e.pending, en)
+	return e.cascade(en)
+}
+
+// cascade persists the new entities en refers to: those this manager does not
+// track and whose primary key is empty. The caller holds e.mu.
+func (e *EntityManager) cascade(en *entry) error {
+	for _, f := range en.meta.Fields {
+		if !f.isRef {
 			continue
 		}
-		if m.PK.UUID && m.PK.isZero(m.PK.ptr(p)) {
-			*(*string)(m.PK.ptr(p)) = newUUID()
+		h := (*refHeader)(f.ptr(en.ptr))
+		if h.entity == nil {
+			continue
 		}
-		mem := reflect.New(m.fresh).UnsafePointer()
-		en := (*entry)(unsafe.Add(mem, m.freshEntryOff))
-		*en = entry{meta: m, obj: v, ptr: p, state: stateNew, spare: mem}
-		if !m.PK.AutoIncr || !m.PK.isZero(m.PK.ptr(p)) {
-			if other := e.lookup(m, keyOf(m.PK, p)); other != nil {
-				return fmt.Errorf("em: Persist: another %s with %s %v is already managed", m.Name, m.PK.Property, m.PK.Get(v))
-			}
-			e.addIM(en)
+		if _, ok := e.byPtr[h.entity]; ok {
+			continue
 		}
-		e.byPtr[p] = en
-		e.pending = append(e.pending, en)
+		if !f.Ref.PK.isZero(f.Ref.PK.ptr(h.entity)) {
+			// An entity with its key set that this manager does not track is
+			// taken as an existing row (loaded elsewhere): referenced, not inserted.
+			continue
+		}
+		if err := e.persistLocked(reflect.NewAt(f.Ref.Type, h.entity).Interface()); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -145,6 +145,9 @@ func compileKey(m *EntityMeta, key string, v any) (qb.Expr, error) {
 	if ops, ok := v.(F); ok {
 		return compileOps(m, fld, ops)
 	}
+	if fld.isRef {
+		v = refArg(fld, v)
+	}
 	if list, ok := filterList(v); ok && !isBytes(v) {
 		return qb.In(col, list), nil
 	}
@@ -164,6 +167,9 @@ func compileOps(m *EntityMeta, fld *FieldMeta, ops F) (qb.Expr, error) {
 	}
 	for _, op := range names {
 		v := ops[op]
+		if fld.isRef {
+			v = refArg(fld, v)
+		}
 		var c qb.Expr
 		switch op {
 		case "$eq":
@@ -229,6 +235,35 @@ func compileOps(m *EntityMeta, fld *FieldMeta, ops F) (qb.Expr, error) {
 		return conds[0], nil
 	}
 	return qb.And(conds...), nil
+}
+
+// refArg turns a filter value on a reference property into the key it
+// stands for: a Ref, a pointer to the referenced entity, or lists of them.
+// Plain key values pass as they are.
+func refArg(f *FieldMeta, v any) any {
+	rv := reflect.ValueOf(v)
+	if !rv.IsValid() {
+		return v
+	}
+	if rv.Type().Implements(refFieldType) {
+		p := reflect.New(rv.Type())
+		p.Elem().Set(rv)
+		return refBind(f, p.UnsafePointer())
+	}
+	if rv.Kind() == reflect.Pointer && rv.Type().Elem() == f.Ref.Type {
+		if rv.IsNil() {
+			return nil
+		}
+		return keyOf(f.Ref.PK, rv.UnsafePointer()).value(f.Ref.PK)
+	}
+	if list, ok := filterList(v); ok && !isBytes(v) {
+		out := make([]any, len(list))
+		for i, x := range list {
+			out[i] = refArg(f, x)
+		}
+		return out
+	}
+	return v
 }
 
 func isBytes(v any) bool { _, ok := v.([]byte); return ok }

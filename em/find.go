@@ -42,6 +42,11 @@ type FindOptions struct {
 	Lock LockMode
 	// Refresh overwrites already managed entities with the rows read.
 	Refresh bool
+	// Populate loads referenced entities by property path: "author",
+	// "author.publisher", or "*" for every reference of the entity. Each
+	// level is one query with IN (…) over the keys not yet managed
+	// (select-in), chunked to the parameter limit.
+	Populate []string
 }
 
 func oneOpt(opts []FindOptions) FindOptions {
@@ -297,20 +302,34 @@ func (e *EntityManager) find(ctx context.Context, t reflect.Type, filter any, o 
 	if err != nil {
 		return err
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if o.Lock != LockNone && e.tx == nil {
-		return fmt.Errorf("%w: a pessimistic lock (FindOptions.Lock) needs a transaction", ErrNoTransaction)
+	var loaded []unsafe.Pointer
+	err = func() error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if o.Lock != LockNone && e.tx == nil {
+			return fmt.Errorf("%w: a pessimistic lock (FindOptions.Lock) needs a transaction", ErrNoTransaction)
+		}
+		rows, err := e.orm.query(ctx, e.conn(), query, args)
+		if err != nil {
+			return translateError(err, m.Name)
+		}
+		defer rows.Close()
+		if o.Limit > 1 {
+			e.reserve(m, o.Limit)
+		}
+		collect := each
+		if len(o.Populate) > 0 {
+			collect = func(obj any) {
+				loaded = append(loaded, entityPtr(obj))
+				each(obj)
+			}
+		}
+		return e.hydrate(rows, m, fields, len(fields) < len(m.Fields), o.Refresh, collect)
+	}()
+	if err != nil || len(o.Populate) == 0 {
+		return err
 	}
-	rows, err := e.orm.query(ctx, e.conn(), query, args)
-	if err != nil {
-		return translateError(err, m.Name)
-	}
-	defer rows.Close()
-	if o.Limit > 1 {
-		e.reserve(m, o.Limit)
-	}
-	return e.hydrate(rows, m, fields, len(fields) < len(m.Fields), o.Refresh, each)
+	return e.populate(ctx, m, loaded, o.Populate)
 }
 
 // load runs a full-row SELECT of m built elsewhere and hydrates the rows.
@@ -394,6 +413,22 @@ func copyFields(fields []*FieldMeta, dst, src unsafe.Pointer) {
 // value a fixup stores afterwards (JSON, NULL into a non-pointer field).
 func scanDest(f *FieldMeta, base unsafe.Pointer, fixups []func() error) (any, []func() error) {
 	switch {
+	case f.isRef:
+		h := &refHolder{}
+		return h, append(fixups, func() error {
+			hdr := (*refHeader)(f.ptr(base))
+			hdr.entity = nil
+			if h.v == nil {
+				hdr.id = nil
+				return nil
+			}
+			k, ok := keyFromValue(f.Ref.PK, h.v)
+			if !ok {
+				return fmt.Errorf("%s: a key of %s cannot be %T", f.Name, f.Ref.Name, h.v)
+			}
+			hdr.id = k.value(f.Ref.PK)
+			return nil
+		})
 	case f.JSON:
 		h := &jsonHolder{}
 		return h, append(fixups, func() error {

@@ -93,6 +93,9 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := e.cascadeAll(); err != nil {
+		return err
+	}
 	p := e.computePlan()
 	if p.empty() {
 		return nil
@@ -154,6 +157,22 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	_, err = e.orm.exec(ctx, tx.sqlTx, "RELEASE SAVEPOINT "+sp, nil)
 	tx.depth--
 	return translateError(err, "")
+}
+
+// cascadeAll persists new entities that pending or managed entities came to
+// refer to after they were persisted or loaded. The caller holds e.mu.
+func (e *EntityManager) cascadeAll() error {
+	for _, list := range [2][]*entry{slices.Clone(e.pending), e.tracked} {
+		for _, en := range list {
+			if !en.meta.hasRefs || en.state == stateRemoved || en.state == 0 {
+				continue
+			}
+			if err := e.cascade(en); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // singleStatement reports whether the plan is written by exactly one

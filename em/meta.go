@@ -65,6 +65,7 @@ type EntityMeta struct {
 	hooks   hookMask
 	jsonN   int  // number of JSON fields (snapshot slots)
 	flat    bool // a snapshot is a byte-for-byte copy: no pointers to deep-copy, no JSON
+	hasRefs bool // has em.Ref fields
 	size    uintptr
 	// pair is struct{ E, S T; N entry }: a loaded entity, its snapshot and
 	// its unit-of-work record in one allocation, side by side in memory;
@@ -100,7 +101,9 @@ type FieldMeta struct {
 	Def        FieldDef
 	Ref        *EntityMeta // the referenced entity, for a foreign key
 
-	owner *EntityMeta
+	owner   *EntityMeta
+	isRef   bool         // an em.Ref[T] field: many-to-one
+	refType reflect.Type // T of that Ref
 
 	index   []int
 	offset  uintptr
@@ -298,6 +301,17 @@ func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gen
 		}
 		tables[m.Table] = m
 		for _, f := range m.Fields {
+			if f.isRef {
+				ref, ok := r.byType[f.refType]
+				if !ok {
+					return nil, &MetadataError{Entity: m.Name, Field: f.Name, Reason: fmt.Sprintf("reference to %s, which is not a registered entity", f.refType)}
+				}
+				f.Ref = ref
+				f.eq = refEq(f)
+				m.flat = false
+				m.hasRefs = true
+				continue
+			}
 			if f.Def.References == "" {
 				continue
 			}
@@ -311,6 +325,7 @@ func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gen
 			f.Ref = ref
 		}
 	}
+	registerMetas(r.order)
 	return r, nil
 }
 
@@ -502,6 +517,19 @@ func buildField(m *EntityMeta, sf reflect.StructField, def FieldDef, naming Nami
 	}
 	if f.Column == "" {
 		return nil, fail("empty column name")
+	}
+	if sf.Type.Implements(refFieldType) {
+		f.isRef = true
+		f.refType = reflect.New(sf.Type).Elem().Interface().(refField).refTarget()
+		if def.Column == "" && sf.Tag.Get("db") == "" {
+			f.Column = naming.ColumnName(sf.Name) + "_id"
+		}
+		if f.PrimaryKey {
+			return nil, fail("a reference cannot be the primary key")
+		}
+		f.Nullable = def.Nullable
+		f.isZero = func(p unsafe.Pointer) bool { h := (*refHeader)(p); return h.id == nil && h.entity == nil }
+		return f, nil
 	}
 	f.JSON = strings.EqualFold(def.Type, "json") || strings.EqualFold(def.Type, "jsonb")
 	if !f.JSON {

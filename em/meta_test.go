@@ -121,6 +121,10 @@ type twoPK struct {
 type floatPK struct {
 	ID float64 `orm:"pk"`
 }
+type badRefType struct {
+	ID int64
+	R  Ref[untagged]
+}
 type badVersion struct {
 	ID int64
 	V  string `orm:"version"`
@@ -142,6 +146,7 @@ func TestMetadataErrors(t *testing.T) {
 		{twoPK{}, "B", "a second primary key"},
 		{floatPK{}, "ID", "must be an integer or a string"},
 		{badVersion{}, "V", "must be an integer"},
+		{badRefType{}, "R", "not a registered entity"},
 		{42, "", "must be a struct"},
 	}
 	for _, c := range cases {

@@ -15,6 +15,9 @@ func nowTime() time.Time { return time.Now() }
 
 // bindValue is the value bound for field f of the entity at base.
 func bindValue(f *FieldMeta, base unsafe.Pointer) (any, error) {
+	if f.isRef {
+		return refBind(f, f.ptr(base)), nil
+	}
 	if f.JSON {
 		b, err := marshalJSON(f, base)
 		if err != nil {

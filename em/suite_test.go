@@ -57,7 +57,17 @@ type Tag struct {
 
 func (Tag) TableName() string { return "em_tag" }
 
-var entities = []any{(*Author)(nil), (*Publisher)(nil), (*Book)(nil), (*Tag)(nil), (*Hooked)(nil)}
+// Review refers to its author and, optionally, a book: many-to-one references.
+type Review struct {
+	ID     int64          `db:"id" orm:"pk"`
+	Text   string         `db:"text"`
+	Author em.Ref[Author] `db:"author_id"`
+	Book   em.Ref[Book]   `db:"book_id" orm:"nullable"`
+}
+
+func (Review) TableName() string { return "em_review" }
+
+var entities = []any{(*Author)(nil), (*Publisher)(nil), (*Book)(nil), (*Tag)(nil), (*Hooked)(nil), (*Review)(nil)}
 
 // queryLog captures the statements an ORM runs (Config.Debug logs each one).
 type queryLog struct {

@@ -1,0 +1,189 @@
+package em
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"unsafe"
+)
+
+// ErrNotLoaded: a reference whose entity has not been loaded was read with
+// Get. Load it (Ref.Load), or populate it in the find (FindOptions.Populate).
+var ErrNotLoaded = errors.New("em: reference not loaded")
+
+// Ref is a many-to-one reference to a T, the owning side of the relation: the
+// entity's table holds the referenced primary key in a column. A Ref holds
+// the key and, once loaded, the entity; it never queries by itself. The zero
+// Ref refers to nothing (NULL).
+//
+//	type Book struct {
+//		ID     int64          `db:"id" orm:"pk"`
+//		Author em.Ref[Author] `db:"author_id"`
+//	}
+type Ref[T any] struct {
+	id     any // the key, normalized: int64 for integer keys, string for string keys; nil for none
+	entity *T
+}
+
+// refHeader is the memory layout of every Ref[T].
+type refHeader struct {
+	id     any
+	entity unsafe.Pointer
+}
+
+func (Ref[T]) refTarget() reflect.Type { return reflect.TypeFor[T]() }
+
+type refField interface{ refTarget() reflect.Type }
+
+var refFieldType = reflect.TypeFor[refField]()
+
+// RefTo returns a reference to entity, which may be new: its key is taken
+// when the referencing entity is written, after entity is inserted. Persist
+// (and Flush) of the referencing entity persists a new entity it refers to —
+// one the manager does not track and whose primary key is empty; an
+// untracked entity with its key set is taken as an existing row.
+func RefTo[T any](entity *T) Ref[T] {
+	if entity == nil {
+		return Ref[T]{}
+	}
+	return Ref[T]{entity: entity}
+}
+
+// IsSet reports whether the reference refers to an entity.
+func (r Ref[T]) IsSet() bool { return r.entity != nil || r.id != nil }
+
+// IsLoaded reports whether the referenced entity is in the reference.
+func (r Ref[T]) IsLoaded() bool { return r.entity != nil }
+
+// ID returns the referenced primary key without a query: the key the
+// reference was loaded or made with, or the current key of its entity (zero
+// for an entity not inserted yet). It is nil for an unset reference.
+func (r Ref[T]) ID() any {
+	if r.entity != nil {
+		if m := metaOfType(reflect.TypeFor[T]()); m != nil {
+			return m.PK.Get(r.entity)
+		}
+	}
+	return r.id
+}
+
+// Get returns the referenced entity, or an error matching ErrNotLoaded when
+// it has not been loaded (nil and no error for an unset reference).
+func (r Ref[T]) Get() (*T, error) {
+	if r.entity != nil || r.id == nil {
+		return r.entity, nil
+	}
+	return nil, fmt.Errorf("%w: %s %v (call Load, or populate it in the find)", ErrNotLoaded, reflect.TypeFor[T]().Name(), r.id)
+}
+
+// Load returns the referenced entity, loading it through e if the
+// reference does not hold it yet (no query when e already manages it). It
+// returns a *NotFoundError if the row is gone.
+func (r *Ref[T]) Load(ctx context.Context, e *EntityManager) (*T, error) {
+	if r.entity != nil || r.id == nil {
+		return r.entity, nil
+	}
+	v, err := FindOneOrFail[T](ctx, e, r.id)
+	if err != nil {
+		return nil, err
+	}
+	r.entity = v
+	return v, nil
+}
+
+// GetReference returns a reference to the T with primary key id without a
+// query; if e manages that entity the reference holds it already.
+func GetReference[T any](e *EntityManager, id any) (Ref[T], error) {
+	m, err := e.orm.metaFor(reflect.TypeFor[T]())
+	if err != nil {
+		return Ref[T]{}, err
+	}
+	k, ok := keyFromValue(m.PK, id)
+	if !ok {
+		return Ref[T]{}, &FilterError{Entity: m.Name, Property: m.PK.Property, Reason: fmt.Sprintf("%T is not a key of %s", id, m.Name)}
+	}
+	r := Ref[T]{id: k.value(m.PK)}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if en := e.lookup(m, k); en != nil && en.state != stateRemoved {
+		r.entity = en.obj.(*T)
+	}
+	return r, nil
+}
+
+// value is the normalized key as stored in a Ref.
+func (k pkKey) value(pk *FieldMeta) any {
+	if kindClass(pk.Type) == "int" {
+		return k.i
+	}
+	return k.s
+}
+
+// refKey is the key a reference field at p refers to; ok is false for none.
+func refKey(f *FieldMeta, p unsafe.Pointer) (pkKey, bool) {
+	h := (*refHeader)(p)
+	if h.entity != nil {
+		return keyOf(f.Ref.PK, h.entity), true
+	}
+	if h.id == nil {
+		return pkKey{}, false
+	}
+	return keyFromValue(f.Ref.PK, h.id)
+}
+
+func refEq(f *FieldMeta) func(a, b unsafe.Pointer) bool {
+	return func(a, b unsafe.Pointer) bool {
+		ka, oka := refKey(f, a)
+		kb, okb := refKey(f, b)
+		return oka == okb && ka == kb
+	}
+}
+
+// refBind is the value bound for a reference field: the referenced key, or
+// NULL.
+func refBind(f *FieldMeta, p unsafe.Pointer) any {
+	k, ok := refKey(f, p)
+	if !ok {
+		return nil
+	}
+	return k.value(f.Ref.PK)
+}
+
+// refHolder scans a foreign key column.
+type refHolder struct{ v any }
+
+func (h *refHolder) Scan(v any) error {
+	if b, ok := v.([]byte); ok {
+		v = string(b)
+	}
+	h.v = v
+	return nil
+}
+
+// metaRegistry lets Ref.ID find the metadata of T without an entity manager:
+// every Open registers its entity types (a type registered by two ORMs keeps
+// the first; key fields agree anyway).
+var (
+	metaMu       sync.RWMutex
+	metaRegistry = struct {
+		m map[reflect.Type]*EntityMeta
+	}{m: map[reflect.Type]*EntityMeta{}}
+)
+
+func registerMetas(ms []*EntityMeta) {
+	metaMu.Lock()
+	defer metaMu.Unlock()
+	for _, m := range ms {
+		if _, ok := metaRegistry.m[m.Type]; !ok {
+			metaRegistry.m[m.Type] = m
+		}
+	}
+}
+
+func metaOfType(t reflect.Type) *EntityMeta {
+	metaMu.RLock()
+	defer metaMu.RUnlock()
+	return metaRegistry.m[t]
+}
