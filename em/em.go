@@ -372,7 +372,8 @@ func (e *EntityManager) Clear() {
 	e.pending, e.removed, e.tracked = nil, nil, nil
 }
 
-// Count of managed entities, for tests and diagnostics.
+// ManagedCount returns the number of entities the manager tracks (new,
+// loaded and removed-but-unflushed), for tests and diagnostics.
 func (e *EntityManager) ManagedCount() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()

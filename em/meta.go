@@ -33,7 +33,7 @@ type FieldDef struct {
 	OnCreate   string // name of a generator run when the entity is inserted ("now", or one in Config.Generators)
 	OnUpdate   string // name of a generator run when the entity is updated
 	Transient  bool   // not persisted
-	Hidden     bool   // left out of JSON serialization by MarshalEntity
+	Hidden     bool   // left out of ORM.MarshalEntity
 	References string // name of the entity whose primary key this column holds (a foreign key)
 	OnDelete   string // referential action of that foreign key: "cascade", "set null", "restrict"
 }

@@ -161,3 +161,35 @@ func TestMetadataErrors(t *testing.T) {
 		}
 	}
 }
+
+type secretive struct {
+	ID       int64  `db:"id" orm:"pk"`
+	Name     string `db:"name"`
+	Password string `db:"password" orm:"hidden"`
+}
+
+type withRef struct {
+	ID    int64          `db:"id" orm:"pk"`
+	Owner Ref[secretive] `db:"owner_id"`
+}
+
+func TestMarshalEntityHidesHidden(t *testing.T) {
+	reg, err := buildRegistry([]any{secretive{}, withRef{}}, nil, SnakeCase{}, testGens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := &ORM{reg: reg}
+	got, err := o.MarshalEntity(&secretive{ID: 7, Name: "Ann", Password: "hunter2"})
+	if err != nil || string(got) != `{"id":7,"name":"Ann"}` {
+		t.Fatalf("got %s, %v", got, err)
+	}
+	owner := &secretive{ID: 7, Name: "Ann", Password: "x"}
+	got, err = o.MarshalEntity(withRef{ID: 1, Owner: RefTo(owner)})
+	if err != nil || string(got) != `{"id":1,"owner":{"id":7,"name":"Ann"}}` {
+		t.Fatalf("loaded reference: %s, %v", got, err)
+	}
+	got, err = o.MarshalEntity(&withRef{ID: 2, Owner: Ref[secretive]{id: int64(9)}})
+	if err != nil || string(got) != `{"id":2,"owner":9}` {
+		t.Fatalf("unloaded reference: %s, %v", got, err)
+	}
+}
