@@ -338,6 +338,88 @@ var behaviourCases = []behaviourCase{
 			t.Fatalf("populate of a non-reference: %v", err)
 		}
 	}},
+	{name: "collections", run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		a := &Author{Name: "Ann"}
+		r1, r2 := &Review{Text: "good"}, &Review{Text: "fine"}
+		a.Reviews.Add(r1, r2)
+		must(t, e.Persist(a)) // the reviews come along, pointing at a
+		must(t, e.Flush(v.ctx))
+		if a.ID == 0 || r1.ID == 0 || r2.ID == 0 || r1.Author.ID() != a.ID {
+			t.Fatalf("cascade through a collection: %d %d %d %v", a.ID, r1.ID, r2.ID, r1.Author.ID())
+		}
+		if n, err := a.Reviews.Count(); err != nil || n != 2 {
+			t.Fatalf("a new owner's collection: %d %v", n, err)
+		}
+
+		f := v.orm.Fork()
+		a2, err := em.FindOneOrFail[Author](v.ctx, f, a.ID)
+		must(t, err)
+		if _, err := a2.Reviews.Items(); !errors.Is(err, em.ErrNotInitialized) || !strings.Contains(err.Error(), `populate "reviews"`) {
+			t.Fatalf("reading an uninitialized collection: %v", err)
+		}
+		v.log.reset()
+		n, err := a2.Reviews.LoadCount(v.ctx, f)
+		must(t, err)
+		if n != 2 || v.log.count("SELECT") != 1 || a2.Reviews.IsInitialized() {
+			t.Fatalf("LoadCount %d, queries %v", n, v.log.all())
+		}
+		good, err := a2.Reviews.Matching(v.ctx, f, em.F{"text": "good"})
+		must(t, err)
+		if len(good) != 1 || good[0].Text != "good" {
+			t.Fatalf("Matching: %v", good)
+		}
+
+		g := v.orm.Fork()
+		v.log.reset()
+		authors, err := em.Find[Author](v.ctx, g, em.F{"id": a.ID}, em.FindOptions{Populate: []string{"reviews.book"}})
+		must(t, err)
+		items, err := authors[0].Reviews.Items()
+		must(t, err)
+		if len(items) != 2 || items[0].Text != "good" || items[1].Text != "fine" || v.log.count("SELECT") != 2 {
+			t.Fatalf("populated collection %v, queries %v", items, v.log.all())
+		}
+		if owner, err := items[0].Author.Get(); err != nil || owner != authors[0] {
+			t.Fatalf("the inverse side of a populated item: %v %v", owner, err)
+		}
+
+		// Removing an item whose reference is required, without orphan
+		// removal, is refused before anything is written.
+		authors[0].Reviews.Remove(items[1])
+		err = g.Flush(v.ctx)
+		var ve *em.ValidationError
+		if !errors.As(err, &ve) || !errors.Is(err, em.ErrValidation) || ve.Entity != "Review" || ve.Field != "Author" {
+			t.Fatalf("want a *ValidationError on Review.Author, got %v", err)
+		}
+		authors[0].Reviews.Add(items[1])
+		v.log.reset()
+		must(t, g.Flush(v.ctx))
+		if len(v.log.all()) != 0 {
+			t.Fatalf("remove then add back wrote %v", v.log.all())
+		}
+
+		// Orphan removal: a review taken out of a book's collection is deleted.
+		b := &Book{Title: "B"}
+		rb := &Review{Text: "on b", Author: em.RefTo(authors[0]), Book: em.RefTo(b)}
+		must(t, g.Persist(rb))
+		b.Reviews.Add(rb)
+		must(t, g.Flush(v.ctx))
+		h := v.orm.Fork()
+		books, err := em.Find[Book](v.ctx, h, em.F{"id": b.ID}, em.FindOptions{Populate: []string{"reviews"}})
+		must(t, err)
+		its, err := books[0].Reviews.Items()
+		must(t, err)
+		if len(its) != 1 {
+			t.Fatalf("book reviews %v", its)
+		}
+		books[0].Reviews.Remove(its[0])
+		must(t, h.Flush(v.ctx))
+		cnt, err := em.Count[Review](v.ctx, v.orm.Fork(), em.F{"id": rb.ID})
+		must(t, err)
+		if cnt != 0 {
+			t.Fatal("orphan removal did not delete the review")
+		}
+	}},
 	{name: "fk_order", run: func(t *testing.T, v env) {
 		e := v.orm.Fork()
 		a := &Author{Name: "Ann"}

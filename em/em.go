@@ -260,12 +260,45 @@ func (e *EntityManager) persistLocked(v any) error {
 	}
 	e.byPtr[p] = en
 	e.pending = append(e.pending, en)
+	if len(m.Relations) > 0 {
+		attachCollections(m, p, true)
+	}
 	return e.cascade(en)
 }
 
-// cascade persists the new entities en refers to: those this manager does not
-// track and whose primary key is empty. The caller holds e.mu.
+// cascade persists the new entities en refers to — through references and
+// collection items — that this manager does not track and whose primary key
+// is empty, and removes orphans of collections with orphan removal. The
+// caller holds e.mu.
 func (e *EntityManager) cascade(en *entry) error {
+	for _, rel := range en.meta.Relations {
+		h := (*collHeader)(unsafe.Add(en.ptr, rel.offset))
+		if h.owner == nil {
+			attachCollections(en.meta, en.ptr, en.state == stateNew)
+		}
+		for _, it := range h.items {
+			if _, ok := e.byPtr[it]; ok || !rel.Target.PK.isZero(rel.Target.PK.ptr(it)) {
+				continue
+			}
+			if err := e.persistLocked(reflect.NewAt(rel.Target.Type, it).Interface()); err != nil {
+				return err
+			}
+		}
+		if rel.OrphanRemoval && len(h.removed) > 0 {
+			for _, it := range h.removed {
+				if o, ok := e.byPtr[it]; ok && o.state != stateRemoved {
+					switch o.state {
+					case stateNew:
+						e.forget(o)
+					case stateManaged:
+						o.state = stateRemoved
+						e.removed = append(e.removed, o)
+					}
+				}
+			}
+			h.removed = nil
+		}
+	}
 	for _, f := range en.meta.Fields {
 		if !f.isRef {
 			continue
@@ -404,6 +437,16 @@ func newUUID() string {
 		out = append(out, hex[c>>4], hex[c&0xf])
 	}
 	return string(out)
+}
+
+// registerAttached is register for entities given by the caller (Merge,
+// upsert), whose collections learn their owner.
+func (e *EntityManager) registerAttached(m *EntityMeta, obj any, p unsafe.Pointer) *entry {
+	en := e.register(m, obj, p, nil)
+	if len(m.Relations) > 0 {
+		attachCollections(m, p, false)
+	}
+	return en
 }
 
 // register makes a loaded entity managed, with a snapshot of its values

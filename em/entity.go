@@ -96,7 +96,7 @@ func Merge[T any](e *EntityManager, entity *T) (*T, error) {
 		copyStruct(m, en.ptr, p)
 		return en.obj.(*T), nil
 	}
-	e.register(m, entity, p, nil)
+	e.registerAttached(m, entity, p)
 	return entity, nil
 }
 

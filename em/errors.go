@@ -28,6 +28,8 @@ var (
 	// ErrNoTransaction: a pessimistic lock was asked for outside a transaction,
 	// or Commit/Rollback without Begin.
 	ErrNoTransaction = errors.New("em: no transaction")
+	// ErrValidation: an entity cannot be written as it is (*ValidationError).
+	ErrValidation = errors.New("em: invalid entity")
 	// ErrClosed: the ORM was closed.
 	ErrClosed = errors.New("em: closed")
 

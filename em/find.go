@@ -388,6 +388,9 @@ func (e *EntityManager) hydrate(rows dbconn.Rows, m *EntityMeta, fields []*Field
 			continue
 		}
 		en := e.registerEntry((*entry)(unsafe.Add(pair, m.entryOff)), m, obj, p, unsafe.Add(pair, m.snapOff))
+		if len(m.Relations) > 0 {
+			attachCollections(m, p, false)
+		}
 		if partial {
 			en.partial = true
 			en.loadedSet = make(map[*FieldMeta]bool, len(fields))

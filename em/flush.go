@@ -100,6 +100,9 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	if p.empty() {
 		return nil
 	}
+	if err := checkRefs(p); err != nil {
+		return err
+	}
 
 	own := e.tx == nil
 	if own && e.singleStatement(p) {
@@ -159,12 +162,62 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	return translateError(err, "")
 }
 
+// ValidationError reports an entity that cannot be written as it is, found
+// before any statement runs.
+type ValidationError struct {
+	Entity string
+	Field  string
+	Value  any // the primary key of the entity, when it has one
+	Reason string
+}
+
+// Error describes the problem, naming the entity and field.
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("em: %s %v, field %s: %s", e.Entity, e.Value, e.Field, e.Reason)
+}
+
+// Is reports whether target is ErrValidation.
+func (e *ValidationError) Is(target error) bool { return target == ErrValidation }
+
+// checkRefs refuses to write an entity whose required (NOT NULL) reference
+// is empty: typically an item removed from a collection without orphan
+// removal. The database would refuse it too, later and less clearly.
+func checkRefs(p *plan) error {
+	check := func(en *entry) error {
+		for _, f := range en.meta.Fields {
+			if f.isRef && !f.Nullable && f.isZero(f.ptr(en.ptr)) {
+				return &ValidationError{Entity: en.meta.Name, Field: f.Name, Value: en.meta.PK.Get(en.obj),
+					Reason: fmt.Sprintf("the reference to %s is required (NOT NULL) but empty; set it, make it nullable, remove the entity, or use orphanRemoval on the collection it left", f.Ref.Name)}
+			}
+		}
+		return nil
+	}
+	for m, list := range p.inserts {
+		if !m.hasRefs {
+			continue
+		}
+		for _, en := range list {
+			if err := check(en); err != nil {
+				return err
+			}
+		}
+	}
+	for _, u := range p.updates {
+		if u.en.meta.hasRefs {
+			if err := check(u.en); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // cascadeAll persists new entities that pending or managed entities came to
 // refer to after they were persisted or loaded. The caller holds e.mu.
 func (e *EntityManager) cascadeAll() error {
 	for _, list := range [2][]*entry{slices.Clone(e.pending), e.tracked} {
 		for _, en := range list {
-			if !en.meta.hasRefs || en.state == stateRemoved || en.state == 0 {
+			if (!en.meta.hasRefs && len(en.meta.Relations) == 0) || en.state == stateRemoved || en.state == 0 {
 				continue
 			}
 			if err := e.cascade(en); err != nil {

@@ -36,6 +36,10 @@ type FieldDef struct {
 	Hidden     bool   // left out of ORM.MarshalEntity
 	References string // name of the entity whose primary key this column holds (a foreign key)
 	OnDelete   string // referential action of that foreign key: "cascade", "set null", "restrict"
+	// MappedBy names, on a Collection field, the reference property of the
+	// item type that points back to this entity (one-to-many).
+	MappedBy      string
+	OrphanRemoval bool // on a Collection: removing an item deletes it
 }
 
 // Generation says how a primary key gets its value.
@@ -59,6 +63,8 @@ type EntityMeta struct {
 	PK      *FieldMeta
 	Version *FieldMeta // nil when the entity has no version field
 	Indexes []IndexMeta
+	// Relations are the one-to-many collections of the entity (not columns).
+	Relations []*RelationMeta
 
 	props   map[string]*FieldMeta // by property name and Go field name
 	columns map[string]*FieldMeta
@@ -232,6 +238,13 @@ func parseTag(tag string) (FieldDef, error) {
 			}
 		case "hidden":
 			d.Hidden = true
+		case "mappedBy":
+			if err := need(); err != nil {
+				return d, err
+			}
+			d.MappedBy = val
+		case "orphanRemoval":
+			d.OrphanRemoval = true
 		case "ref":
 			if err := need(); err != nil {
 				return d, err
@@ -325,6 +338,22 @@ func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gen
 			f.Ref = ref
 		}
 	}
+	for _, m := range r.order {
+		for _, rel := range m.Relations {
+			target, ok := r.byType[rel.targetType]
+			if !ok {
+				return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("collection of %s, which is not a registered entity", rel.targetType)}
+			}
+			f := target.props[rel.mappedBy]
+			switch {
+			case f == nil:
+				return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("mappedBy=%s names no field of %s", rel.mappedBy, target.Name)}
+			case !f.isRef || f.Ref != m:
+				return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("mappedBy=%s: %s.%s must be an em.Ref[%s]", rel.mappedBy, target.Name, f.Name, m.Name)}
+			}
+			rel.Target, rel.MappedBy = target, f
+		}
+	}
 	registerMetas(r.order)
 	return r, nil
 }
@@ -387,6 +416,28 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 			if !sf.IsExported() {
 				continue
 			}
+			if sf.Type.Implements(collFieldType) {
+				var def FieldDef
+				if s != nil {
+					fd, ok := s.fields[sf.Name]
+					if !ok {
+						continue
+					}
+					def = fd
+				} else {
+					var err error
+					if def, err = parseTag(sf.Tag.Get("orm")); err != nil {
+						return fail(sf.Name, "orm tag: %v", err)
+					}
+				}
+				if def.MappedBy == "" {
+					return fail(sf.Name, "a Collection needs orm:\"mappedBy=…\" naming the reference back to %s", m.Name)
+				}
+				rel := &RelationMeta{Name: sf.Name, Property: propertyName(sf.Name), Owner: m, OrphanRemoval: def.OrphanRemoval,
+					mappedBy: def.MappedBy, targetType: reflect.New(sf.Type).Elem().Interface().(collField).collTarget(), offset: offset + sf.Offset}
+				m.Relations = append(m.Relations, rel)
+				continue
+			}
 			dbTag := sf.Tag.Get("db")
 			if dbTag == "-" {
 				continue
@@ -431,7 +482,7 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 	}
 	if s != nil {
 		for name := range s.fields {
-			if m.props[name] == nil {
+			if m.props[name] == nil && !hasRelation(m, name) {
 				return nil, fail(name, "the schema maps a field the struct does not have (or that is unexported)")
 			}
 		}
@@ -500,6 +551,15 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 		}
 	}
 	return m, nil
+}
+
+func hasRelation(m *EntityMeta, name string) bool {
+	for _, r := range m.Relations {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // fieldNamedID lets an untagged field called ID be the primary key.

@@ -125,9 +125,33 @@ type badRefType struct {
 	ID int64
 	R  Ref[untagged]
 }
+type collOwner struct {
+	ID    int64
+	Items Collection[collItem] `orm:"mappedBy=nope"`
+}
+type collItem struct {
+	ID    int64
+	Owner Ref[collOwner]
+}
+type collNoMappedBy struct {
+	ID    int64
+	Items Collection[collItem]
+}
 type badVersion struct {
 	ID int64
 	V  string `orm:"version"`
+}
+
+func TestRelationMetadataErrors(t *testing.T) {
+	_, err := buildRegistry([]any{collOwner{}, collItem{}}, nil, SnakeCase{}, testGens)
+	var me *MetadataError
+	if !errors.As(err, &me) || me.Entity != "collOwner" || me.Field != "Items" || !strings.Contains(me.Reason, "mappedBy=nope names no field of collItem") {
+		t.Fatalf("wrong mappedBy: %v", err)
+	}
+	_, err = buildRegistry([]any{collNoMappedBy{}, collItem{}, collOwner{}}, nil, SnakeCase{}, testGens)
+	if !errors.As(err, &me) || me.Field != "Items" || !strings.Contains(me.Reason, "mappedBy") {
+		t.Fatalf("missing mappedBy: %v", err)
+	}
 }
 
 func TestMetadataErrors(t *testing.T) {

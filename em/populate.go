@@ -3,6 +3,7 @@ package em
 import (
 	"context"
 	"reflect"
+	"slices"
 	"strings"
 	"unsafe"
 )
@@ -49,15 +50,20 @@ func (e *EntityManager) Populate(ctx context.Context, entities any, paths ...str
 func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsafe.Pointer, paths []string) error {
 	// Group the paths by their first property: "author", "author.publisher"
 	// load authors once and go on with "publisher" on them.
-	next := map[*FieldMeta][]string{}
-	var order []*FieldMeta
-	add := func(f *FieldMeta, rest string) {
-		if _, seen := next[f]; !seen {
-			order = append(order, f)
-			next[f] = nil
+	// A step is a reference field or a collection.
+	type step struct {
+		f   *FieldMeta
+		rel *RelationMeta
+	}
+	next := map[step][]string{}
+	var order []step
+	add := func(s step, rest string) {
+		if _, seen := next[s]; !seen {
+			order = append(order, s)
+			next[s] = nil
 		}
 		if rest != "" {
-			next[f] = append(next[f], rest)
+			next[s] = append(next[s], rest)
 		}
 	}
 	for _, path := range paths {
@@ -65,29 +71,115 @@ func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsa
 		if head == "*" {
 			for _, f := range m.Fields {
 				if f.isRef {
-					add(f, rest)
+					add(step{f: f}, rest)
 				}
 			}
+			for _, rel := range m.Relations {
+				add(step{rel: rel}, rest)
+			}
+			continue
+		}
+		if rel := relationNamed(m, head); rel != nil {
+			add(step{rel: rel}, rest)
 			continue
 		}
 		f := m.props[head]
 		if f == nil || !f.isRef {
-			return &FilterError{Entity: m.Name, Property: head, Reason: "no such reference to populate"}
+			return &FilterError{Entity: m.Name, Property: head, Reason: "no such reference or collection to populate"}
 		}
-		add(f, rest)
+		add(step{f: f}, rest)
 	}
-	for _, f := range order {
-		targets, err := e.loadRefs(ctx, f, ptrs)
+	for _, s := range order {
+		var (
+			targets []unsafe.Pointer
+			target  *EntityMeta
+			err     error
+		)
+		if s.rel != nil {
+			targets, err = e.loadCollections(ctx, s.rel, ptrs)
+			target = s.rel.Target
+		} else {
+			targets, err = e.loadRefs(ctx, s.f, ptrs)
+			target = s.f.Ref
+		}
 		if err != nil {
 			return err
 		}
-		if len(next[f]) > 0 && len(targets) > 0 {
-			if err := e.populate(ctx, f.Ref, targets, next[f]); err != nil {
+		if len(next[s]) > 0 && len(targets) > 0 {
+			if err := e.populate(ctx, target, targets, next[s]); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+func relationNamed(m *EntityMeta, name string) *RelationMeta {
+	for _, r := range m.Relations {
+		if r.Property == name || r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// loadCollections initializes the collection rel of every owner at ptrs with
+// one query per chunk of owners (select-in), ordered by the items' keys. An
+// initialized collection is left as it is. It returns all the items.
+func (e *EntityManager) loadCollections(ctx context.Context, rel *RelationMeta, ptrs []unsafe.Pointer) ([]unsafe.Pointer, error) {
+	owners := map[pkKey]unsafe.Pointer{}
+	var keys []any
+	for _, p := range ptrs {
+		h := (*collHeader)(unsafe.Add(p, rel.offset))
+		if h.owner == nil {
+			attachCollections(rel.Owner, p, false)
+		}
+		if h.initialized {
+			continue
+		}
+		k := keyOf(rel.Owner.PK, p)
+		if _, dup := owners[k]; !dup {
+			owners[k] = p
+			keys = append(keys, k.value(rel.Owner.PK))
+		}
+	}
+	per := e.rowsPerStatement(1)
+	for start := 0; start < len(keys); start += per {
+		chunk := keys[start:min(start+per, len(keys))]
+		var items []unsafe.Pointer
+		err := e.find(ctx, rel.Target.Type, F{rel.MappedBy.Property: F{"$in": chunk}},
+			FindOptions{OrderBy: []string{rel.Target.PK.Property}}, func(obj any) { items = append(items, entityPtr(obj)) })
+		if err != nil {
+			return nil, err
+		}
+		e.mu.Lock()
+		for _, it := range items {
+			k, ok := refKey(rel.MappedBy, rel.MappedBy.ptr(it))
+			if !ok {
+				continue
+			}
+			owner := owners[k]
+			if owner == nil {
+				continue // it moved to another owner in memory
+			}
+			h := (*collHeader)(unsafe.Add(owner, rel.offset))
+			if !slices.Contains(h.items, it) && !slices.Contains(h.removed, it) {
+				h.items = append(h.items, it)
+			}
+			rh := (*refHeader)(rel.MappedBy.ptr(it))
+			if rh.entity == nil {
+				rh.entity, rh.id = owner, nil // the inverse side holds the owner too
+			}
+		}
+		e.mu.Unlock()
+	}
+	var out []unsafe.Pointer
+	for _, p := range ptrs {
+		h := (*collHeader)(unsafe.Add(p, rel.offset))
+		h.initialized = true
+		out = append(out, h.items...)
+	}
+	return out, nil
 }
 
 // loadRefs fills the reference field f of every entity at ptrs: from the

@@ -19,12 +19,13 @@ import (
 // The entities of the behaviour suite.
 
 type Author struct {
-	ID      int64      `db:"id" orm:"pk"`
-	Name    string     `db:"name" orm:"unique,length=100"`
-	Email   *string    `db:"email"`
-	Born    *time.Time `db:"born"`
-	Rating  float64    `db:"rating"`
-	Version int        `db:"version" orm:"version"`
+	ID      int64                 `db:"id" orm:"pk"`
+	Name    string                `db:"name" orm:"unique,length=100"`
+	Email   *string               `db:"email"`
+	Born    *time.Time            `db:"born"`
+	Rating  float64               `db:"rating"`
+	Version int                   `db:"version" orm:"version"`
+	Reviews em.Collection[Review] `orm:"mappedBy=author"`
 }
 
 func (Author) TableName() string { return "em_author" }
@@ -37,15 +38,16 @@ type Publisher struct {
 func (Publisher) TableName() string { return "em_publisher" }
 
 type Book struct {
-	ID          int64          `db:"id" orm:"pk"`
-	Title       string         `db:"title" orm:"index"`
-	Price       int            `db:"price"`
-	AuthorID    *int64         `db:"author_id" orm:"ref=Author"`
-	PublisherID *string        `db:"publisher_id" orm:"ref=Publisher,length=20"`
-	Meta        map[string]any `db:"meta" orm:"type=json"`
-	CreatedAt   time.Time      `db:"created_at" orm:"onCreate=now"`
-	UpdatedAt   time.Time      `db:"updated_at" orm:"onCreate=now,onUpdate=now"`
-	Note        string         `db:"-"`
+	ID          int64                 `db:"id" orm:"pk"`
+	Title       string                `db:"title" orm:"index"`
+	Price       int                   `db:"price"`
+	AuthorID    *int64                `db:"author_id" orm:"ref=Author"`
+	PublisherID *string               `db:"publisher_id" orm:"ref=Publisher,length=20"`
+	Meta        map[string]any        `db:"meta" orm:"type=json"`
+	CreatedAt   time.Time             `db:"created_at" orm:"onCreate=now"`
+	UpdatedAt   time.Time             `db:"updated_at" orm:"onCreate=now,onUpdate=now"`
+	Note        string                `db:"-"`
+	Reviews     em.Collection[Review] `orm:"mappedBy=book,orphanRemoval"`
 }
 
 func (Book) TableName() string { return "em_book" }

@@ -185,7 +185,7 @@ func (e *EntityManager) adopt(m *EntityMeta, obj any, p unsafe.Pointer) *entry {
 		e.takeSnapshot(en)
 		return en
 	}
-	return e.register(m, obj, p, nil)
+	return e.registerAttached(m, obj, p)
 }
 
 // scanDetached reads full rows of m into fresh structs that are not managed.
