@@ -420,6 +420,47 @@ var behaviourCases = []behaviourCase{
 			t.Fatal("orphan removal did not delete the review")
 		}
 	}},
+	{name: "filters_across_relations", run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		ann, bob := &Author{Name: "Ann"}, &Author{Name: "Bob"}
+		book := &Book{Title: "Go"}
+		ann.Reviews.Add(&Review{Text: "good", Book: em.RefTo(book)}, &Review{Text: "good too"})
+		bob.Reviews.Add(&Review{Text: "meh"})
+		must(t, e.Persist(ann, bob))
+		must(t, e.Flush(v.ctx))
+		f := v.orm.Fork()
+		texts := func(rs []*Review) []string {
+			out := make([]string, len(rs))
+			for i, r := range rs {
+				out[i] = r.Text
+			}
+			slices.Sort(out)
+			return out
+		}
+		byName, err := em.Find[Review](v.ctx, f, em.F{"author.name": "Ann"})
+		must(t, err)
+		nested, err := em.Find[Review](v.ctx, f, em.F{"author": em.F{"name": em.Like("A%")}})
+		must(t, err)
+		if !slices.Equal(texts(byName), []string{"good", "good too"}) || !slices.Equal(texts(byName), texts(nested)) {
+			t.Fatalf("reviews by author name: %v / %v", texts(byName), texts(nested))
+		}
+		onGo, err := em.Find[Review](v.ctx, f, em.F{"book.title": "Go", "author.name": em.Ne("Bob")})
+		must(t, err)
+		if !slices.Equal(texts(onGo), []string{"good"}) {
+			t.Fatalf("two relations: %v", texts(onGo))
+		}
+		// A to-many filter returns each author once, however many items match.
+		withGood, err := em.Find[Author](v.ctx, f, em.F{"reviews": em.F{"text": em.Like("good%")}})
+		must(t, err)
+		if len(withGood) != 1 || withGood[0].Name != "Ann" {
+			t.Fatalf("authors with good reviews: %v", names(withGood))
+		}
+		_, err = em.Find[Review](v.ctx, f, em.F{"author.nope": 1})
+		var fe *em.FilterError
+		if !errors.As(err, &fe) || fe.Entity != "Author" || fe.Property != "nope" {
+			t.Fatalf("unknown property across a relation: %v", err)
+		}
+	}},
 	{name: "fk_order", run: func(t *testing.T, v env) {
 		e := v.orm.Fork()
 		a := &Author{Name: "Ann"}

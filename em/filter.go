@@ -3,6 +3,7 @@ package em
 import (
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/mikrogo/mikro/qb"
 )
@@ -64,12 +65,12 @@ func Not(filter F) F { return F{"$not": filter} }
 
 // compileFilter turns a filter (an F, a map[string]any, or a primary key
 // value) into a condition on m's columns. A nil filter is no condition.
-func compileFilter(m *EntityMeta, filter any) (qb.Expr, error) {
+func compileFilter(d *qb.Dialect, m *EntityMeta, filter any) (qb.Expr, error) {
 	switch f := filter.(type) {
 	case nil:
 		return nil, nil
 	case F:
-		return compileMap(m, f)
+		return compileMap(d, m, f)
 	}
 	if rv := reflect.ValueOf(filter); rv.Kind() == reflect.Map {
 		return nil, &FilterError{Entity: m.Name, Reason: "a filter must be an em.F (map[string]any), not " + rv.Type().String()}
@@ -80,7 +81,7 @@ func compileFilter(m *EntityMeta, filter any) (qb.Expr, error) {
 	return qb.Eq(m.PK.Column, filter), nil
 }
 
-func compileMap(m *EntityMeta, f F) (qb.Expr, error) {
+func compileMap(d *qb.Dialect, m *EntityMeta, f F) (qb.Expr, error) {
 	keys := make([]string, 0, len(f))
 	for k := range f {
 		keys = append(keys, k)
@@ -88,7 +89,7 @@ func compileMap(m *EntityMeta, f F) (qb.Expr, error) {
 	slices.Sort(keys)
 	conds := make([]qb.Expr, 0, len(keys))
 	for _, k := range keys {
-		c, err := compileKey(m, k, f[k])
+		c, err := compileKey(d, m, k, f[k])
 		if err != nil {
 			return nil, err
 		}
@@ -100,7 +101,7 @@ func compileMap(m *EntityMeta, f F) (qb.Expr, error) {
 	return qb.And(conds...), nil
 }
 
-func compileKey(m *EntityMeta, key string, v any) (qb.Expr, error) {
+func compileKey(d *qb.Dialect, m *EntityMeta, key string, v any) (qb.Expr, error) {
 	switch key {
 	case "$and", "$or":
 		list, ok := filterList(v)
@@ -113,7 +114,7 @@ func compileKey(m *EntityMeta, key string, v any) (qb.Expr, error) {
 			if !ok {
 				return nil, &FilterError{Entity: m.Name, Property: key, Reason: "every item must be an em.F"}
 			}
-			c, err := compileMap(m, sub)
+			c, err := compileMap(d, m, sub)
 			if err != nil {
 				return nil, err
 			}
@@ -128,7 +129,7 @@ func compileKey(m *EntityMeta, key string, v any) (qb.Expr, error) {
 		if !ok {
 			return nil, &FilterError{Entity: m.Name, Property: key, Reason: "needs an em.F"}
 		}
-		c, err := compileMap(m, sub)
+		c, err := compileMap(d, m, sub)
 		if err != nil {
 			return nil, err
 		}
@@ -137,12 +138,26 @@ func compileKey(m *EntityMeta, key string, v any) (qb.Expr, error) {
 	if len(key) > 0 && key[0] == '$' {
 		return nil, &FilterError{Entity: m.Name, Property: key, Reason: "unknown logical operator"}
 	}
+	if head, rest, dotted := strings.Cut(key, "."); dotted {
+		// "author.name": a filter on the related entity.
+		return relationFilter(d, m, head, F{rest: v})
+	}
+	if rel := relationNamed(m, key); rel != nil {
+		sub, ok := v.(F)
+		if !ok {
+			return nil, &FilterError{Entity: m.Name, Property: key, Reason: "a collection is filtered with an em.F on its items"}
+		}
+		return relationFilter(d, m, key, sub)
+	}
 	fld := m.props[key]
 	if fld == nil {
 		return nil, &FilterError{Entity: m.Name, Property: key, Reason: "no such property"}
 	}
 	col := fld.Column
 	if ops, ok := v.(F); ok {
+		if fld.isRef && !isOperatorMap(ops) {
+			return relationFilter(d, m, key, ops)
+		}
 		return compileOps(m, fld, ops)
 	}
 	if fld.isRef {
@@ -235,6 +250,43 @@ func compileOps(m *EntityMeta, fld *FieldMeta, ops F) (qb.Expr, error) {
 		return conds[0], nil
 	}
 	return qb.And(conds...), nil
+}
+
+// isOperatorMap reports whether every key of f is an operator ($…).
+func isOperatorMap(f F) bool {
+	for k := range f {
+		if !strings.HasPrefix(k, "$") {
+			return false
+		}
+	}
+	return true
+}
+
+// relationFilter compiles a filter on the entities related to m through the
+// reference or collection prop into an IN (subquery) condition on m:
+// {"author": {"name": "Jon"}} is author_id IN (SELECT id FROM author WHERE
+// name = ?), {"books": {"title": …}} is id IN (SELECT author_id FROM book
+// WHERE title = …). A subquery matches the same rows as a join without
+// repeating the root entity for every related row.
+func relationFilter(d *qb.Dialect, m *EntityMeta, prop string, sub F) (qb.Expr, error) {
+	if rel := relationNamed(m, prop); rel != nil {
+		where, err := compileMap(d, rel.Target, sub)
+		if err != nil {
+			return nil, err
+		}
+		q := d.Select(rel.MappedBy.Column).From(rel.Target.Table).Where(where)
+		return qb.In(m.PK.Column, q), nil
+	}
+	f := m.props[prop]
+	if f == nil || !f.isRef {
+		return nil, &FilterError{Entity: m.Name, Property: prop, Reason: "no such reference or collection"}
+	}
+	where, err := compileMap(d, f.Ref, sub)
+	if err != nil {
+		return nil, err
+	}
+	q := d.Select(f.Ref.PK.Column).From(f.Ref.Table).Where(where)
+	return qb.In(f.Column, q), nil
 }
 
 // refArg turns a filter value on a reference property into the key it

@@ -173,7 +173,7 @@ func scope[T any](ctx context.Context, e *EntityManager, filter any) (*EntityMan
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	where, err := compileFilter(m, filter)
+	where, err := compileFilter(e.orm.dialect, m, filter)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -238,7 +238,7 @@ func (e *EntityManager) selectFor(m *EntityMeta, filter any, o FindOptions) (qb.
 		cols[i] = f.Column
 	}
 	q := e.orm.dialect.Select(cols...).From(m.Table)
-	where, err := compileFilter(m, filter)
+	where, err := compileFilter(e.orm.dialect, m, filter)
 	if err != nil {
 		return q, nil, err
 	}

@@ -114,6 +114,11 @@ func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsa
 	return nil
 }
 
+// inListSize is how many keys one IN (…) of a populate query carries: as
+// many as the database's parameter limit allows (the batch size is for
+// writes), so that 70,000 parents take two queries on PostgreSQL, not 234.
+func (e *EntityManager) inListSize() int { return max(e.orm.dialect.MaxParams()-16, 1) }
+
 func relationNamed(m *EntityMeta, name string) *RelationMeta {
 	for _, r := range m.Relations {
 		if r.Property == name || r.Name == name {
@@ -143,7 +148,7 @@ func (e *EntityManager) loadCollections(ctx context.Context, rel *RelationMeta, 
 			keys = append(keys, k.value(rel.Owner.PK))
 		}
 	}
-	per := e.rowsPerStatement(1)
+	per := e.inListSize()
 	for start := 0; start < len(keys); start += per {
 		chunk := keys[start:min(start+per, len(keys))]
 		var items []unsafe.Pointer
@@ -210,7 +215,7 @@ func (e *EntityManager) loadRefs(ctx context.Context, f *FieldMeta, ptrs []unsaf
 		return missing
 	}
 	missing := fill()
-	per := e.rowsPerStatement(1)
+	per := e.inListSize()
 	for start := 0; start < len(missing); start += per {
 		chunk := missing[start:min(start+per, len(missing))]
 		if err := e.find(ctx, target.Type, F{target.PK.Property: F{"$in": chunk}}, FindOptions{}, func(any) {}); err != nil {
