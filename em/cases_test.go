@@ -461,6 +461,88 @@ var behaviourCases = []behaviourCase{
 			t.Fatalf("unknown property across a relation: %v", err)
 		}
 	}},
+	{name: "many_to_many", run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		a := &Author{Name: "Ann"}
+		goTag, sqlTag := &Tag{Name: "go"}, &Tag{Name: "sql"}
+		a.Tags.Add(goTag, sqlTag)
+		must(t, e.Persist(a)) // the tags come along
+		must(t, e.Flush(v.ctx))
+		if n := v.log.count(`INSERT INTO "em_author_tags"`) + v.log.count("INSERT INTO `em_author_tags`"); n != 1 {
+			t.Fatalf("%d pivot INSERTs, want one for both links: %v", n, v.log.all())
+		}
+		tagNames := func(ts []*Tag) []string {
+			out := make([]string, len(ts))
+			for i, x := range ts {
+				out[i] = x.Name
+			}
+			slices.Sort(out)
+			return out
+		}
+		f := v.orm.Fork()
+		v.log.reset()
+		authors, err := em.Find[Author](v.ctx, f, em.F{"id": a.ID}, em.FindOptions{Populate: []string{"tags"}})
+		must(t, err)
+		tags, err := authors[0].Tags.Items()
+		must(t, err)
+		if !slices.Equal(tagNames(tags), []string{"go", "sql"}) || v.log.count("SELECT") != 3 {
+			t.Fatalf("populated tags %v, queries %v", tagNames(tags), v.log.all())
+		}
+		// The inverse side loads through the same pivot.
+		gt, err := em.Find[Tag](v.ctx, f, em.F{"name": "go"}, em.FindOptions{Populate: []string{"authors"}})
+		must(t, err)
+		back, err := gt[0].Authors.Items()
+		must(t, err)
+		if len(back) != 1 || back[0] != authors[0] {
+			t.Fatalf("inverse side: %v", back)
+		}
+		// Remove one link, add a new tag: one DELETE and one INSERT on the pivot.
+		var sqlT *Tag
+		for _, x := range tags {
+			if x.Name == "sql" {
+				sqlT = x
+			}
+		}
+		authors[0].Tags.Remove(sqlT)
+		rust := &Tag{Name: "rust"}
+		authors[0].Tags.Add(rust)
+		must(t, f.Flush(v.ctx))
+		g := v.orm.Fork()
+		reloaded, err := em.FindOneOrFail[Author](v.ctx, g, a.ID)
+		must(t, err)
+		must(t, reloaded.Tags.Init(v.ctx, g))
+		now, err := reloaded.Tags.Items()
+		must(t, err)
+		if !slices.Equal(tagNames(now), []string{"go", "rust"}) {
+			t.Fatalf("after remove/add: %v", tagNames(now))
+		}
+		n, err := reloaded.Tags.LoadCount(v.ctx, g)
+		must(t, err)
+		if n != 2 {
+			t.Fatalf("LoadCount %d", n)
+		}
+		// Adding on the inverse side writes the link too.
+		h := v.orm.Fork()
+		rt, err := em.FindOneOrFail[Tag](v.ctx, h, em.F{"name": "rust"})
+		must(t, err)
+		b := &Author{Name: "Bob"}
+		rt.Authors.Add(b)
+		must(t, h.Persist(b))
+		must(t, h.Flush(v.ctx))
+		rustFans, err := em.Find[Author](v.ctx, v.orm.Fork(), em.F{"tags": em.F{"name": "rust"}}, em.FindOptions{OrderBy: []string{"name"}})
+		must(t, err)
+		if !slices.Equal(names(rustFans), []string{"Ann", "Bob"}) {
+			t.Fatalf("authors tagged rust: %v", names(rustFans))
+		}
+		// Deleting an owner deletes its links with it.
+		must(t, h.Remove(b))
+		must(t, h.Flush(v.ctx))
+		left, err := em.Find[Author](v.ctx, v.orm.Fork(), em.F{"tags": em.F{"name": "rust"}})
+		must(t, err)
+		if !slices.Equal(names(left), []string{"Ann"}) {
+			t.Fatalf("after deleting Bob: %v", names(left))
+		}
+	}},
 	{name: "fk_order", run: func(t *testing.T, v env) {
 		e := v.orm.Fork()
 		a := &Author{Name: "Ann"}

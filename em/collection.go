@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"slices"
 	"unsafe"
+
+	"github.com/mikrogo/mikro/qb"
 )
 
 // ErrNotInitialized: the items of a collection that has not been loaded
@@ -37,7 +39,8 @@ type Collection[T any] struct {
 	initialized bool
 	owner       unsafe.Pointer // the owning entity, once the manager has seen it
 	rel         *RelationMeta
-	removed     []*T // removed since the last flush, for orphan removal
+	removed     []*T // removed since the last flush (orphan removal, pivot rows to delete)
+	added       []*T // added since the last flush (pivot rows to insert)
 }
 
 // collHeader is the memory layout of every Collection[T].
@@ -47,7 +50,17 @@ type collHeader struct {
 	owner       unsafe.Pointer
 	rel         *RelationMeta
 	removed     []unsafe.Pointer
+	added       []unsafe.Pointer
 }
+
+// RelationKind tells one-to-many from many-to-many collections.
+type RelationKind uint8
+
+// Kinds of collection.
+const (
+	OneToMany RelationKind = iota
+	ManyToMany
+)
 
 func (Collection[T]) collTarget() reflect.Type { return reflect.TypeFor[T]() }
 
@@ -55,14 +68,24 @@ type collField interface{ collTarget() reflect.Type }
 
 var collFieldType = reflect.TypeFor[collField]()
 
-// RelationMeta is a one-to-many collection of an entity.
+// RelationMeta is a collection of an entity: one-to-many, or either side of
+// a many-to-many.
 type RelationMeta struct {
-	Name          string      // Go field name
-	Property      string      // property name
+	Name          string // Go field name
+	Property      string // property name
+	Kind          RelationKind
 	Owner         *EntityMeta // the entity holding the collection
 	Target        *EntityMeta // the entity of the items
-	MappedBy      *FieldMeta  // the reference in Target that points to Owner
+	MappedBy      *FieldMeta  // one-to-many: the reference in Target that points to Owner
 	OrphanRemoval bool
+	// Many-to-many: the owning side has the pivot table, with JoinColumn
+	// holding the owner's key and InverseColumn the item's; Inverse links
+	// the two sides when both are declared.
+	Owning        bool
+	Pivot         string
+	JoinColumn    string
+	InverseColumn string
+	Inverse       *RelationMeta
 
 	mappedBy   string
 	targetType reflect.Type
@@ -135,27 +158,119 @@ func (c *Collection[T]) IDs() ([]any, error) {
 // owner. It works on an uninitialized collection too (the items are written
 // at the next Flush; Init then loads the rest).
 func (c *Collection[T]) Add(items ...*T) {
+	h := (*collHeader)(unsafe.Pointer(c))
 	for _, it := range items {
-		if it == nil || slices.Contains(c.items, it) {
-			continue
+		if it != nil {
+			addItem(h, unsafe.Pointer(it))
 		}
-		c.items = append(c.items, it)
-		c.removed = slices.DeleteFunc(c.removed, func(x *T) bool { return x == it })
-		c.link(it, true)
+	}
+}
+
+// addItem adds it to the collection at h and keeps the other side in step.
+func addItem(h *collHeader, it unsafe.Pointer) {
+	if slices.Contains(h.items, it) {
+		return
+	}
+	h.items = append(h.items, it)
+	if i := slices.Index(h.removed, it); i >= 0 {
+		h.removed = slices.Delete(h.removed, i, i+1)
+	} else if h.rel == nil || h.rel.Owning {
+		h.added = append(h.added, it)
+	}
+	syncOther(h, it, true)
+}
+
+// removeItem takes it out of the collection at h and keeps the other side
+// in step.
+func removeItem(h *collHeader, it unsafe.Pointer) {
+	i := slices.Index(h.items, it)
+	if i < 0 {
+		return
+	}
+	h.items = slices.Delete(h.items, i, i+1)
+	if j := slices.Index(h.added, it); j >= 0 {
+		h.added = slices.Delete(h.added, j, j+1)
+	} else {
+		h.removed = append(h.removed, it)
+	}
+	syncOther(h, it, false)
+}
+
+// syncOther updates the item's side of the relation: its reference (one-to-
+// many), or its collection (many-to-many; the owning side records the
+// pivot change).
+func syncOther(h *collHeader, it unsafe.Pointer, on bool) {
+	rel := h.rel
+	if rel == nil || h.owner == nil {
+		return
+	}
+	if rel.Kind == OneToMany {
+		r := (*refHeader)(rel.MappedBy.ptr(it))
+		if on {
+			r.entity, r.id = h.owner, nil
+		} else if r.entity == h.owner || r.entity == nil {
+			r.entity, r.id = nil, nil
+		}
+		return
+	}
+	other := rel.Inverse
+	if other == nil {
+		return
+	}
+	oh := (*collHeader)(unsafe.Add(it, other.offset))
+	if oh.rel == nil {
+		oh.rel, oh.owner = other, it
+	}
+	if on == slices.Contains(oh.items, h.owner) {
+		return
+	}
+	if other.Owning {
+		// The inverse side changed: the owning side records the pivot row.
+		if on {
+			addItemOnly(oh, h.owner)
+		} else {
+			removeItemOnly(oh, h.owner)
+		}
+		return
+	}
+	if oh.initialized {
+		if on {
+			oh.items = append(oh.items, h.owner)
+		} else if i := slices.Index(oh.items, h.owner); i >= 0 {
+			oh.items = slices.Delete(oh.items, i, i+1)
+		}
+	}
+}
+
+// addItemOnly and removeItemOnly change one side without syncing back.
+func addItemOnly(h *collHeader, it unsafe.Pointer) {
+	h.items = append(h.items, it)
+	if i := slices.Index(h.removed, it); i >= 0 {
+		h.removed = slices.Delete(h.removed, i, i+1)
+	} else {
+		h.added = append(h.added, it)
+	}
+}
+
+func removeItemOnly(h *collHeader, it unsafe.Pointer) {
+	if i := slices.Index(h.items, it); i >= 0 {
+		h.items = slices.Delete(h.items, i, i+1)
+	}
+	if j := slices.Index(h.added, it); j >= 0 {
+		h.added = slices.Delete(h.added, j, j+1)
+	} else {
+		h.removed = append(h.removed, it)
 	}
 }
 
 // Remove takes items out of the collection and clears their reference to
 // the owner; with orphan removal the next Flush deletes them.
 func (c *Collection[T]) Remove(items ...*T) {
+	h := (*collHeader)(unsafe.Pointer(c))
 	for _, it := range items {
-		i := slices.Index(c.items, it)
-		if i < 0 {
-			continue
+		if it != nil {
+			removeItem(h, unsafe.Pointer(it))
 		}
-		c.items = slices.Delete(c.items, i, i+1)
-		c.removed = append(c.removed, it)
-		c.link(it, false)
 	}
 }
 
@@ -178,20 +293,6 @@ func (c *Collection[T]) Set(items ...*T) error {
 	return nil
 }
 
-// link sets (or clears) the item's reference to the owner, when the owner
-// is known.
-func (c *Collection[T]) link(item *T, on bool) {
-	if c.rel == nil || c.owner == nil {
-		return
-	}
-	h := (*refHeader)(c.rel.MappedBy.ptr(unsafe.Pointer(item)))
-	if on {
-		h.entity, h.id = c.owner, nil
-	} else if h.entity == c.owner || h.entity == nil {
-		h.entity, h.id = nil, nil
-	}
-}
-
 // Init loads the items through e (one query), keeping items added before.
 // No query when the collection is initialized already.
 func (c *Collection[T]) Init(ctx context.Context, e *EntityManager) error {
@@ -201,7 +302,7 @@ func (c *Collection[T]) Init(ctx context.Context, e *EntityManager) error {
 	if c.rel == nil || c.owner == nil {
 		return fmt.Errorf("%w: Init of a collection whose owner is not managed by the entity manager", ErrNotManaged)
 	}
-	found, err := Find[T](ctx, e, F{c.rel.MappedBy.Property: ownerKey(c.rel, c.owner)}, FindOptions{OrderBy: []string{c.rel.Target.PK.Property}})
+	found, err := Find[T](ctx, e, c.itemsFilter(e), FindOptions{OrderBy: []string{c.rel.Target.PK.Property}})
 	if err != nil {
 		return err
 	}
@@ -219,7 +320,7 @@ func (c *Collection[T]) LoadCount(ctx context.Context, e *EntityManager) (int64,
 	if c.rel == nil || c.owner == nil {
 		return 0, fmt.Errorf("%w: LoadCount of a collection whose owner is not managed", ErrNotManaged)
 	}
-	return Count[T](ctx, e, F{c.rel.MappedBy.Property: ownerKey(c.rel, c.owner)})
+	return Count[T](ctx, e, c.itemsFilter(e))
 }
 
 // Matching finds items of the collection matching filter in the database,
@@ -228,11 +329,24 @@ func (c *Collection[T]) Matching(ctx context.Context, e *EntityManager, filter F
 	if c.rel == nil || c.owner == nil {
 		return nil, fmt.Errorf("%w: Matching on a collection whose owner is not managed", ErrNotManaged)
 	}
-	f := F{c.rel.MappedBy.Property: ownerKey(c.rel, c.owner)}
-	if len(filter) > 0 {
-		f = F{"$and": []F{f, filter}}
+	if len(filter) == 0 {
+		return Find[T](ctx, e, c.itemsFilter(e), opts...)
 	}
-	return Find[T](ctx, e, f, opts...)
+	where, err := compileFilter(e.orm.dialect, c.rel.Target, filter)
+	if err != nil {
+		return nil, err
+	}
+	items, _ := compileFilter(e.orm.dialect, c.rel.Target, c.itemsFilter(e))
+	return Find[T](ctx, e, whereExpr{qb.And(items, where)}, opts...)
+}
+
+// itemsFilter selects the items of the collection in the database.
+func (c *Collection[T]) itemsFilter(e *EntityManager) any {
+	key := ownerKey(c.rel, c.owner)
+	if c.rel.Kind == ManyToMany {
+		return whereExpr{qb.In(c.rel.Target.PK.Column, pivotSide(e.orm.dialect, c.rel, key))}
+	}
+	return F{c.rel.MappedBy.Property: key}
 }
 
 func ownerKey(rel *RelationMeta, owner unsafe.Pointer) any {
@@ -248,11 +362,18 @@ func attachCollections(m *EntityMeta, p unsafe.Pointer, isNew bool) {
 		if isNew {
 			h.initialized = true
 		}
-		// Items added before the owner was known get their reference now.
+		if !rel.Owning {
+			h.added = nil // only an owning many-to-many writes what was added
+		}
+		// Items added before the owner was known get their side now.
 		for _, it := range h.items {
-			rh := (*refHeader)(rel.MappedBy.ptr(it))
-			if rh.entity == nil && rh.id == nil {
-				rh.entity = p
+			if rel.Kind == OneToMany {
+				rh := (*refHeader)(rel.MappedBy.ptr(it))
+				if rh.entity == nil && rh.id == nil {
+					rh.entity = p
+				}
+			} else {
+				syncOther(h, it, true)
 			}
 		}
 	}

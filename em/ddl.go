@@ -227,8 +227,8 @@ func foreignKeySQL(d *qb.Dialect, m *EntityMeta) []string {
 	return out
 }
 
-// createSchemaSQL creates every table (referenced ones first), then the
-// foreign keys.
+// createSchemaSQL creates every table (referenced ones first), the pivot
+// tables of many-to-many collections, then the foreign keys.
 func createSchemaSQL(d *qb.Dialect, metas []*EntityMeta) ([]string, error) {
 	var out, fks []string
 	for _, m := range topoOrder(metas) {
@@ -239,7 +239,48 @@ func createSchemaSQL(d *qb.Dialect, metas []*EntityMeta) ([]string, error) {
 		out = append(out, stmts...)
 		fks = append(fks, foreignKeySQL(d, m)...)
 	}
+	for _, m := range metas {
+		for _, rel := range m.Relations {
+			if !rel.Owning {
+				continue
+			}
+			stmts, err := pivotSQL(d, rel)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, stmts...)
+		}
+	}
 	return append(out, fks...), nil
+}
+
+// pivotSQL creates the pivot table of an owning many-to-many: one column per
+// side, both the primary key, each a foreign key that cascades deletes.
+func pivotSQL(d *qb.Dialect, rel *RelationMeta) ([]string, error) {
+	colType := func(pk *FieldMeta) (string, error) {
+		c := *pk
+		c.AutoIncr = false
+		return columnType(d, &c)
+	}
+	ot, err := colType(rel.Owner.PK)
+	if err != nil {
+		return nil, err
+	}
+	tt, err := colType(rel.Target.PK)
+	if err != nil {
+		return nil, err
+	}
+	fk := func(col string, m *EntityMeta) string {
+		return "CONSTRAINT " + quote(d, "fk_"+rel.Pivot+"_"+col) + " FOREIGN KEY (" + quote(d, col) + ") REFERENCES " +
+			quote(d, m.Table) + " (" + quote(d, m.PK.Column) + ") ON DELETE CASCADE"
+	}
+	j, i := quote(d, rel.JoinColumn), quote(d, rel.InverseColumn)
+	stmt := "CREATE TABLE " + quote(d, rel.Pivot) + " (" + j + " " + ot + " NOT NULL, " + i + " " + tt + " NOT NULL, " +
+		"PRIMARY KEY (" + j + ", " + i + "), " + fk(rel.JoinColumn, rel.Owner) + ", " + fk(rel.InverseColumn, rel.Target) + ")"
+	if isMySQLFamily(d) {
+		stmt += " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci"
+	}
+	return []string{stmt, "CREATE INDEX " + quote(d, "idx_"+rel.Pivot+"_"+rel.InverseColumn) + " ON " + quote(d, rel.Pivot) + " (" + i + ")"}, nil
 }
 
 // dropSchemaSQL drops every table that exists, referencing ones first, with
@@ -247,9 +288,19 @@ func createSchemaSQL(d *qb.Dialect, metas []*EntityMeta) ([]string, error) {
 // statements on one connection.
 func dropSchemaSQL(d *qb.Dialect, metas []*EntityMeta) []string {
 	order := topoOrder(metas)
-	var out []string
+	var out, pivots []string
+	for _, m := range metas {
+		for _, rel := range m.Relations {
+			if rel.Owning {
+				pivots = append(pivots, rel.Pivot)
+			}
+		}
+	}
 	switch {
 	case d == qb.Postgres:
+		for _, p := range pivots {
+			out = append(out, "DROP TABLE IF EXISTS "+quote(d, p)+" CASCADE")
+		}
 		for i := len(order) - 1; i >= 0; i-- {
 			out = append(out, "DROP TABLE IF EXISTS "+quote(d, order[i].Table)+" CASCADE")
 		}
@@ -258,6 +309,9 @@ func dropSchemaSQL(d *qb.Dialect, metas []*EntityMeta) []string {
 		out = append(out, "SET FOREIGN_KEY_CHECKS = 0")
 	default:
 		out = append(out, "PRAGMA foreign_keys = OFF")
+	}
+	for _, p := range pivots {
+		out = append(out, "DROP TABLE IF EXISTS "+quote(d, p))
 	}
 	for i := len(order) - 1; i >= 0; i-- {
 		out = append(out, "DROP TABLE IF EXISTS "+quote(d, order[i].Table))

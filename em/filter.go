@@ -71,6 +71,8 @@ func compileFilter(d *qb.Dialect, m *EntityMeta, filter any) (qb.Expr, error) {
 		return nil, nil
 	case F:
 		return compileMap(d, m, f)
+	case whereExpr:
+		return f.e, nil
 	}
 	if rv := reflect.ValueOf(filter); rv.Kind() == reflect.Map {
 		return nil, &FilterError{Entity: m.Name, Reason: "a filter must be an em.F (map[string]any), not " + rv.Type().String()}
@@ -252,6 +254,27 @@ func compileOps(m *EntityMeta, fld *FieldMeta, ops F) (qb.Expr, error) {
 	return qb.And(conds...), nil
 }
 
+// whereExpr is a condition built inside the package (collections), passed
+// through compileFilter as it is.
+type whereExpr struct{ e qb.Expr }
+
+// pivotSide is the subquery of the keys linked through a many-to-many
+// pivot to the owner key: the items of an owning side, or the owners of an
+// inverse side.
+func pivotSide(d *qb.Dialect, rel *RelationMeta, keys any) qb.SelectQuery {
+	own := rel
+	pick, by := own.InverseColumn, own.JoinColumn
+	if !rel.Owning {
+		own = rel.Inverse
+		pick, by = own.JoinColumn, own.InverseColumn
+	}
+	cond := qb.Eq(by, keys)
+	if _, isList := filterList(keys); isList {
+		cond = qb.In(by, keys)
+	}
+	return d.Select(pick).From(own.Pivot).Where(cond)
+}
+
 // isOperatorMap reports whether every key of f is an operator ($…).
 func isOperatorMap(f F) bool {
 	for k := range f {
@@ -273,6 +296,15 @@ func relationFilter(d *qb.Dialect, m *EntityMeta, prop string, sub F) (qb.Expr, 
 		where, err := compileMap(d, rel.Target, sub)
 		if err != nil {
 			return nil, err
+		}
+		if rel.Kind == ManyToMany {
+			// Owners linked in the pivot to a matching item.
+			own, link, item := rel, rel.JoinColumn, rel.InverseColumn
+			if !rel.Owning {
+				own, link, item = rel.Inverse, rel.Inverse.InverseColumn, rel.Inverse.JoinColumn
+			}
+			items := d.Select(rel.Target.PK.Column).From(rel.Target.Table).Where(where)
+			return qb.In(m.PK.Column, d.Select(link).From(own.Pivot).Where(qb.In(item, items))), nil
 		}
 		q := d.Select(rel.MappedBy.Column).From(rel.Target.Table).Where(where)
 		return qb.In(m.PK.Column, q), nil

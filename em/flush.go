@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // plan is the work of one flush: change sets grouped per entity type.
@@ -13,7 +14,15 @@ type plan struct {
 	inserts map[*EntityMeta][]*entry
 	updates []update
 	deletes map[*EntityMeta][]*entry
+	pivots  []pivotOp // many-to-many links to write
 	n       int
+}
+
+// pivotOp is the pending change of one owning many-to-many collection.
+type pivotOp struct {
+	rel   *RelationMeta
+	owner *entry
+	h     *collHeader
 }
 
 type update struct {
@@ -47,6 +56,23 @@ func (e *EntityManager) computePlan() *plan {
 		if buf = en.changed(buf[:0]); len(buf) > 0 {
 			p.updates = append(p.updates, update{en: en, fields: slices.Clone(buf)})
 			p.n++
+		}
+	}
+	for _, list := range [2][]*entry{e.pending, e.tracked} {
+		for _, en := range list {
+			if !en.meta.hasOwningM2M || en.state == stateRemoved || en.state == 0 {
+				continue
+			}
+			for _, rel := range en.meta.Relations {
+				if !rel.Owning {
+					continue
+				}
+				h := (*collHeader)(unsafe.Add(en.ptr, rel.offset))
+				if len(h.added)+len(h.removed) > 0 {
+					p.pivots = append(p.pivots, pivotOp{rel: rel, owner: en, h: h})
+					p.n++
+				}
+			}
 		}
 	}
 	if dead > 64 && dead > len(e.tracked)/2 {
@@ -232,7 +258,7 @@ func (e *EntityManager) cascadeAll() error {
 // statement and nothing else runs during the flush (no hooks, no
 // subscribers), so that it needs no explicit transaction.
 func (e *EntityManager) singleStatement(p *plan) bool {
-	if len(e.orm.cfg.Subscribers) > 0 {
+	if len(e.orm.cfg.Subscribers) > 0 || len(p.pivots) > 0 {
 		return false
 	}
 	kinds := 0
@@ -341,6 +367,9 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 	if err := e.updateAll(ctx, tx, p.updates); err != nil {
 		return err
 	}
+	if err := e.writePivots(ctx, tx, p.pivots); err != nil {
+		return err
+	}
 	for i := len(order) - 1; i >= 0; i-- {
 		m := order[i]
 		if list := p.deletes[m]; len(list) > 0 {
@@ -375,6 +404,9 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 			delete(e.byPtr, en.ptr)
 			en.state = 0
 		}
+	}
+	for _, op := range p.pivots {
+		op.h.added, op.h.removed = nil, nil
 	}
 	// Keep what other goroutines persisted or removed while hooks ran.
 	e.pending = e.collect(stateNew, e.pending)

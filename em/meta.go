@@ -39,7 +39,9 @@ type FieldDef struct {
 	// MappedBy names, on a Collection field, the reference property of the
 	// item type that points back to this entity (one-to-many).
 	MappedBy      string
-	OrphanRemoval bool // on a Collection: removing an item deletes it
+	OrphanRemoval bool   // on a Collection: removing an item deletes it
+	ManyToMany    bool   // on a Collection without mappedBy: the owning side of a many-to-many
+	Pivot         string // the pivot table of an owning many-to-many ("" uses <table>_<property>)
 }
 
 // Generation says how a primary key gets its value.
@@ -66,13 +68,14 @@ type EntityMeta struct {
 	// Relations are the one-to-many collections of the entity (not columns).
 	Relations []*RelationMeta
 
-	props   map[string]*FieldMeta // by property name and Go field name
-	columns map[string]*FieldMeta
-	hooks   hookMask
-	jsonN   int  // number of JSON fields (snapshot slots)
-	flat    bool // a snapshot is a byte-for-byte copy: no pointers to deep-copy, no JSON
-	hasRefs bool // has em.Ref fields
-	size    uintptr
+	props        map[string]*FieldMeta // by property name and Go field name
+	columns      map[string]*FieldMeta
+	hooks        hookMask
+	jsonN        int  // number of JSON fields (snapshot slots)
+	flat         bool // a snapshot is a byte-for-byte copy: no pointers to deep-copy, no JSON
+	hasRefs      bool // has em.Ref fields
+	hasOwningM2M bool // has owning many-to-many collections
+	size         uintptr
 	// pair is struct{ E, S T; N entry }: a loaded entity, its snapshot and
 	// its unit-of-work record in one allocation, side by side in memory;
 	// snapOff and entryOff are the offsets of S and N.
@@ -245,6 +248,13 @@ func parseTag(tag string) (FieldDef, error) {
 			d.MappedBy = val
 		case "orphanRemoval":
 			d.OrphanRemoval = true
+		case "manyToMany":
+			d.ManyToMany = true
+		case "pivot":
+			if err := need(); err != nil {
+				return d, err
+			}
+			d.Pivot = val
 		case "ref":
 			if err := need(); err != nil {
 				return d, err
@@ -344,6 +354,29 @@ func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gen
 			if !ok {
 				return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("collection of %s, which is not a registered entity", rel.targetType)}
 			}
+			rel.Target = target
+			if rel.Owning {
+				if rel.Pivot == "" {
+					rel.Pivot = m.Table + "_" + naming.ColumnName(rel.Name)
+				}
+				rel.JoinColumn = m.Table + "_" + m.PK.Column
+				rel.InverseColumn = target.Table + "_" + target.PK.Column
+				if rel.InverseColumn == rel.JoinColumn {
+					rel.InverseColumn = "inverse_" + rel.InverseColumn
+				}
+				m.hasOwningM2M = true
+				continue
+			}
+			if inv := relationNamed(target, rel.mappedBy); inv != nil {
+				if !inv.Owning || inv.targetType != m.Type {
+					return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("mappedBy=%s: %s.%s must be an owning many-to-many collection of %s (orm:\"manyToMany\")", rel.mappedBy, target.Name, inv.Name, m.Name)}
+				}
+				if inv.Inverse != nil {
+					return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("%s.%s is already mapped by %s.%s", target.Name, inv.Name, inv.Inverse.Owner.Name, inv.Inverse.Name)}
+				}
+				rel.Kind, rel.Inverse, inv.Inverse = ManyToMany, inv, rel
+				continue
+			}
 			f := target.props[rel.mappedBy]
 			switch {
 			case f == nil:
@@ -351,7 +384,7 @@ func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gen
 			case !f.isRef || f.Ref != m:
 				return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("mappedBy=%s: %s.%s must be an em.Ref[%s]", rel.mappedBy, target.Name, f.Name, m.Name)}
 			}
-			rel.Target, rel.MappedBy = target, f
+			rel.MappedBy = f
 		}
 	}
 	registerMetas(r.order)
@@ -430,11 +463,14 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 						return fail(sf.Name, "orm tag: %v", err)
 					}
 				}
-				if def.MappedBy == "" {
-					return fail(sf.Name, "a Collection needs orm:\"mappedBy=…\" naming the reference back to %s", m.Name)
+				if def.MappedBy == "" && !def.ManyToMany {
+					return fail(sf.Name, "a Collection needs orm:\"mappedBy=…\" naming the reference back to %s, or orm:\"manyToMany\"", m.Name)
 				}
 				rel := &RelationMeta{Name: sf.Name, Property: propertyName(sf.Name), Owner: m, OrphanRemoval: def.OrphanRemoval,
 					mappedBy: def.MappedBy, targetType: reflect.New(sf.Type).Elem().Interface().(collField).collTarget(), offset: offset + sf.Offset}
+				if def.MappedBy == "" {
+					rel.Kind, rel.Owning, rel.Pivot = ManyToMany, true, def.Pivot
+				}
 				m.Relations = append(m.Relations, rel)
 				continue
 			}

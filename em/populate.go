@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"unsafe"
+
+	"github.com/mikrogo/mikro/qb"
 )
 
 // Populate loads the entities that entities (a slice of *T, or one *T, all
@@ -95,7 +97,10 @@ func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsa
 			target  *EntityMeta
 			err     error
 		)
-		if s.rel != nil {
+		if s.rel != nil && s.rel.Kind == ManyToMany {
+			targets, err = e.loadManyToMany(ctx, s.rel, ptrs)
+			target = s.rel.Target
+		} else if s.rel != nil {
 			targets, err = e.loadCollections(ctx, s.rel, ptrs)
 			target = s.rel.Target
 		} else {
@@ -126,6 +131,110 @@ func relationNamed(m *EntityMeta, name string) *RelationMeta {
 		}
 	}
 	return nil
+}
+
+// loadManyToMany initializes the many-to-many collection rel of every owner
+// at ptrs: one query reads the pivot rows of the owners, one more the items
+// not managed yet (per chunk of keys).
+func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, ptrs []unsafe.Pointer) ([]unsafe.Pointer, error) {
+	d := e.orm.dialect
+	owners := map[pkKey]unsafe.Pointer{}
+	var keys []any
+	for _, p := range ptrs {
+		h := (*collHeader)(unsafe.Add(p, rel.offset))
+		if h.owner == nil {
+			attachCollections(rel.Owner, p, false)
+		}
+		if h.initialized {
+			continue
+		}
+		k := keyOf(rel.Owner.PK, p)
+		if _, dup := owners[k]; !dup {
+			owners[k] = p
+			keys = append(keys, k.value(rel.Owner.PK))
+		}
+	}
+	own, mine, theirs := rel, rel.JoinColumn, rel.InverseColumn
+	if !rel.Owning {
+		own, mine, theirs = rel.Inverse, rel.Inverse.InverseColumn, rel.Inverse.JoinColumn
+	}
+	type link struct{ owner, item pkKey }
+	var links []link
+	var itemKeys []any
+	seen := map[pkKey]bool{}
+	per := e.inListSize()
+	for start := 0; start < len(keys); start += per {
+		chunk := keys[start:min(start+per, len(keys))]
+		query, args, err := d.Select(mine, theirs).From(own.Pivot).Where(qb.In(mine, chunk)).OrderBy(mine, theirs).Build()
+		if err != nil {
+			return nil, err
+		}
+		err = func() error {
+			e.mu.Lock()
+			defer e.mu.Unlock()
+			rows, err := e.orm.query(ctx, e.conn(), query, args)
+			if err != nil {
+				return translateError(err, rel.Owner.Name)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var a, b refHolder
+				if err := rows.Scan(&a, &b); err != nil {
+					return err
+				}
+				ownerKey, good1 := keyFromValue(rel.Owner.PK, a.v)
+				ik, good2 := keyFromValue(rel.Target.PK, b.v)
+				if !good1 || !good2 {
+					continue
+				}
+				links = append(links, link{ownerKey, ik})
+				if !seen[ik] {
+					seen[ik] = true
+					itemKeys = append(itemKeys, ik.value(rel.Target.PK))
+				}
+			}
+			return rows.Err()
+		}()
+		if err != nil {
+			return nil, err
+		}
+	}
+	// Items not managed yet, loaded by key.
+	var missing []any
+	e.mu.Lock()
+	for _, k := range itemKeys {
+		kk, _ := keyFromValue(rel.Target.PK, k)
+		if e.lookup(rel.Target, kk) == nil {
+			missing = append(missing, k)
+		}
+	}
+	e.mu.Unlock()
+	for start := 0; start < len(missing); start += per {
+		chunk := missing[start:min(start+per, len(missing))]
+		if err := e.find(ctx, rel.Target.Type, F{rel.Target.PK.Property: F{"$in": chunk}}, FindOptions{}, func(any) {}); err != nil {
+			return nil, err
+		}
+	}
+	e.mu.Lock()
+	for _, l := range links {
+		owner := owners[l.owner]
+		en := e.lookup(rel.Target, l.item)
+		if owner == nil || en == nil || en.state == stateRemoved {
+			continue
+		}
+		h := (*collHeader)(unsafe.Add(owner, rel.offset))
+		if !slices.Contains(h.items, en.ptr) && !slices.Contains(h.removed, en.ptr) {
+			h.items = append(h.items, en.ptr)
+		}
+	}
+	e.mu.Unlock()
+	var out []unsafe.Pointer
+	for _, p := range ptrs {
+		h := (*collHeader)(unsafe.Add(p, rel.offset))
+		h.initialized = true
+		out = append(out, h.items...)
+	}
+	return out, nil
 }
 
 // loadCollections initializes the collection rel of every owner at ptrs with

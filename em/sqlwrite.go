@@ -3,6 +3,7 @@ package em
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -369,6 +370,68 @@ func versionConds(m *EntityMeta, chunk []*entry) qb.Expr {
 		conds[i] = qb.And(qb.Eq(m.PK.Column, m.PK.value(en.ptr).Interface()), qb.Eq(m.Version.Column, m.Version.value(en.snap).Interface()))
 	}
 	return qb.Or(conds...)
+}
+
+// writePivots deletes the pivot rows of removed many-to-many links and
+// inserts those of added ones, batched per pivot table. Links of entities
+// being deleted are left to the foreign keys' ON DELETE CASCADE.
+func (e *EntityManager) writePivots(ctx context.Context, tx *txState, ops []pivotOp) error {
+	type row struct{ owner, item any }
+	adds := map[*RelationMeta][]row{}
+	dels := map[*RelationMeta][]row{}
+	var rels []*RelationMeta // in the order first met
+	for _, op := range ops {
+		if !slices.Contains(rels, op.rel) {
+			rels = append(rels, op.rel)
+		}
+		owner := keyOf(op.rel.Owner.PK, op.owner.ptr).value(op.rel.Owner.PK)
+		for _, it := range op.h.removed {
+			if en := e.byPtr[it]; en != nil && en.state == stateManaged {
+				dels[op.rel] = append(dels[op.rel], row{owner, keyOf(op.rel.Target.PK, it).value(op.rel.Target.PK)})
+			}
+		}
+		for _, it := range op.h.added {
+			if en := e.byPtr[it]; en == nil || en.state == stateRemoved {
+				continue // an untracked or removed item has no row to link
+			}
+			adds[op.rel] = append(adds[op.rel], row{owner, keyOf(op.rel.Target.PK, it).value(op.rel.Target.PK)})
+		}
+	}
+	d := e.orm.dialect
+	per := e.rowsPerStatement(2)
+	for _, rel := range rels {
+		list := dels[rel]
+		for start := 0; start < len(list); start += per {
+			chunk := list[start:min(start+per, len(list))]
+			conds := make([]qb.Expr, len(chunk))
+			for i, r := range chunk {
+				conds[i] = qb.And(qb.Eq(rel.JoinColumn, r.owner), qb.Eq(rel.InverseColumn, r.item))
+			}
+			sql, args, err := d.DeleteFrom(rel.Pivot).Where(qb.Or(conds...)).Build()
+			if err != nil {
+				return err
+			}
+			if _, err := e.orm.exec(ctx, tx.conn(), sql, args); err != nil {
+				return translateError(err, rel.Owner.Name)
+			}
+		}
+		list = adds[rel]
+		for start := 0; start < len(list); start += per {
+			chunk := list[start:min(start+per, len(list))]
+			q := d.InsertInto(rel.Pivot).Columns(rel.JoinColumn, rel.InverseColumn)
+			for _, r := range chunk {
+				q = q.Values(r.owner, r.item)
+			}
+			sql, args, err := q.Build()
+			if err != nil {
+				return err
+			}
+			if _, err := e.orm.exec(ctx, tx.conn(), sql, args); err != nil {
+				return translateError(err, rel.Owner.Name)
+			}
+		}
+	}
+	return nil
 }
 
 // castType is the type name usable in CAST for a column type.

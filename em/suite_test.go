@@ -26,6 +26,7 @@ type Author struct {
 	Rating  float64               `db:"rating"`
 	Version int                   `db:"version" orm:"version"`
 	Reviews em.Collection[Review] `orm:"mappedBy=author"`
+	Tags    em.Collection[Tag]    `orm:"manyToMany"`
 }
 
 func (Author) TableName() string { return "em_author" }
@@ -53,8 +54,9 @@ type Book struct {
 func (Book) TableName() string { return "em_book" }
 
 type Tag struct {
-	ID   string `db:"id" orm:"pk,uuid"`
-	Name string `db:"name" orm:"length=50"`
+	ID      string                `db:"id" orm:"pk,uuid"`
+	Name    string                `db:"name" orm:"length=50"`
+	Authors em.Collection[Author] `orm:"mappedBy=tags"`
 }
 
 func (Tag) TableName() string { return "em_tag" }
