@@ -543,6 +543,35 @@ var behaviourCases = []behaviourCase{
 			t.Fatalf("after deleting Bob: %v", names(left))
 		}
 	}},
+	{name: "self_reference_tree", run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		root := &Category{Name: "root"}
+		a, b := &Category{Name: "a"}, &Category{Name: "b"}
+		a1 := &Category{Name: "a1"}
+		a.Children.Add(a1)
+		root.Children.Add(a, b)
+		must(t, e.Persist(root)) // the whole tree, in one flush
+		must(t, e.Flush(v.ctx))
+		if root.ID == 0 || a1.ID == 0 || a1.Parent.ID() != a.ID || a.Parent.ID() != root.ID || root.Parent.IsSet() {
+			t.Fatalf("tree keys: root %d a %d a1 %d (a1's parent %v)", root.ID, a.ID, a1.ID, a1.Parent.ID())
+		}
+		f := v.orm.Fork()
+		tops, err := em.Find[Category](v.ctx, f, em.F{"parent": nil}, em.FindOptions{Populate: []string{"children.children"}})
+		must(t, err)
+		kids, err := tops[0].Children.Items()
+		must(t, err)
+		if len(tops) != 1 || len(kids) != 2 || kids[0].Name != "a" {
+			t.Fatalf("tree: %d tops, children %v", len(tops), kids)
+		}
+		grand, err := kids[0].Children.Items()
+		must(t, err)
+		if len(grand) != 1 || grand[0].Name != "a1" {
+			t.Fatalf("grandchildren %v", grand)
+		}
+		if p, _ := grand[0].Parent.Get(); p != kids[0] {
+			t.Fatal("a child's parent is not its loaded instance")
+		}
+	}},
 	{name: "fk_order", run: func(t *testing.T, v env) {
 		e := v.orm.Fork()
 		a := &Author{Name: "Ann"}

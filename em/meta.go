@@ -74,6 +74,7 @@ type EntityMeta struct {
 	jsonN        int  // number of JSON fields (snapshot slots)
 	flat         bool // a snapshot is a byte-for-byte copy: no pointers to deep-copy, no JSON
 	hasRefs      bool // has em.Ref fields
+	selfRef      bool // has a reference to its own type (a tree)
 	hasOwningM2M bool // has owning many-to-many collections
 	size         uintptr
 	// pair is struct{ E, S T; N entry }: a loaded entity, its snapshot and
@@ -333,6 +334,7 @@ func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gen
 				f.eq = refEq(f)
 				m.flat = false
 				m.hasRefs = true
+				m.selfRef = m.selfRef || ref == m
 				continue
 			}
 			if f.Def.References == "" {

@@ -45,6 +45,51 @@ func (e *EntityManager) rowsPerStatement(cols int) int {
 // insertAll inserts new entities of one type in multi-row INSERTs and writes
 // generated keys back.
 func (e *EntityManager) insertAll(ctx context.Context, tx *txState, m *EntityMeta, list []*entry) error {
+	if m.selfRef {
+		// A row referring to another new row of the same table (a tree)
+		// waits for it: insert level by level, parents first.
+		for len(list) > 0 {
+			level, rest := splitLevel(m, list)
+			if len(level) == 0 {
+				return &ValidationError{Entity: m.Name, Value: m.PK.Get(rest[0].obj), Reason: "new entities refer to each other in a cycle; flush one of them first"}
+			}
+			if err := e.insertRows(ctx, tx, m, level); err != nil {
+				return err
+			}
+			list = rest
+		}
+		return nil
+	}
+	return e.insertRows(ctx, tx, m, list)
+}
+
+// splitLevel returns the entities of list whose references to m point to no
+// other entity of list (they can go in now) and the rest.
+func splitLevel(m *EntityMeta, list []*entry) (level, rest []*entry) {
+	waiting := make(map[unsafe.Pointer]bool, len(list))
+	for _, en := range list {
+		waiting[en.ptr] = true
+	}
+	for _, en := range list {
+		blocked := false
+		for _, f := range m.Fields {
+			if f.isRef && f.Ref == m {
+				if h := (*refHeader)(f.ptr(en.ptr)); h.entity != nil && h.entity != en.ptr && waiting[h.entity] {
+					blocked = true
+				}
+			}
+		}
+		if blocked {
+			rest = append(rest, en)
+		} else {
+			level = append(level, en)
+		}
+	}
+	return level, rest
+}
+
+// insertRows inserts entities of one type in multi-row INSERTs.
+func (e *EntityManager) insertRows(ctx context.Context, tx *txState, m *EntityMeta, list []*entry) error {
 	// Rows whose auto-increment key is set go in with it; the rest get one.
 	var withKey, withoutKey []*entry
 	for _, en := range list {

@@ -71,7 +71,17 @@ type Review struct {
 
 func (Review) TableName() string { return "em_review" }
 
-var entities = []any{(*Author)(nil), (*Publisher)(nil), (*Book)(nil), (*Tag)(nil), (*Hooked)(nil), (*Review)(nil)}
+// Category is a tree: a reference to its parent, a collection of children.
+type Category struct {
+	ID       int64                   `db:"id" orm:"pk"`
+	Name     string                  `db:"name"`
+	Parent   em.Ref[Category]        `db:"parent_id" orm:"nullable"`
+	Children em.Collection[Category] `orm:"mappedBy=parent"`
+}
+
+func (Category) TableName() string { return "em_category" }
+
+var entities = []any{(*Category)(nil), (*Author)(nil), (*Publisher)(nil), (*Book)(nil), (*Tag)(nil), (*Hooked)(nil), (*Review)(nil)}
 
 // queryLog captures the statements an ORM runs (Config.Debug logs each one).
 type queryLog struct {
