@@ -357,6 +357,7 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 	}
 
 	order := topoOrder(e.orm.reg.order)
+	tx.inserted, tx.deferred = nil, nil
 	for _, m := range order {
 		if list := p.inserts[m]; len(list) > 0 {
 			if err := e.insertAll(ctx, tx, m, list); err != nil {
@@ -364,6 +365,10 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 			}
 		}
 	}
+	if err := e.writeDeferred(ctx, tx); err != nil {
+		return err
+	}
+	tx.inserted = nil
 	if err := e.updateAll(ctx, tx, p.updates); err != nil {
 		return err
 	}

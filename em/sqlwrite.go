@@ -51,7 +51,9 @@ func (e *EntityManager) insertAll(ctx context.Context, tx *txState, m *EntityMet
 		for len(list) > 0 {
 			level, rest := splitLevel(m, list)
 			if len(level) == 0 {
-				return &ValidationError{Entity: m.Name, Value: m.PK.Get(rest[0].obj), Reason: "new entities refer to each other in a cycle; flush one of them first"}
+				// A cycle: the rest go in together, their references to rows
+				// not in yet written afterwards (see bindRef).
+				level, rest = rest, nil
 			}
 			if err := e.insertRows(ctx, tx, m, level); err != nil {
 				return err
@@ -152,12 +154,24 @@ func (e *EntityManager) insertChunk(ctx context.Context, tx *txState, m *EntityM
 	args := make([]any, 0, len(chunk)*len(fields))
 	for _, en := range chunk {
 		for _, f := range fields {
-			v, err := bindValue(f, en.ptr)
+			var v any
+			var err error
+			if f.isRef {
+				v, err = e.bindRef(tx, en, f)
+			} else {
+				v, err = bindValue(f, en.ptr)
+			}
 			if err != nil {
 				return err
 			}
 			args = append(args, v)
 		}
+	}
+	if tx.inserted == nil {
+		tx.inserted = map[unsafe.Pointer]bool{}
+	}
+	for _, en := range chunk {
+		tx.inserted[en.ptr] = true
 	}
 	if !returning {
 		res, err := e.orm.exec(ctx, tx.conn(), sql, args)
@@ -415,6 +429,44 @@ func versionConds(m *EntityMeta, chunk []*entry) qb.Expr {
 		conds[i] = qb.And(qb.Eq(m.PK.Column, m.PK.value(en.ptr).Interface()), qb.Eq(m.Version.Column, m.Version.value(en.snap).Interface()))
 	}
 	return qb.Or(conds...)
+}
+
+// bindRef is the value of reference f of en on insert. A reference to an
+// entity of this flush that is not inserted yet (a cycle between new
+// entities) is written as NULL and set by an UPDATE after every insert
+// (writeDeferred); through a NOT NULL reference that is impossible, a
+// *ValidationError.
+func (e *EntityManager) bindRef(tx *txState, en *entry, f *FieldMeta) (any, error) {
+	h := (*refHeader)(f.ptr(en.ptr))
+	if h.entity != nil && !tx.inserted[h.entity] {
+		if t, ok := e.byPtr[h.entity]; ok && t.state == stateNew && h.entity != en.ptr {
+			if !f.Nullable {
+				return nil, &ValidationError{Entity: en.meta.Name, Field: f.Name, Value: en.meta.PK.Get(en.obj),
+					Reason: fmt.Sprintf("new entities refer to each other through this NOT NULL reference to %s; make one reference nullable, or flush one entity first", f.Ref.Name)}
+			}
+			tx.deferred = append(tx.deferred, deferredRef{en, f})
+			return nil, nil
+		}
+	}
+	return refBind(f, f.ptr(en.ptr)), nil
+}
+
+// writeDeferred sets the references bindRef wrote as NULL, now that every
+// row of the flush is in.
+func (e *EntityManager) writeDeferred(ctx context.Context, tx *txState) error {
+	for _, dr := range tx.deferred {
+		m := dr.en.meta
+		sql, args, err := e.orm.dialect.Update(m.Table).Set(dr.f.Column, refBind(dr.f, dr.f.ptr(dr.en.ptr))).
+			Where(qb.Eq(m.PK.Column, m.PK.value(dr.en.ptr).Interface())).Build()
+		if err != nil {
+			return err
+		}
+		if _, err := e.orm.exec(ctx, tx.conn(), sql, args); err != nil {
+			return translateError(err, m.Name)
+		}
+	}
+	tx.deferred = nil
+	return nil
 }
 
 // writePivots deletes the pivot rows of removed many-to-many links and

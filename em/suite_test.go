@@ -27,6 +27,8 @@ type Author struct {
 	Version int                   `db:"version" orm:"version"`
 	Reviews em.Collection[Review] `orm:"mappedBy=author"`
 	Tags    em.Collection[Tag]    `orm:"manyToMany"`
+	// Favorite closes a cycle with Review.Author (nullable on this side).
+	Favorite em.Ref[Review] `db:"favorite_id" orm:"nullable"`
 }
 
 func (Author) TableName() string { return "em_author" }

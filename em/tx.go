@@ -14,12 +14,17 @@ import (
 // txState is an open transaction of an entity manager, with the undo log that
 // puts the unit of work back as it was if the transaction rolls back.
 type txState struct {
-	sqlTx    dbconn.Tx
-	pool     querier // for a flush that runs its single statement without a transaction
-	depth    int     // savepoint nesting
-	undo     []undoRec
-	fresh    []freshRec // new entities flushed without a full backup (no hooks can have touched them)
-	zeroed   []zeroRec  // fields a flush filled in that were empty before
+	sqlTx dbconn.Tx
+	pool  querier // for a flush that runs its single statement without a transaction
+	depth int     // savepoint nesting
+	undo  []undoRec
+	fresh []freshRec // new entities flushed without a full backup (no hooks can have touched them)
+	// During a flush: entities inserted so far, and references bound as NULL
+	// because they point at an entity not inserted yet (a cycle), to set by
+	// an UPDATE once every row is in.
+	inserted map[unsafe.Pointer]bool
+	deferred []deferredRef
+	zeroed   []zeroRec // fields a flush filled in that were empty before
 	savePend []*entry
 	saveRem  []*entry
 }
@@ -40,6 +45,12 @@ type freshRec struct {
 	en   *entry
 	inIM bool
 	key  pkKey
+}
+
+// deferredRef is a reference written as NULL on insert and set afterwards.
+type deferredRef struct {
+	en *entry
+	f  *FieldMeta
 }
 
 // zeroRec is a field a flush set (a generated key, an onCreate value, the
