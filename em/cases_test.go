@@ -595,6 +595,29 @@ var behaviourCases = []behaviourCase{
 			t.Fatalf("the flush after a cycle is not clean: %v", v.log.all())
 		}
 	}},
+	{name: "cascade_remove", run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		a := &Author{Name: "Ann"}
+		a.Reviews.Add(&Review{Text: "x"}, &Review{Text: "y"})
+		must(t, e.Persist(a))
+		must(t, e.Flush(v.ctx))
+		f := v.orm.Fork()
+		got, err := em.FindOneOrFail[Author](v.ctx, f, a.ID)
+		must(t, err)
+		err = f.Remove(got)
+		var ve *em.ValidationError
+		if !errors.As(err, &ve) || ve.Field != "Reviews" || f.ManagedCount() != 1 {
+			t.Fatalf("cascade remove over an uninitialized collection: %v", err)
+		}
+		must(t, got.Reviews.Init(v.ctx, f))
+		must(t, f.Remove(got))
+		must(t, f.Flush(v.ctx))
+		n, err := em.Count[Review](v.ctx, v.orm.Fork(), nil)
+		must(t, err)
+		if n != 0 {
+			t.Fatalf("%d reviews left after removing their author", n)
+		}
+	}},
 	{name: "fk_order", run: func(t *testing.T, v env) {
 		e := v.orm.Fork()
 		a := &Author{Name: "Ann"}

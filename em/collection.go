@@ -78,6 +78,7 @@ type RelationMeta struct {
 	Target        *EntityMeta // the entity of the items
 	MappedBy      *FieldMeta  // one-to-many: the reference in Target that points to Owner
 	OrphanRemoval bool
+	CascadeRemove bool // Remove of the owner removes the items
 	// Many-to-many: the owning side has the pivot table, with JoinColumn
 	// holding the owner's key and InverseColumn the item's; Inverse links
 	// the two sides when both are declared.

@@ -341,14 +341,85 @@ func (e *EntityManager) Remove(entities ...any) error {
 		if !ok {
 			return fmt.Errorf("%w: Remove of a %s that this entity manager does not manage", ErrNotManaged, m.Name)
 		}
-		switch en.state {
+		if err := e.removeLocked(en); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeLocked marks en removed and follows references and collections
+// tagged cascade=remove. It checks the whole cascade before marking
+// anything, so a refusal leaves the unit of work as it was. The caller holds
+// e.mu.
+func (e *EntityManager) removeLocked(en *entry) error {
+	var list []*entry
+	if err := e.cascadeRemove(en, map[*entry]bool{}, &list); err != nil {
+		return err
+	}
+	for _, x := range list {
+		switch x.state {
 		case stateNew:
-			e.pending = removeEntry(e.pending, en)
-			e.dropIM(en)
-			delete(e.byPtr, p)
+			e.pending = removeEntry(e.pending, x)
+			e.dropIM(x)
+			delete(e.byPtr, x.ptr)
+			x.state = 0
 		case stateManaged:
-			en.state = stateRemoved
-			e.removed = append(e.removed, en)
+			x.state = stateRemoved
+			e.removed = append(e.removed, x)
+		}
+	}
+	return nil
+}
+
+// cascadeRemove collects en and what it removes with it, children first.
+func (e *EntityManager) cascadeRemove(en *entry, seen map[*entry]bool, out *[]*entry) error {
+	if seen[en] || en.state == stateRemoved {
+		return nil
+	}
+	seen[en] = true
+	m := en.meta
+	for _, rel := range m.Relations {
+		if !rel.CascadeRemove {
+			continue
+		}
+		h := (*collHeader)(unsafe.Add(en.ptr, rel.offset))
+		if !h.initialized {
+			return &ValidationError{Entity: m.Name, Field: rel.Name, Value: m.PK.Get(en.obj),
+				Reason: fmt.Sprintf("cascade remove needs the items: Init the collection or populate %q before Remove", rel.Property)}
+		}
+		for _, it := range h.items {
+			if x, ok := e.byPtr[it]; ok {
+				if err := e.cascadeRemove(x, seen, out); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	*out = append(*out, en)
+	for _, f := range m.Fields {
+		if !f.isRef || !f.Def.CascadeRemove {
+			continue
+		}
+		h := (*refHeader)(f.ptr(en.ptr))
+		target := h.entity
+		if target == nil && h.id != nil {
+			if k, ok := keyFromValue(f.Ref.PK, h.id); ok {
+				if x := e.lookup(f.Ref, k); x != nil {
+					target = x.ptr
+				}
+			}
+			if target == nil {
+				return &ValidationError{Entity: m.Name, Field: f.Name, Value: m.PK.Get(en.obj),
+					Reason: fmt.Sprintf("cascade remove of %s %v, which is not loaded: Load the reference or populate it before Remove", f.Ref.Name, h.id)}
+			}
+		}
+		if target != nil {
+			if x, ok := e.byPtr[target]; ok {
+				if err := e.cascadeRemove(x, seen, out); err != nil {
+					return err
+				}
+			}
 		}
 	}
 	return nil

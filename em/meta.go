@@ -41,6 +41,7 @@ type FieldDef struct {
 	MappedBy      string
 	OrphanRemoval bool   // on a Collection: removing an item deletes it
 	ManyToMany    bool   // on a Collection without mappedBy: the owning side of a many-to-many
+	CascadeRemove bool   // on a Ref or Collection: Remove takes the related entities along
 	Pivot         string // the pivot table of an owning many-to-many ("" uses <table>_<property>)
 }
 
@@ -251,6 +252,11 @@ func parseTag(tag string) (FieldDef, error) {
 			d.OrphanRemoval = true
 		case "manyToMany":
 			d.ManyToMany = true
+		case "cascade":
+			if val != "remove" {
+				return d, fmt.Errorf("cascade=%q: only cascade=remove is an option (persist always cascades)", val)
+			}
+			d.CascadeRemove = true
 		case "pivot":
 			if err := need(); err != nil {
 				return d, err
@@ -468,7 +474,7 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 				if def.MappedBy == "" && !def.ManyToMany {
 					return fail(sf.Name, "a Collection needs orm:\"mappedBy=…\" naming the reference back to %s, or orm:\"manyToMany\"", m.Name)
 				}
-				rel := &RelationMeta{Name: sf.Name, Property: propertyName(sf.Name), Owner: m, OrphanRemoval: def.OrphanRemoval,
+				rel := &RelationMeta{Name: sf.Name, Property: propertyName(sf.Name), Owner: m, OrphanRemoval: def.OrphanRemoval, CascadeRemove: def.CascadeRemove,
 					mappedBy: def.MappedBy, targetType: reflect.New(sf.Type).Elem().Interface().(collField).collTarget(), offset: offset + sf.Offset}
 				if def.MappedBy == "" {
 					rel.Kind, rel.Owning, rel.Pivot = ManyToMany, true, def.Pivot

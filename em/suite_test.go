@@ -25,7 +25,7 @@ type Author struct {
 	Born    *time.Time            `db:"born"`
 	Rating  float64               `db:"rating"`
 	Version int                   `db:"version" orm:"version"`
-	Reviews em.Collection[Review] `orm:"mappedBy=author"`
+	Reviews em.Collection[Review] `orm:"mappedBy=author,cascade=remove"`
 	Tags    em.Collection[Tag]    `orm:"manyToMany"`
 	// Favorite closes a cycle with Review.Author (nullable on this side).
 	Favorite em.Ref[Review] `db:"favorite_id" orm:"nullable"`
