@@ -133,11 +133,9 @@ func relationNamed(m *EntityMeta, name string) *RelationMeta {
 	return nil
 }
 
-// loadManyToMany initializes the many-to-many collection rel of every owner
-// at ptrs: one query reads the pivot rows of the owners, one more the items
-// not managed yet (per chunk of keys).
-func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, ptrs []unsafe.Pointer) ([]unsafe.Pointer, error) {
-	d := e.orm.dialect
+// ownersToLoad returns the owners at ptrs whose collection rel is not
+// initialized, by key, and their keys in order.
+func ownersToLoad(rel *RelationMeta, ptrs []unsafe.Pointer) (map[pkKey]unsafe.Pointer, []any) {
 	owners := map[pkKey]unsafe.Pointer{}
 	var keys []any
 	for _, p := range ptrs {
@@ -154,6 +152,27 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 			keys = append(keys, k.value(rel.Owner.PK))
 		}
 	}
+	return owners, keys
+}
+
+// markLoaded marks the collection rel of every owner at ptrs initialized
+// and returns all their items.
+func markLoaded(rel *RelationMeta, ptrs []unsafe.Pointer) []unsafe.Pointer {
+	var out []unsafe.Pointer
+	for _, p := range ptrs {
+		h := (*collHeader)(unsafe.Add(p, rel.offset))
+		h.initialized = true
+		out = append(out, h.items...)
+	}
+	return out
+}
+
+// loadManyToMany initializes the many-to-many collection rel of every owner
+// at ptrs: one query reads the pivot rows of the owners, one more the items
+// not managed yet (per chunk of keys).
+func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, ptrs []unsafe.Pointer) ([]unsafe.Pointer, error) {
+	d := e.orm.dialect
+	owners, keys := ownersToLoad(rel, ptrs)
 	own, mine, theirs := rel, rel.JoinColumn, rel.InverseColumn
 	if !rel.Owning {
 		own, mine, theirs = rel.Inverse, rel.Inverse.InverseColumn, rel.Inverse.JoinColumn
@@ -228,35 +247,14 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 		}
 	}
 	e.mu.Unlock()
-	var out []unsafe.Pointer
-	for _, p := range ptrs {
-		h := (*collHeader)(unsafe.Add(p, rel.offset))
-		h.initialized = true
-		out = append(out, h.items...)
-	}
-	return out, nil
+	return markLoaded(rel, ptrs), nil
 }
 
 // loadCollections initializes the collection rel of every owner at ptrs with
 // one query per chunk of owners (select-in), ordered by the items' keys. An
 // initialized collection is left as it is. It returns all the items.
 func (e *EntityManager) loadCollections(ctx context.Context, rel *RelationMeta, ptrs []unsafe.Pointer) ([]unsafe.Pointer, error) {
-	owners := map[pkKey]unsafe.Pointer{}
-	var keys []any
-	for _, p := range ptrs {
-		h := (*collHeader)(unsafe.Add(p, rel.offset))
-		if h.owner == nil {
-			attachCollections(rel.Owner, p, false)
-		}
-		if h.initialized {
-			continue
-		}
-		k := keyOf(rel.Owner.PK, p)
-		if _, dup := owners[k]; !dup {
-			owners[k] = p
-			keys = append(keys, k.value(rel.Owner.PK))
-		}
-	}
+	owners, keys := ownersToLoad(rel, ptrs)
 	per := e.inListSize()
 	for start := 0; start < len(keys); start += per {
 		chunk := keys[start:min(start+per, len(keys))]
@@ -287,13 +285,7 @@ func (e *EntityManager) loadCollections(ctx context.Context, rel *RelationMeta, 
 		}
 		e.mu.Unlock()
 	}
-	var out []unsafe.Pointer
-	for _, p := range ptrs {
-		h := (*collHeader)(unsafe.Add(p, rel.offset))
-		h.initialized = true
-		out = append(out, h.items...)
-	}
-	return out, nil
+	return markLoaded(rel, ptrs), nil
 }
 
 // loadRefs fills the reference field f of every entity at ptrs: from the
