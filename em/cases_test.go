@@ -383,6 +383,16 @@ var behaviourCases = []behaviourCase{
 			t.Fatalf("the inverse side of a populated item: %v %v", owner, err)
 		}
 
+		// Conditions and order on a populated collection.
+		ord := v.orm.Fork()
+		withOrder, err := em.Find[Author](v.ctx, ord, em.F{"id": a.ID}, em.FindOptions{Populate: []string{"reviews"},
+			PopulateOrderBy: map[string][]string{"reviews": {"text DESC"}}, PopulateWhere: map[string]em.F{"reviews": {"text": em.Like("%i%")}}})
+		must(t, err)
+		ordered, err := withOrder[0].Reviews.Items()
+		must(t, err)
+		if len(ordered) != 1 || ordered[0].Text != "fine" {
+			t.Fatalf("ordered, filtered populate: %v", ordered)
+		}
 		// Removing an item whose reference is required, without orphan
 		// removal, is refused before anything is written.
 		authors[0].Reviews.Remove(items[1])
@@ -495,6 +505,16 @@ var behaviourCases = []behaviourCase{
 		must(t, err)
 		if len(back) != 1 || back[0] != authors[0] {
 			t.Fatalf("inverse side: %v", back)
+		}
+		// Conditions and order on a populated many-to-many.
+		h0 := v.orm.Fork()
+		only, err := em.Find[Author](v.ctx, h0, em.F{"id": a.ID}, em.FindOptions{Populate: []string{"tags"},
+			PopulateWhere: map[string]em.F{"tags": {"name": em.Ne("go")}}, PopulateOrderBy: map[string][]string{"tags": {"name DESC"}}})
+		must(t, err)
+		onlyTags, err := only[0].Tags.Items()
+		must(t, err)
+		if len(onlyTags) != 1 || onlyTags[0].Name != "sql" {
+			t.Fatalf("filtered populate: %v", tagNames(onlyTags))
 		}
 		// Remove one link, add a new tag: one DELETE and one INSERT on the pivot.
 		var sqlT *Tag

@@ -47,6 +47,13 @@ type FindOptions struct {
 	// level is one query with IN (…) over the keys not yet managed
 	// (select-in), chunked to the parameter limit.
 	Populate []string
+	// PopulateWhere restricts the items loaded into populated collections,
+	// per path ("books": em.F{"published": true}); such collections hold
+	// only the matching items. References are loaded regardless.
+	PopulateWhere map[string]F
+	// PopulateOrderBy orders the items of populated collections, per path
+	// ("books": {"year DESC"}); by primary key otherwise.
+	PopulateOrderBy map[string][]string
 }
 
 func oneOpt(opts []FindOptions) FindOptions {
@@ -329,7 +336,7 @@ func (e *EntityManager) find(ctx context.Context, t reflect.Type, filter any, o 
 	if err != nil || len(o.Populate) == 0 {
 		return err
 	}
-	return e.populate(ctx, m, loaded, o.Populate)
+	return e.populate(ctx, m, loaded, o.Populate, popOpts{where: o.PopulateWhere, order: o.PopulateOrderBy})
 }
 
 // load runs a full-row SELECT of m built elsewhere and hydrates the rows.

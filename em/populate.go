@@ -45,11 +45,24 @@ func (e *EntityManager) Populate(ctx context.Context, entities any, paths ...str
 	if err != nil {
 		return err
 	}
-	return e.populate(ctx, m, ptrs, paths)
+	return e.populate(ctx, m, ptrs, paths, popOpts{})
+}
+
+// popOpts are the per-path conditions and orders of a populate; prefix is
+// the path walked so far ("books." inside "books.reviews").
+type popOpts struct {
+	where  map[string]F
+	order  map[string][]string
+	prefix string
+}
+
+func (o popOpts) at(prop string) (F, []string, popOpts) {
+	path := o.prefix + prop
+	return o.where[path], o.order[path], popOpts{where: o.where, order: o.order, prefix: path + "."}
 }
 
 // populate resolves each path on the entities at ptrs (all of type m).
-func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsafe.Pointer, paths []string) error {
+func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsafe.Pointer, paths []string, opts popOpts) error {
 	// Group the paths by their first property: "author", "author.publisher"
 	// load authors once and go on with "publisher" on them.
 	// A step is a reference field or a collection.
@@ -96,14 +109,19 @@ func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsa
 			targets []unsafe.Pointer
 			target  *EntityMeta
 			err     error
+			sub     popOpts
 		)
-		if s.rel != nil && s.rel.Kind == ManyToMany {
-			targets, err = e.loadManyToMany(ctx, s.rel, ptrs)
-			target = s.rel.Target
-		} else if s.rel != nil {
-			targets, err = e.loadCollections(ctx, s.rel, ptrs)
-			target = s.rel.Target
-		} else {
+		switch {
+		case s.rel != nil:
+			where, orderBy, inner := opts.at(s.rel.Property)
+			sub, target = inner, s.rel.Target
+			if s.rel.Kind == ManyToMany {
+				targets, err = e.loadManyToMany(ctx, s.rel, ptrs, where, orderBy)
+			} else {
+				targets, err = e.loadCollections(ctx, s.rel, ptrs, where, orderBy)
+			}
+		default:
+			_, _, sub = opts.at(s.f.Property)
 			targets, err = e.loadRefs(ctx, s.f, ptrs)
 			target = s.f.Ref
 		}
@@ -111,7 +129,7 @@ func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsa
 			return err
 		}
 		if len(next[s]) > 0 && len(targets) > 0 {
-			if err := e.populate(ctx, target, targets, next[s]); err != nil {
+			if err := e.populate(ctx, target, targets, next[s], sub); err != nil {
 				return err
 			}
 		}
@@ -170,7 +188,7 @@ func markLoaded(rel *RelationMeta, ptrs []unsafe.Pointer) []unsafe.Pointer {
 // loadManyToMany initializes the many-to-many collection rel of every owner
 // at ptrs: one query reads the pivot rows of the owners, one more the items
 // not managed yet (per chunk of keys).
-func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, ptrs []unsafe.Pointer) ([]unsafe.Pointer, error) {
+func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, ptrs []unsafe.Pointer, where F, orderBy []string) ([]unsafe.Pointer, error) {
 	d := e.orm.dialect
 	owners, keys := ownersToLoad(rel, ptrs)
 	own, mine, theirs := rel, rel.JoinColumn, rel.InverseColumn
@@ -218,32 +236,57 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 			return nil, err
 		}
 	}
-	// Items not managed yet, loaded by key.
-	var missing []any
+	// The items: those not managed yet loaded by key; with a condition or an
+	// order, all of them, in that order, keeping the matching ones.
+	filtered := len(where) > 0 || len(orderBy) > 0
+	var load []any
 	e.mu.Lock()
 	for _, k := range itemKeys {
 		kk, _ := keyFromValue(rel.Target.PK, k)
-		if e.lookup(rel.Target, kk) == nil {
-			missing = append(missing, k)
+		if filtered || e.lookup(rel.Target, kk) == nil {
+			load = append(load, k)
 		}
 	}
 	e.mu.Unlock()
-	for start := 0; start < len(missing); start += per {
-		chunk := missing[start:min(start+per, len(missing))]
-		if err := e.find(ctx, rel.Target.Type, F{rel.Target.PK.Property: F{"$in": chunk}}, FindOptions{}, func(any) {}); err != nil {
+	var ordered []unsafe.Pointer
+	for start := 0; start < len(load); start += per {
+		chunk := load[start:min(start+per, len(load))]
+		filter := F{rel.Target.PK.Property: F{"$in": chunk}}
+		if len(where) > 0 {
+			filter = F{"$and": []F{filter, where}}
+		}
+		err := e.find(ctx, rel.Target.Type, filter, FindOptions{OrderBy: orderBy}, func(obj any) { ordered = append(ordered, entityPtr(obj)) })
+		if err != nil {
 			return nil, err
 		}
 	}
 	e.mu.Lock()
+	ownersOf := make(map[pkKey][]pkKey, len(itemKeys)) // item → its owners, in pivot order
 	for _, l := range links {
-		owner := owners[l.owner]
-		en := e.lookup(rel.Target, l.item)
-		if owner == nil || en == nil || en.state == stateRemoved {
-			continue
-		}
+		ownersOf[l.item] = append(ownersOf[l.item], l.owner)
+	}
+	add := func(owner, it unsafe.Pointer) {
 		h := (*collHeader)(unsafe.Add(owner, rel.offset))
-		if !slices.Contains(h.items, en.ptr) && !slices.Contains(h.removed, en.ptr) {
-			h.items = append(h.items, en.ptr)
+		if !slices.Contains(h.items, it) && !slices.Contains(h.removed, it) {
+			h.items = append(h.items, it)
+		}
+	}
+	if filtered {
+		for _, it := range ordered {
+			for _, k := range ownersOf[keyOf(rel.Target.PK, it)] {
+				if owner := owners[k]; owner != nil {
+					add(owner, it)
+				}
+			}
+		}
+	} else {
+		for _, l := range links {
+			owner := owners[l.owner]
+			en := e.lookup(rel.Target, l.item)
+			if owner == nil || en == nil || en.state == stateRemoved {
+				continue
+			}
+			add(owner, en.ptr)
 		}
 	}
 	e.mu.Unlock()
@@ -253,14 +296,20 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 // loadCollections initializes the collection rel of every owner at ptrs with
 // one query per chunk of owners (select-in), ordered by the items' keys. An
 // initialized collection is left as it is. It returns all the items.
-func (e *EntityManager) loadCollections(ctx context.Context, rel *RelationMeta, ptrs []unsafe.Pointer) ([]unsafe.Pointer, error) {
+func (e *EntityManager) loadCollections(ctx context.Context, rel *RelationMeta, ptrs []unsafe.Pointer, where F, orderBy []string) ([]unsafe.Pointer, error) {
+	if len(orderBy) == 0 {
+		orderBy = []string{rel.Target.PK.Property}
+	}
 	owners, keys := ownersToLoad(rel, ptrs)
 	per := e.inListSize()
 	for start := 0; start < len(keys); start += per {
 		chunk := keys[start:min(start+per, len(keys))]
 		var items []unsafe.Pointer
-		err := e.find(ctx, rel.Target.Type, F{rel.MappedBy.Property: F{"$in": chunk}},
-			FindOptions{OrderBy: []string{rel.Target.PK.Property}}, func(obj any) { items = append(items, entityPtr(obj)) })
+		filter := F{rel.MappedBy.Property: F{"$in": chunk}}
+		if len(where) > 0 {
+			filter = F{"$and": []F{filter, where}}
+		}
+		err := e.find(ctx, rel.Target.Type, filter, FindOptions{OrderBy: orderBy}, func(obj any) { items = append(items, entityPtr(obj)) })
 		if err != nil {
 			return nil, err
 		}
