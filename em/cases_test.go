@@ -393,6 +393,22 @@ var behaviourCases = []behaviourCase{
 		if len(ordered) != 1 || ordered[0].Text != "fine" {
 			t.Fatalf("ordered, filtered populate: %v", ordered)
 		}
+		// The newest N per owner (a window function).
+		top := v.orm.Fork()
+		extra := &Author{Name: "Zed"}
+		extra.Reviews.Add(&Review{Text: "z1"}, &Review{Text: "z2"}, &Review{Text: "z3"})
+		must(t, top.Persist(extra))
+		must(t, top.Flush(v.ctx))
+		both, err := em.Find[Author](v.ctx, v.orm.Fork(), em.F{"id": em.In([]int64{a.ID, extra.ID})}, em.FindOptions{OrderBy: []string{"name"},
+			Populate: []string{"reviews"}, PopulateOrderBy: map[string][]string{"reviews": {"id DESC"}}, PopulateLimit: map[string]int{"reviews": 2}})
+		must(t, err)
+		annTop, err := both[0].Reviews.Items()
+		must(t, err)
+		zedTop, err := both[1].Reviews.Items()
+		must(t, err)
+		if len(annTop) != 2 || annTop[0].Text != "fine" || len(zedTop) != 2 || zedTop[0].Text != "z3" || zedTop[1].Text != "z2" {
+			t.Fatalf("two newest per author: %v / %v", annTop, zedTop)
+		}
 		// Removing an item whose reference is required, without orphan
 		// removal, is refused before anything is written.
 		authors[0].Reviews.Remove(items[1])

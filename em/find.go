@@ -54,6 +54,11 @@ type FindOptions struct {
 	// PopulateOrderBy orders the items of populated collections, per path
 	// ("books": {"year DESC"}); by primary key otherwise.
 	PopulateOrderBy map[string][]string
+	// PopulateLimit keeps at most n items per owner in populated one-to-many
+	// collections, per path ("books": 3 with PopulateOrderBy "books":
+	// {"year DESC"} gives each author's three newest), using a window
+	// function; such collections hold only those items.
+	PopulateLimit map[string]int
 }
 
 func oneOpt(opts []FindOptions) FindOptions {
@@ -336,7 +341,7 @@ func (e *EntityManager) find(ctx context.Context, t reflect.Type, filter any, o 
 	if err != nil || len(o.Populate) == 0 {
 		return err
 	}
-	return e.populate(ctx, m, loaded, o.Populate, popOpts{where: o.PopulateWhere, order: o.PopulateOrderBy})
+	return e.populate(ctx, m, loaded, o.Populate, popOpts{where: o.PopulateWhere, order: o.PopulateOrderBy, limit: o.PopulateLimit})
 }
 
 // load runs a full-row SELECT of m built elsewhere and hydrates the rows.

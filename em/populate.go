@@ -2,6 +2,7 @@ package em
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -53,12 +54,13 @@ func (e *EntityManager) Populate(ctx context.Context, entities any, paths ...str
 type popOpts struct {
 	where  map[string]F
 	order  map[string][]string
+	limit  map[string]int
 	prefix string
 }
 
-func (o popOpts) at(prop string) (F, []string, popOpts) {
+func (o popOpts) at(prop string) (F, []string, int, popOpts) {
 	path := o.prefix + prop
-	return o.where[path], o.order[path], popOpts{where: o.where, order: o.order, prefix: path + "."}
+	return o.where[path], o.order[path], o.limit[path], popOpts{where: o.where, order: o.order, limit: o.limit, prefix: path + "."}
 }
 
 // populate resolves each path on the entities at ptrs (all of type m).
@@ -113,15 +115,18 @@ func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsa
 		)
 		switch {
 		case s.rel != nil:
-			where, orderBy, inner := opts.at(s.rel.Property)
+			where, orderBy, limit, inner := opts.at(s.rel.Property)
 			sub, target = inner, s.rel.Target
 			if s.rel.Kind == ManyToMany {
+				if limit > 0 {
+					return &FilterError{Entity: m.Name, Property: s.rel.Property, Reason: "PopulateLimit is for one-to-many collections"}
+				}
 				targets, err = e.loadManyToMany(ctx, s.rel, ptrs, where, orderBy)
 			} else {
-				targets, err = e.loadCollections(ctx, s.rel, ptrs, where, orderBy)
+				targets, err = e.loadCollections(ctx, s.rel, ptrs, where, orderBy, limit)
 			}
 		default:
-			_, _, sub = opts.at(s.f.Property)
+			_, _, _, sub = opts.at(s.f.Property)
 			targets, err = e.loadRefs(ctx, s.f, ptrs)
 			target = s.f.Ref
 		}
@@ -293,10 +298,56 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 	return markLoaded(rel, ptrs), nil
 }
 
+// findTopPerOwner loads, for each owner, its first limit items in orderBy:
+// ROW_NUMBER() OVER (PARTITION BY the foreign key ORDER BY …) in a subquery,
+// which PostgreSQL, MySQL 8, MariaDB and SQLite all have.
+func (e *EntityManager) findTopPerOwner(ctx context.Context, rel *RelationMeta, filter F, orderBy []string, limit int, each func(any)) error {
+	d := e.orm.dialect
+	t := rel.Target
+	where, err := compileFilter(d, t, filter)
+	if err != nil {
+		return err
+	}
+	var over strings.Builder
+	over.WriteString("ROW_NUMBER() OVER (PARTITION BY ? ORDER BY ")
+	args := []any{qb.Ident(rel.MappedBy.Column)}
+	for i, ob := range orderBy {
+		prop, dir, _ := strings.Cut(strings.TrimSpace(ob), " ")
+		f := t.props[prop]
+		if f == nil {
+			return &FilterError{Entity: t.Name, Property: prop, Reason: "no such property (in PopulateOrderBy)"}
+		}
+		if i > 0 {
+			over.WriteString(", ")
+		}
+		over.WriteString("?")
+		args = append(args, qb.Ident(f.Column))
+		switch strings.ToUpper(strings.TrimSpace(dir)) {
+		case "", "ASC":
+		case "DESC":
+			over.WriteString(" DESC")
+		default:
+			return &FilterError{Entity: t.Name, Property: prop, Reason: fmt.Sprintf("order %q is not ASC or DESC", dir)}
+		}
+	}
+	over.WriteString(")")
+	cols := make([]any, len(t.Fields))
+	for i, f := range t.Fields {
+		cols[i] = f.Column
+	}
+	inner := d.Select(cols...).Columns(qb.As(qb.Raw(over.String(), args...), "mikro_rn")).From(t.Table).Where(where)
+	outer := d.Select(cols...).FromExpr(inner, "mikro_w").Where(qb.Lte("mikro_rn", limit)).OrderBy(rel.MappedBy.Column, "mikro_rn")
+	query, qargs, err := outer.Build()
+	if err != nil {
+		return err
+	}
+	return e.load(ctx, t, query, qargs, each)
+}
+
 // loadCollections initializes the collection rel of every owner at ptrs with
 // one query per chunk of owners (select-in), ordered by the items' keys. An
 // initialized collection is left as it is. It returns all the items.
-func (e *EntityManager) loadCollections(ctx context.Context, rel *RelationMeta, ptrs []unsafe.Pointer, where F, orderBy []string) ([]unsafe.Pointer, error) {
+func (e *EntityManager) loadCollections(ctx context.Context, rel *RelationMeta, ptrs []unsafe.Pointer, where F, orderBy []string, limit int) ([]unsafe.Pointer, error) {
 	if len(orderBy) == 0 {
 		orderBy = []string{rel.Target.PK.Property}
 	}
@@ -309,7 +360,13 @@ func (e *EntityManager) loadCollections(ctx context.Context, rel *RelationMeta, 
 		if len(where) > 0 {
 			filter = F{"$and": []F{filter, where}}
 		}
-		err := e.find(ctx, rel.Target.Type, filter, FindOptions{OrderBy: orderBy}, func(obj any) { items = append(items, entityPtr(obj)) })
+		collect := func(obj any) { items = append(items, entityPtr(obj)) }
+		var err error
+		if limit > 0 {
+			err = e.findTopPerOwner(ctx, rel, filter, orderBy, limit, collect)
+		} else {
+			err = e.find(ctx, rel.Target.Type, filter, FindOptions{OrderBy: orderBy}, collect)
+		}
 		if err != nil {
 			return nil, err
 		}
