@@ -274,6 +274,22 @@ var behaviourCases = []behaviourCase{
 			t.Fatal("a populated entity is not the identity map's instance")
 		}
 
+		// Create, Assign and the native operations take an entity, a Ref or a
+		// key for a reference property.
+		byMap, err := em.Create[Review](e, map[string]any{"text": "via map", "author": ann})
+		must(t, err)
+		must(t, e.Assign(byMap, map[string]any{"book": book.ID}))
+		must(t, e.Flush(v.ctx))
+		if byMap.Author.ID() != ann.ID || fmt.Sprint(byMap.Book.ID()) != fmt.Sprint(book.ID) {
+			t.Fatalf("Create/Assign of references: %v %v", byMap.Author.ID(), byMap.Book.ID())
+		}
+		if _, err := em.NativeInsert[Review](v.ctx, e, map[string]any{"text": "native", "author": em.RefTo(ann)}); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := em.NativeDelete[Review](v.ctx, e, em.F{"text": em.In([]string{"native", "via map"})}); err != nil || n != 2 {
+			t.Fatalf("native delete: %d %v", n, err)
+		}
+		e.Detach(byMap)
 		// Without populate: the key is there, the entity is not.
 		g := v.orm.Fork()
 		r, err := em.FindOneOrFail[Review](v.ctx, g, r1.ID)

@@ -149,6 +149,9 @@ func columnsOf(m *EntityMeta, data map[string]any) ([]string, []any, error) {
 			return nil, nil, &FilterError{Entity: m.Name, Property: k, Reason: "no such property"}
 		}
 		cols[i], vals[i] = f.Column, data[k]
+		if f.isRef {
+			vals[i] = refArg(f, data[k])
+		}
 	}
 	return cols, vals, nil
 }

@@ -142,7 +142,12 @@ func (f *FieldMeta) Get(entity any) any {
 }
 
 // Set stores v into the field of entity, converting between numeric kinds.
+// A reference field takes an em.Ref, a pointer to the referenced entity, a
+// key, or nil.
 func (f *FieldMeta) Set(entity any, v any) error {
+	if f.isRef {
+		return setRef(f, f.ptr(entityPtr(entity)), v)
+	}
 	return assignValue(reflect.NewAt(f.Type, f.ptr(entityPtr(entity))).Elem(), v)
 }
 

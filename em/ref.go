@@ -151,6 +151,32 @@ func refBind(f *FieldMeta, p unsafe.Pointer) any {
 	return k.value(f.Ref.PK)
 }
 
+// setRef points the reference at p to what v names: a Ref of the right
+// type, a pointer to the referenced entity, a key, or nil for none.
+func setRef(f *FieldMeta, p unsafe.Pointer, v any) error {
+	h := (*refHeader)(p)
+	rv := reflect.ValueOf(v)
+	switch {
+	case !rv.IsValid():
+		h.id, h.entity = nil, nil
+	case rv.Type() == f.Type:
+		reflect.NewAt(f.Type, p).Elem().Set(rv)
+	case rv.Kind() == reflect.Pointer && rv.Type().Elem() == f.Ref.Type:
+		if rv.IsNil() {
+			h.id, h.entity = nil, nil
+		} else {
+			h.id, h.entity = nil, rv.UnsafePointer()
+		}
+	default:
+		k, ok := keyFromValue(f.Ref.PK, v)
+		if !ok {
+			return fmt.Errorf("%T cannot name a %s (want a Ref, a *%s or a key)", v, f.Ref.Name, f.Ref.Name)
+		}
+		h.id, h.entity = k.value(f.Ref.PK), nil
+	}
+	return nil
+}
+
 // refHolder scans a foreign key column.
 type refHolder struct{ v any }
 
