@@ -670,6 +670,75 @@ var behaviourCases = []behaviourCase{
 			t.Fatalf("%d reviews left after removing their author", n)
 		}
 	}},
+	{name: "joined_matches_select_in", run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		b1 := &Book{Title: "Go"}
+		a, b, c := &Author{Name: "A"}, &Author{Name: "B"}, &Author{Name: "C"}
+		a.Reviews.Add(&Review{Text: "a1", Book: em.RefTo(b1)}, &Review{Text: "a2"})
+		b.Reviews.Add(&Review{Text: "b1", Book: em.RefTo(b1)})
+		must(t, e.Persist(a, b, c))
+		must(t, e.Flush(v.ctx))
+
+		graph := func(authors []*Author) string {
+			var sb strings.Builder
+			for _, x := range authors {
+				sb.WriteString(x.Name + "[")
+				items, err := x.Reviews.Items()
+				if err != nil {
+					return err.Error()
+				}
+				for _, r := range items {
+					sb.WriteString(r.Text)
+					if bk, err := r.Book.Get(); err != nil {
+						sb.WriteString("(unloaded)")
+					} else if bk != nil {
+						sb.WriteString("(" + bk.Title + ")")
+					}
+					if owner, _ := r.Author.Get(); owner != x {
+						sb.WriteString("!owner")
+					}
+					sb.WriteString(" ")
+				}
+				sb.WriteString("] ")
+			}
+			return sb.String()
+		}
+		opts := em.FindOptions{OrderBy: []string{"name"}, Populate: []string{"reviews.book"}}
+		selectIn, err := em.FindAll[Author](v.ctx, v.orm.Fork(), opts)
+		must(t, err)
+		opts.Strategy = em.Joined
+		v.log.reset()
+		jf := v.orm.Fork()
+		joined, err := em.FindAll[Author](v.ctx, jf, opts)
+		must(t, err)
+		if v.log.count("SELECT") != 1 {
+			t.Fatalf("joined populate ran %d queries: %v", v.log.count("SELECT"), v.log.all())
+		}
+		if g1, g2 := graph(selectIn), graph(joined); g1 != g2 || !strings.Contains(g1, "A[a1(Go) a2 ] B[b1(Go) ] C[] ") {
+			t.Fatalf("graphs differ or are wrong:\nselect-in %s\njoined    %s", g1, g2)
+		}
+		ra, _ := joined[0].Reviews.Items()
+		rb, _ := joined[1].Reviews.Items()
+		bk1, _ := ra[0].Book.Get()
+		bk2, _ := rb[0].Book.Get()
+		if bk1 != bk2 {
+			t.Fatal("one book loaded twice by the joined query")
+		}
+		// Pagination counts root entities, not joined rows.
+		page, err := em.FindAll[Author](v.ctx, v.orm.Fork(), em.FindOptions{OrderBy: []string{"name"}, Limit: 1, Populate: []string{"reviews"}, Strategy: em.Joined})
+		must(t, err)
+		if len(page) != 1 || page[0].Name != "A" {
+			t.Fatalf("a page of one author: %v", names(page))
+		}
+		if n, err := page[0].Reviews.Count(); err != nil || n != 2 {
+			t.Fatalf("the paged author's reviews: %d %v", n, err)
+		}
+		filtered, err := em.Find[Author](v.ctx, v.orm.Fork(), em.F{"name": em.Ne("A")}, em.FindOptions{OrderBy: []string{"name DESC"}, Populate: []string{"reviews"}, Strategy: em.Joined})
+		must(t, err)
+		if !slices.Equal(names(filtered), []string{"C", "B"}) {
+			t.Fatalf("filtered joined find: %v", names(filtered))
+		}
+	}},
 	{name: "fk_order", run: func(t *testing.T, v env) {
 		e := v.orm.Fork()
 		a := &Author{Name: "Ann"}

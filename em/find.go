@@ -54,6 +54,9 @@ type FindOptions struct {
 	// PopulateOrderBy orders the items of populated collections, per path
 	// ("books": {"year DESC"}); by primary key otherwise.
 	PopulateOrderBy map[string][]string
+	// Strategy is how Populate loads relations: SelectIn (the default, or
+	// Config.PopulateStrategy) or Joined.
+	Strategy PopulateStrategy
 	// PopulateLimit keeps at most n items per owner in populated one-to-many
 	// collections, per path ("books": 3 with PopulateOrderBy "books":
 	// {"year DESC"} gives each author's three newest), using a window
@@ -305,6 +308,15 @@ func (e *EntityManager) find(ctx context.Context, t reflect.Type, filter any, o 
 	m, err := e.orm.metaFor(t)
 	if err != nil {
 		return err
+	}
+	if len(o.Populate) > 0 {
+		strategy := o.Strategy
+		if strategy == 0 {
+			strategy = e.orm.cfg.PopulateStrategy
+		}
+		if strategy == Joined {
+			return e.findJoined(ctx, m, filter, o, each)
+		}
 	}
 	q, fields, err := e.selectFor(m, filter, o)
 	if err != nil {

@@ -778,6 +778,52 @@ func assignValue(dst reflect.Value, v any) error {
 		dst.SetBytes([]byte(s))
 		return nil
 	}
+	// Text from a driver (MySQL's text protocol sends every value as text).
+	text, isText := v.(string)
+	if b, ok := v.([]byte); ok {
+		text, isText = string(b), true
+	}
+	switch k := dst.Kind(); {
+	case isText && k == reflect.String:
+		dst.SetString(text)
+		return nil
+	case isText && (k >= reflect.Int && k <= reflect.Int64):
+		n, err := strconv.ParseInt(text, 10, 64)
+		if err != nil {
+			return fmt.Errorf("cannot assign %q to %s: %w", text, dst.Type(), err)
+		}
+		dst.SetInt(n)
+		return nil
+	case isText && (k >= reflect.Uint && k <= reflect.Uint64):
+		n, err := strconv.ParseUint(text, 10, 64)
+		if err != nil {
+			return fmt.Errorf("cannot assign %q to %s: %w", text, dst.Type(), err)
+		}
+		dst.SetUint(n)
+		return nil
+	case isText && (k == reflect.Float32 || k == reflect.Float64):
+		f, err := strconv.ParseFloat(text, 64)
+		if err != nil {
+			return fmt.Errorf("cannot assign %q to %s: %w", text, dst.Type(), err)
+		}
+		dst.SetFloat(f)
+		return nil
+	case k == reflect.Bool:
+		switch x := v.(type) {
+		case int64:
+			dst.SetBool(x != 0)
+			return nil
+		default:
+			if isText {
+				b, err := strconv.ParseBool(text)
+				if err != nil {
+					return fmt.Errorf("cannot assign %q to %s: %w", text, dst.Type(), err)
+				}
+				dst.SetBool(b)
+				return nil
+			}
+		}
+	}
 	return fmt.Errorf("cannot assign %T to %s", v, dst.Type())
 }
 

@@ -56,6 +56,10 @@ type Config struct {
 	// Subscribers receive unit-of-work and transaction events.
 	Subscribers []Subscriber
 
+	// PopulateStrategy is the default of FindOptions.Strategy: SelectIn
+	// unless set to Joined.
+	PopulateStrategy PopulateStrategy
+
 	// AllowGlobalContext lets the root entity manager (ORM.EM) do request
 	// work. Off by default: use a fork per request or unit of work.
 	AllowGlobalContext bool

@@ -1,0 +1,299 @@
+package em
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/mikrogo/mikro/qb"
+)
+
+// PopulateStrategy chooses how FindOptions.Populate loads relations.
+type PopulateStrategy uint8
+
+// Populate strategies.
+const (
+	// SelectIn loads each level of a populate with one more query,
+	// WHERE key IN (…): the default.
+	SelectIn PopulateStrategy = iota + 1
+	// Joined loads the root entities and every populated reference and
+	// one-to-many collection in one query with LEFT JOINs. Limit and offset
+	// still count root entities: they apply in a subquery that picks the
+	// roots' keys. Many-to-many paths and the per-path options
+	// (PopulateWhere, PopulateOrderBy, PopulateLimit) need SelectIn.
+	Joined
+)
+
+// joinNode is one entity of a joined query: the root or a populated path.
+type joinNode struct {
+	meta   *EntityMeta
+	alias  string
+	parent *joinNode
+	ref    *FieldMeta    // reached through this reference of the parent
+	rel    *RelationMeta // or through this collection of the parent
+	first  int           // index of its first column in the row
+}
+
+// joinTree turns populate paths into nodes, parents before children.
+func joinTree(m *EntityMeta, paths []string) ([]*joinNode, error) {
+	root := &joinNode{meta: m, alias: "e0"}
+	nodes := []*joinNode{root}
+	find := func(parent *joinNode, f *FieldMeta, rel *RelationMeta) *joinNode {
+		for _, n := range nodes {
+			if n.parent == parent && n.ref == f && n.rel == rel {
+				return n
+			}
+		}
+		n := &joinNode{parent: parent, ref: f, rel: rel, alias: "e" + strconv.Itoa(len(nodes))}
+		if f != nil {
+			n.meta = f.Ref
+		} else {
+			n.meta = rel.Target
+		}
+		nodes = append(nodes, n)
+		return n
+	}
+	var walk func(parent *joinNode, path string) error
+	walk = func(parent *joinNode, path string) error {
+		head, rest, _ := strings.Cut(path, ".")
+		var steps []*joinNode
+		pm := parent.meta
+		switch rel := relationNamed(pm, head); {
+		case head == "*":
+			for _, f := range pm.Fields {
+				if f.isRef {
+					steps = append(steps, find(parent, f, nil))
+				}
+			}
+			for _, r := range pm.Relations {
+				if r.Kind == ManyToMany {
+					return &FilterError{Entity: pm.Name, Property: r.Property, Reason: "the joined strategy does not load many-to-many collections; use SelectIn"}
+				}
+				steps = append(steps, find(parent, nil, r))
+			}
+		case rel != nil:
+			if rel.Kind == ManyToMany {
+				return &FilterError{Entity: pm.Name, Property: head, Reason: "the joined strategy does not load many-to-many collections; use SelectIn"}
+			}
+			steps = append(steps, find(parent, nil, rel))
+		default:
+			f := pm.props[head]
+			if f == nil || !f.isRef {
+				return &FilterError{Entity: pm.Name, Property: head, Reason: "no such reference or collection to populate"}
+			}
+			steps = append(steps, find(parent, f, nil))
+		}
+		if rest == "" {
+			return nil
+		}
+		for _, s := range steps {
+			if err := walk(s, rest); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, p := range paths {
+		if err := walk(root, p); err != nil {
+			return nil, err
+		}
+	}
+	return nodes, nil
+}
+
+// findJoined is find with the Joined populate strategy.
+func (e *EntityManager) findJoined(ctx context.Context, m *EntityMeta, filter any, o FindOptions, each func(obj any)) error {
+	if o.Lock != LockNone || len(o.Fields) > 0 || len(o.PopulateWhere)+len(o.PopulateOrderBy)+len(o.PopulateLimit) > 0 {
+		return &FilterError{Entity: m.Name, Reason: "the joined strategy takes no Lock, Fields or per-path populate options; use SelectIn"}
+	}
+	nodes, err := joinTree(m, o.Populate)
+	if err != nil {
+		return err
+	}
+	d := e.orm.dialect
+	// The roots, filtered, ordered and paged on their own, in a subquery.
+	roots, _, err := e.selectFor(m, filter, FindOptions{OrderBy: o.OrderBy, Limit: o.Limit, Offset: o.Offset})
+	if err != nil {
+		return err
+	}
+	keys := d.Select(m.PK.Column).FromExpr(roots, "mikro_r")
+
+	var cols []any
+	for _, n := range nodes {
+		n.first = len(cols)
+		for _, f := range n.meta.Fields {
+			cols = append(cols, qb.Ident(n.alias, f.Column))
+		}
+	}
+	q := d.Select(cols...).From(m.Table + " e0")
+	for _, n := range nodes[1:] {
+		var on qb.Expr
+		if n.ref != nil {
+			on = qb.Eq(qb.Ident(n.alias, n.meta.PK.Column), qb.Ident(n.parent.alias, n.ref.Column))
+		} else {
+			on = qb.Eq(qb.Ident(n.alias, n.rel.MappedBy.Column), qb.Ident(n.parent.alias, n.parent.meta.PK.Column))
+		}
+		q = q.LeftJoin(n.meta.Table+" "+n.alias, on)
+	}
+	q = q.Where(qb.In(qb.Ident("e0", m.PK.Column), keys))
+	for _, ob := range o.OrderBy {
+		prop, rest, _ := strings.Cut(strings.TrimSpace(ob), " ")
+		f := m.props[prop]
+		if f == nil {
+			return &FilterError{Entity: m.Name, Property: prop, Reason: "no such property (in OrderBy)"}
+		}
+		q = q.OrderBy(orderItem(qb.Ident("e0", f.Column), rest))
+	}
+	q = q.OrderBy(qb.Ident("e0", m.PK.Column))
+	for _, n := range nodes[1:] {
+		if n.rel != nil {
+			q = q.OrderBy(qb.Ident(n.alias, n.meta.PK.Column))
+		}
+	}
+	query, args, err := q.Build()
+	if err != nil {
+		return err
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rows, err := e.orm.query(ctx, e.conn(), query, args)
+	if err != nil {
+		return translateError(err, m.Name)
+	}
+	defer rows.Close()
+	holders := make([]refHolder, len(cols))
+	dest := make([]any, len(cols))
+	for i := range holders {
+		dest[i] = &holders[i]
+	}
+	cur := make([]unsafe.Pointer, len(nodes))
+	seenRoot := map[unsafe.Pointer]bool{}
+	owners := map[*joinNode][]unsafe.Pointer{} // parents whose collection the node fills
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return fmt.Errorf("em: load %s: %w", m.Name, err)
+		}
+		for i, n := range nodes {
+			cur[i] = nil
+			if i > 0 && cur[slices.Index(nodes, n.parent)] == nil {
+				continue
+			}
+			pkv := holders[n.first+slices.Index(n.meta.Fields, n.meta.PK)].v
+			if pkv == nil {
+				continue // no related row (LEFT JOIN)
+			}
+			p, err := e.joinedEntity(n, holders[n.first:n.first+len(n.meta.Fields)], pkv)
+			if err != nil {
+				return err
+			}
+			cur[i] = p
+			if i == 0 {
+				continue
+			}
+			parent := cur[slices.Index(nodes, n.parent)]
+			if n.ref != nil {
+				h := (*refHeader)(n.ref.ptr(parent))
+				h.entity, h.id = p, nil
+				continue
+			}
+			h := (*collHeader)(unsafe.Add(parent, n.rel.offset))
+			if !h.initialized && !slices.Contains(h.items, p) && !slices.Contains(h.removed, p) {
+				h.items = append(h.items, p)
+			}
+			if rh := (*refHeader)(n.rel.MappedBy.ptr(p)); rh.entity == nil {
+				rh.entity, rh.id = parent, nil // the inverse side holds the owner too
+			}
+		}
+		for _, n := range nodes[1:] {
+			if n.rel != nil {
+				if parent := cur[slices.Index(nodes, n.parent)]; parent != nil && !slices.Contains(owners[n], parent) {
+					owners[n] = append(owners[n], parent)
+				}
+			}
+		}
+		if root := cur[0]; root != nil && !seenRoot[root] {
+			seenRoot[root] = true
+			if en := e.byPtr[root]; en != nil && en.state != stateRemoved {
+				each(en.obj)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return translateError(err, m.Name)
+	}
+	// Every collection read is complete now, also the empty ones.
+	for n, list := range owners {
+		for _, parent := range list {
+			h := (*collHeader)(unsafe.Add(parent, n.rel.offset))
+			h.initialized = true
+		}
+	}
+	return nil
+}
+
+// orderItem orders by expression e with the direction words in rest.
+func orderItem(e qb.Expr, rest string) qb.Order {
+	rest = strings.ToUpper(strings.TrimSpace(rest))
+	o := qb.Asc(e)
+	if strings.HasPrefix(rest, "DESC") {
+		o = qb.Desc(e)
+	}
+	switch {
+	case strings.HasSuffix(rest, "NULLS FIRST"):
+		o = o.NullsFirst()
+	case strings.HasSuffix(rest, "NULLS LAST"):
+		o = o.NullsLast()
+	}
+	return o
+}
+
+// joinedEntity returns the managed instance for a joined row's columns of
+// node n, making and registering it from the values if it is new. A managed
+// instance is not overwritten. The caller holds e.mu.
+func (e *EntityManager) joinedEntity(n *joinNode, vals []refHolder, pkv any) (unsafe.Pointer, error) {
+	m := n.meta
+	k, ok := keyFromValue(m.PK, pkv)
+	if !ok {
+		return nil, fmt.Errorf("em: load %s: key %v (%T)", m.Name, pkv, pkv)
+	}
+	if en := e.lookup(m, k); en != nil {
+		return en.ptr, nil
+	}
+	pair := reflect.New(m.pair).UnsafePointer()
+	for i, f := range m.Fields {
+		v := vals[i].v
+		var err error
+		switch {
+		case f.isRef:
+			err = setRef(f, f.ptr(pair), v)
+		case f.JSON:
+			if v != nil {
+				var b []byte
+				switch x := v.(type) {
+				case string:
+					b = []byte(x)
+				case []byte:
+					b = x
+				}
+				err = json.Unmarshal(b, f.value(pair).Addr().Interface())
+			}
+		default:
+			err = assignValue(f.value(pair), v)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("em: load %s.%s: %w", m.Name, f.Name, err)
+		}
+	}
+	obj := reflect.NewAt(m.Type, pair).Interface()
+	e.registerEntry((*entry)(unsafe.Add(pair, m.entryOff)), m, obj, pair, unsafe.Add(pair, m.snapOff))
+	if len(m.Relations) > 0 {
+		attachCollections(m, pair, false)
+	}
+	return pair, nil
+}
