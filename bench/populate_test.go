@@ -90,9 +90,9 @@ func populators(tb testing.TB, v *ormEnv) []populator {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	viaMikro := func(o *em.ORM) func() (int, int, error) {
+	viaMikro := func(o *em.ORM, strategy em.PopulateStrategy) func() (int, int, error) {
 		return func() (int, int, error) {
-			as, err := em.FindAll[PAuthor](v.ctx, o.Fork(), em.FindOptions{Limit: 100, Populate: []string{"books"}})
+			as, err := em.FindAll[PAuthor](v.ctx, o.Fork(), em.FindOptions{Limit: 100, Populate: []string{"books"}, Strategy: strategy})
 			if err != nil {
 				return 0, 0, err
 			}
@@ -108,8 +108,9 @@ func populators(tb testing.TB, v *ormEnv) []populator {
 		}
 	}
 	return []populator{
-		{"mikro", viaMikro(mk)},
-		{"mikro_pgx", viaMikro(mx)},
+		{"mikro", viaMikro(mk, em.SelectIn)},
+		{"mikro_pgx", viaMikro(mx, em.SelectIn)},
+		{"mikro_pgx_joined", viaMikro(mx, em.Joined)},
 		{"bun", func() (int, int, error) {
 			var as []BAuthor
 			if err := v.bundb.NewSelect().Model(&as).Relation("Books").Limit(100).Scan(v.ctx); err != nil {
