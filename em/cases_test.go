@@ -676,6 +676,9 @@ var behaviourCases = []behaviourCase{
 		a, b, c := &Author{Name: "A"}, &Author{Name: "B"}, &Author{Name: "C"}
 		a.Reviews.Add(&Review{Text: "a1", Book: em.RefTo(b1)}, &Review{Text: "a2"})
 		b.Reviews.Add(&Review{Text: "b1", Book: em.RefTo(b1)})
+		goT, dbT := &Tag{Name: "go"}, &Tag{Name: "db"}
+		a.Tags.Add(goT, dbT)
+		b.Tags.Add(goT)
 		must(t, e.Persist(a, b, c))
 		must(t, e.Flush(v.ctx))
 
@@ -699,11 +702,20 @@ var behaviourCases = []behaviourCase{
 					}
 					sb.WriteString(" ")
 				}
-				sb.WriteString("] ")
+				tags, err := x.Tags.Items()
+				if err != nil {
+					return err.Error()
+				}
+				var tn []string
+				for _, tg := range tags {
+					tn = append(tn, tg.Name)
+				}
+				slices.Sort(tn)
+				sb.WriteString("] tags" + fmt.Sprint(tn) + " ")
 			}
 			return sb.String()
 		}
-		opts := em.FindOptions{OrderBy: []string{"name"}, Populate: []string{"reviews.book"}}
+		opts := em.FindOptions{OrderBy: []string{"name"}, Populate: []string{"reviews.book", "tags"}}
 		selectIn, err := em.FindAll[Author](v.ctx, v.orm.Fork(), opts)
 		must(t, err)
 		opts.Strategy = em.Joined
@@ -714,7 +726,7 @@ var behaviourCases = []behaviourCase{
 		if v.log.count("SELECT") != 1 {
 			t.Fatalf("joined populate ran %d queries: %v", v.log.count("SELECT"), v.log.all())
 		}
-		if g1, g2 := graph(selectIn), graph(joined); g1 != g2 || !strings.Contains(g1, "A[a1(Go) a2 ] B[b1(Go) ] C[] ") {
+		if g1, g2 := graph(selectIn), graph(joined); g1 != g2 || !strings.Contains(g1, "A[a1(Go) a2 ] tags[db go] B[b1(Go) ] tags[go] C[] tags[] ") {
 			t.Fatalf("graphs differ or are wrong:\nselect-in %s\njoined    %s", g1, g2)
 		}
 		ra, _ := joined[0].Reviews.Items()

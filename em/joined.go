@@ -24,8 +24,9 @@ const (
 	// Joined loads the root entities and every populated reference and
 	// one-to-many collection in one query with LEFT JOINs. Limit and offset
 	// still count root entities: they apply in a subquery that picks the
-	// roots' keys. Many-to-many paths and the per-path options
-	// (PopulateWhere, PopulateOrderBy, PopulateLimit) need SelectIn.
+	// roots' keys. Many-to-many collections join through their pivot. The
+	// per-path options (PopulateWhere, PopulateOrderBy, PopulateLimit) need
+	// SelectIn.
 	Joined
 )
 
@@ -71,15 +72,9 @@ func joinTree(m *EntityMeta, paths []string) ([]*joinNode, error) {
 				}
 			}
 			for _, r := range pm.Relations {
-				if r.Kind == ManyToMany {
-					return &FilterError{Entity: pm.Name, Property: r.Property, Reason: "the joined strategy does not load many-to-many collections; use SelectIn"}
-				}
 				steps = append(steps, find(parent, nil, r))
 			}
 		case rel != nil:
-			if rel.Kind == ManyToMany {
-				return &FilterError{Entity: pm.Name, Property: head, Reason: "the joined strategy does not load many-to-many collections; use SelectIn"}
-			}
 			steps = append(steps, find(parent, nil, rel))
 		default:
 			f := pm.props[head]
@@ -133,9 +128,19 @@ func (e *EntityManager) findJoined(ctx context.Context, m *EntityMeta, filter an
 	q := d.Select(cols...).From(m.Table + " e0")
 	for _, n := range nodes[1:] {
 		var on qb.Expr
-		if n.ref != nil {
+		switch {
+		case n.ref != nil:
 			on = qb.Eq(qb.Ident(n.alias, n.meta.PK.Column), qb.Ident(n.parent.alias, n.ref.Column))
-		} else {
+		case n.rel.Kind == ManyToMany:
+			// Through the pivot: parent → pivot row → item.
+			own, mine, theirs := n.rel, n.rel.JoinColumn, n.rel.InverseColumn
+			if !n.rel.Owning {
+				own, mine, theirs = n.rel.Inverse, n.rel.Inverse.InverseColumn, n.rel.Inverse.JoinColumn
+			}
+			pa := n.alias + "p"
+			q = q.LeftJoin(own.Pivot+" "+pa, qb.Eq(qb.Ident(pa, mine), qb.Ident(n.parent.alias, n.parent.meta.PK.Column)))
+			on = qb.Eq(qb.Ident(n.alias, n.meta.PK.Column), qb.Ident(pa, theirs))
+		default:
 			on = qb.Eq(qb.Ident(n.alias, n.rel.MappedBy.Column), qb.Ident(n.parent.alias, n.parent.meta.PK.Column))
 		}
 		q = q.LeftJoin(n.meta.Table+" "+n.alias, on)
@@ -206,8 +211,10 @@ func (e *EntityManager) findJoined(ctx context.Context, m *EntityMeta, filter an
 			if !h.initialized && !slices.Contains(h.items, p) && !slices.Contains(h.removed, p) {
 				h.items = append(h.items, p)
 			}
-			if rh := (*refHeader)(n.rel.MappedBy.ptr(p)); rh.entity == nil {
-				rh.entity, rh.id = parent, nil // the inverse side holds the owner too
+			if n.rel.Kind == OneToMany {
+				if rh := (*refHeader)(n.rel.MappedBy.ptr(p)); rh.entity == nil {
+					rh.entity, rh.id = parent, nil // the inverse side holds the owner too
+				}
 			}
 		}
 		for _, n := range nodes[1:] {
