@@ -1213,6 +1213,7 @@ var behaviourCases = []behaviourCase{
 			t.Fatal("requests must get separate forks")
 		}
 	}},
+	{name: "query_builder", run: runQueryBuilder},
 }
 
 func names(list []*Author) []string {

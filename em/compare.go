@@ -141,3 +141,36 @@ func driverValue(v reflect.Value) (driver.Value, error) {
 	}
 	return v.Interface(), nil
 }
+
+func addrOf[T any](p unsafe.Pointer) any { return (*T)(p) }
+
+// addrFunc returns a function that types a field's address for Scan without
+// reflection, for the common exact types; nil for the rest (named types keep
+// their own type, so that their Scan methods and conversions still apply).
+func addrFunc(t reflect.Type) func(unsafe.Pointer) any {
+	switch t {
+	case reflect.TypeFor[string]():
+		return addrOf[string]
+	case reflect.TypeFor[int]():
+		return addrOf[int]
+	case reflect.TypeFor[int64]():
+		return addrOf[int64]
+	case reflect.TypeFor[int32]():
+		return addrOf[int32]
+	case reflect.TypeFor[bool]():
+		return addrOf[bool]
+	case reflect.TypeFor[float64]():
+		return addrOf[float64]
+	case timeType:
+		return addrOf[time.Time]
+	case reflect.TypeFor[*string]():
+		return addrOf[*string]
+	case reflect.TypeFor[*int64]():
+		return addrOf[*int64]
+	case reflect.TypeFor[*int]():
+		return addrOf[*int]
+	case reflect.TypeFor[*time.Time]():
+		return addrOf[*time.Time]
+	}
+	return nil
+}

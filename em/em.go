@@ -127,7 +127,22 @@ func (o *ORM) entityArg(v any) (*EntityMeta, unsafe.Pointer, error) {
 	return m, rv.UnsafePointer(), nil
 }
 
+const (
+	keyReflect uint8 = iota
+	keyInt64
+	keyInt
+	keyString
+)
+
 func keyOf(f *FieldMeta, base unsafe.Pointer) pkKey {
+	switch f.keyKind {
+	case keyInt64:
+		return pkKey{i: *(*int64)(f.ptr(base))}
+	case keyInt:
+		return pkKey{i: int64(*(*int)(f.ptr(base)))}
+	case keyString:
+		return pkKey{s: *(*string)(f.ptr(base))}
+	}
 	v := f.value(base)
 	switch v.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:

@@ -66,11 +66,38 @@ func Not(filter F) F { return F{"$not": filter} }
 // compileFilter turns a filter (an F, a map[string]any, or a primary key
 // value) into a condition on m's columns. A nil filter is no condition.
 func compileFilter(d *qb.Dialect, m *EntityMeta, filter any) (qb.Expr, error) {
+	return fscope{d: d, m: m}.filter(filter)
+}
+
+// fscope is where a filter is compiled: the entity its properties belong to,
+// the alias that qualifies their columns ("" for none), and, in a query
+// builder, the other aliases a key may start with ("a.name").
+type fscope struct {
+	d       *qb.Dialect
+	m       *EntityMeta
+	alias   string
+	aliases map[string]*EntityMeta
+	bare    bool // columns unqualified even under an alias (single-table UPDATE and DELETE)
+}
+
+// col returns f's column, qualified by the scope's alias.
+func (s fscope) col(f *FieldMeta) string {
+	if s.alias == "" || s.bare {
+		return f.Column
+	}
+	return s.alias + "." + f.Column
+}
+
+// on returns the scope of another entity, with no alias (a subquery's).
+func (s fscope) on(m *EntityMeta) fscope { return fscope{d: s.d, m: m} }
+
+func (s fscope) filter(filter any) (qb.Expr, error) {
+	m := s.m
 	switch f := filter.(type) {
 	case nil:
 		return nil, nil
 	case F:
-		return compileMap(d, m, f)
+		return s.compileMap(f)
 	case whereExpr:
 		return f.e, nil
 	}
@@ -80,10 +107,10 @@ func compileFilter(d *qb.Dialect, m *EntityMeta, filter any) (qb.Expr, error) {
 	if _, ok := keyFromValue(m.PK, filter); !ok {
 		return nil, &FilterError{Entity: m.Name, Property: m.PK.Property, Reason: "a filter must be an em.F or a primary key value, not " + reflect.TypeOf(filter).String()}
 	}
-	return qb.Eq(m.PK.Column, filter), nil
+	return qb.Eq(s.col(m.PK), filter), nil
 }
 
-func compileMap(d *qb.Dialect, m *EntityMeta, f F) (qb.Expr, error) {
+func (s fscope) compileMap(f F) (qb.Expr, error) {
 	keys := make([]string, 0, len(f))
 	for k := range f {
 		keys = append(keys, k)
@@ -91,7 +118,7 @@ func compileMap(d *qb.Dialect, m *EntityMeta, f F) (qb.Expr, error) {
 	slices.Sort(keys)
 	conds := make([]qb.Expr, 0, len(keys))
 	for _, k := range keys {
-		c, err := compileKey(d, m, k, f[k])
+		c, err := s.compileKey(k, f[k])
 		if err != nil {
 			return nil, err
 		}
@@ -103,7 +130,8 @@ func compileMap(d *qb.Dialect, m *EntityMeta, f F) (qb.Expr, error) {
 	return qb.And(conds...), nil
 }
 
-func compileKey(d *qb.Dialect, m *EntityMeta, key string, v any) (qb.Expr, error) {
+func (s fscope) compileKey(key string, v any) (qb.Expr, error) {
+	m := s.m
 	switch key {
 	case "$and", "$or":
 		list, ok := filterList(v)
@@ -116,7 +144,7 @@ func compileKey(d *qb.Dialect, m *EntityMeta, key string, v any) (qb.Expr, error
 			if !ok {
 				return nil, &FilterError{Entity: m.Name, Property: key, Reason: "every item must be an em.F"}
 			}
-			c, err := compileMap(d, m, sub)
+			c, err := s.compileMap(sub)
 			if err != nil {
 				return nil, err
 			}
@@ -131,7 +159,7 @@ func compileKey(d *qb.Dialect, m *EntityMeta, key string, v any) (qb.Expr, error
 		if !ok {
 			return nil, &FilterError{Entity: m.Name, Property: key, Reason: "needs an em.F"}
 		}
-		c, err := compileMap(d, m, sub)
+		c, err := s.compileMap(sub)
 		if err != nil {
 			return nil, err
 		}
@@ -141,26 +169,30 @@ func compileKey(d *qb.Dialect, m *EntityMeta, key string, v any) (qb.Expr, error
 		return nil, &FilterError{Entity: m.Name, Property: key, Reason: "unknown logical operator"}
 	}
 	if head, rest, dotted := strings.Cut(key, "."); dotted {
+		if am, ok := s.aliases[head]; ok {
+			// "a.name" in a query builder: a property of the entity under alias a.
+			return fscope{d: s.d, m: am, alias: head, aliases: s.aliases, bare: s.bare}.compileKey(rest, v)
+		}
 		// "author.name": a filter on the related entity.
-		return relationFilter(d, m, head, F{rest: v})
+		return s.relationFilter(head, F{rest: v})
 	}
 	if rel := relationNamed(m, key); rel != nil {
 		sub, ok := v.(F)
 		if !ok {
 			return nil, &FilterError{Entity: m.Name, Property: key, Reason: "a collection is filtered with an em.F on its items"}
 		}
-		return relationFilter(d, m, key, sub)
+		return s.relationFilter(key, sub)
 	}
 	fld := m.props[key]
 	if fld == nil {
 		return nil, &FilterError{Entity: m.Name, Property: key, Reason: "no such property"}
 	}
-	col := fld.Column
+	col := s.col(fld)
 	if ops, ok := v.(F); ok {
 		if fld.isRef && !isOperatorMap(ops) {
-			return relationFilter(d, m, key, ops)
+			return s.relationFilter(key, ops)
 		}
-		return compileOps(m, fld, ops)
+		return s.compileOps(fld, ops)
 	}
 	if fld.isRef {
 		v = refArg(fld, v)
@@ -171,20 +203,26 @@ func compileKey(d *qb.Dialect, m *EntityMeta, key string, v any) (qb.Expr, error
 	return qb.Eq(col, v), nil
 }
 
-func compileOps(m *EntityMeta, fld *FieldMeta, ops F) (qb.Expr, error) {
+func (s fscope) compileOps(fld *FieldMeta, ops F) (qb.Expr, error) {
+	return s.compileOpsOn(s.col(fld), fld, fld.Property, ops)
+}
+
+// compileOpsOn compiles an operator map on col, an expression named prop in
+// errors; fld is the property's field when col is one (nil for an aggregate).
+func (s fscope) compileOpsOn(col any, fld *FieldMeta, prop string, ops F) (qb.Expr, error) {
+	m := s.m
 	names := make([]string, 0, len(ops))
 	for k := range ops {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	col := fld.Column
 	conds := make([]qb.Expr, 0, len(names))
 	bad := func(op, reason string) error {
-		return &FilterError{Entity: m.Name, Property: fld.Property, Operator: op, Reason: reason}
+		return &FilterError{Entity: m.Name, Property: prop, Operator: op, Reason: reason}
 	}
 	for _, op := range names {
 		v := ops[op]
-		if fld.isRef {
+		if fld != nil && fld.isRef {
 			v = refArg(fld, v)
 		}
 		var c qb.Expr
@@ -214,6 +252,17 @@ func compileOps(m *EntityMeta, fld *FieldMeta, ops F) (qb.Expr, error) {
 				c = qb.ILike(col, v)
 			}
 		case "$in", "$nin":
+			if sub, ok, err := subqueryOf(v); ok {
+				if err != nil {
+					return nil, err
+				}
+				if op == "$in" {
+					c = qb.In(col, sub)
+				} else {
+					c = qb.NotIn(col, sub)
+				}
+				break
+			}
 			list, ok := filterList(v)
 			if !ok || isBytes(v) {
 				return nil, bad(op, "needs a slice of values")
@@ -238,7 +287,7 @@ func compileOps(m *EntityMeta, fld *FieldMeta, ops F) (qb.Expr, error) {
 			if !ok {
 				return nil, bad(op, "needs an em.F of operators")
 			}
-			inner, err := compileOps(m, fld, sub)
+			inner, err := s.compileOpsOn(col, fld, prop, sub)
 			if err != nil {
 				return nil, err
 			}
@@ -291,9 +340,10 @@ func isOperatorMap(f F) bool {
 // name = ?), {"books": {"title": …}} is id IN (SELECT author_id FROM book
 // WHERE title = …). A subquery matches the same rows as a join without
 // repeating the root entity for every related row.
-func relationFilter(d *qb.Dialect, m *EntityMeta, prop string, sub F) (qb.Expr, error) {
+func (s fscope) relationFilter(prop string, sub F) (qb.Expr, error) {
+	d, m := s.d, s.m
 	if rel := relationNamed(m, prop); rel != nil {
-		where, err := compileMap(d, rel.Target, sub)
+		where, err := s.on(rel.Target).compileMap(sub)
 		if err != nil {
 			return nil, err
 		}
@@ -304,21 +354,21 @@ func relationFilter(d *qb.Dialect, m *EntityMeta, prop string, sub F) (qb.Expr, 
 				own, link, item = rel.Inverse, rel.Inverse.InverseColumn, rel.Inverse.JoinColumn
 			}
 			items := d.Select(rel.Target.PK.Column).From(rel.Target.Table).Where(where)
-			return qb.In(m.PK.Column, d.Select(link).From(own.Pivot).Where(qb.In(item, items))), nil
+			return qb.In(s.col(m.PK), d.Select(link).From(own.Pivot).Where(qb.In(item, items))), nil
 		}
 		q := d.Select(rel.MappedBy.Column).From(rel.Target.Table).Where(where)
-		return qb.In(m.PK.Column, q), nil
+		return qb.In(s.col(m.PK), q), nil
 	}
 	f := m.props[prop]
 	if f == nil || !f.isRef {
 		return nil, &FilterError{Entity: m.Name, Property: prop, Reason: "no such reference or collection"}
 	}
-	where, err := compileMap(d, f.Ref, sub)
+	where, err := s.on(f.Ref).compileMap(sub)
 	if err != nil {
 		return nil, err
 	}
 	q := d.Select(f.Ref.PK.Column).From(f.Ref.Table).Where(where)
-	return qb.In(f.Column, q), nil
+	return qb.In(s.col(f), q), nil
 }
 
 // refArg turns a filter value on a reference property into the key it
@@ -375,4 +425,22 @@ func filterList(v any) ([]any, bool) {
 		out[i] = rv.Index(i).Interface()
 	}
 	return out, true
+}
+
+// subquerier is a query usable as the list of $in and $nin: a QueryBuilder.
+type subquerier interface {
+	subquery() (qb.SelectQuery, error)
+}
+
+// subqueryOf returns v as a subquery when it is one (a qb.SelectQuery or a
+// QueryBuilder), with the error that building it gave.
+func subqueryOf(v any) (qb.SelectQuery, bool, error) {
+	switch q := v.(type) {
+	case qb.SelectQuery:
+		return q, true, nil
+	case subquerier:
+		s, err := q.subquery()
+		return s, true, err
+	}
+	return qb.SelectQuery{}, false, nil
 }

@@ -475,6 +475,9 @@ func scanDest(f *FieldMeta, base unsafe.Pointer, fixups []func() error) (any, []
 			return assignValue(f.value(base), h.v)
 		})
 	}
+	if f.addr != nil {
+		return f.addr(f.ptr(base)), fixups
+	}
 	return reflect.NewAt(f.Type, f.ptr(base)).Interface(), fixups
 }
 

@@ -122,6 +122,8 @@ type FieldMeta struct {
 	deep    func(dst, src unsafe.Pointer)  // deep copy of reference-typed values; nil when a plain copy suffices
 	jsonIdx int
 	isZero  func(p unsafe.Pointer) bool
+	addr    func(p unsafe.Pointer) any // typed address for Scan; nil: through reflection
+	keyKind uint8                      // how keyOf reads a primary key: keyInt64, keyInt, keyString, or by reflection
 }
 
 // Property returns the field for a property name (or Go field name), or nil.
@@ -686,6 +688,17 @@ func buildField(m *EntityMeta, sf reflect.StructField, def FieldDef, naming Nami
 	}
 	f.eq, f.deep = comparatorFor(sf.Type, f.JSON)
 	f.isZero = func(p unsafe.Pointer) bool { return reflect.NewAt(sf.Type, p).Elem().IsZero() }
+	if !f.JSON {
+		f.addr = addrFunc(sf.Type)
+	}
+	switch sf.Type {
+	case reflect.TypeFor[int64]():
+		f.keyKind = keyInt64
+	case reflect.TypeFor[int]():
+		f.keyKind = keyInt
+	case reflect.TypeFor[string]():
+		f.keyKind = keyString
+	}
 	if f.JSON {
 		f.jsonIdx = m.jsonN
 		m.jsonN++
