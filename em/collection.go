@@ -89,6 +89,7 @@ type RelationMeta struct {
 	Inverse       *RelationMeta
 
 	mappedBy   string
+	inversedBy string
 	targetType reflect.Type
 	offset     uintptr
 }

@@ -666,3 +666,37 @@ func TestTopoOrder(t *testing.T) {
 		t.Errorf("test entities: %s", got)
 	}
 }
+
+// TestRunDDLRestoresFKChecks: a schema statement that fails between the
+// switches that turn foreign key checks off and on must not hand the
+// connection back to the pool with the checks off.
+func TestRunDDLRestoresFKChecks(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, tg dbtest.Target) {
+		d := ddlDialects[tg.Name]
+		if d == qb.Postgres {
+			t.Skip("PostgreSQL drops with CASCADE and never switches the checks off")
+		}
+		ctx := context.Background()
+		tg.DB.SetMaxOpenConns(1) // the next query gets the connection the DDL used
+		o, err := Open(ctx, Config{Dialect: d, DB: tg.DB, Entities: []any{ddlAll{}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stmts := dropSchemaSQL(d, nil)
+		stmts = append(stmts[:1], "DROP TABLE not_a_table_here", stmts[1])
+		if err := o.runDDL(ctx, stmts); err == nil || !strings.Contains(err.Error(), "not_a_table_here") {
+			t.Fatalf("want the failing statement's error, got %v", err)
+		}
+		query := "SELECT @@foreign_key_checks"
+		if d == qb.SQLite {
+			query = "PRAGMA foreign_keys"
+		}
+		var on int
+		if err := tg.DB.QueryRowContext(ctx, query).Scan(&on); err != nil {
+			t.Fatal(err)
+		}
+		if on != 1 {
+			t.Fatalf("foreign key checks left off after a failed schema statement (%s = %d)", query, on)
+		}
+	})
+}

@@ -41,6 +41,10 @@ type FieldDef struct {
 	MappedBy      string
 	OrphanRemoval bool   // on a Collection: removing an item deletes it
 	ManyToMany    bool   // on a Collection without mappedBy: the owning side of a many-to-many
+	// InversedBy names, on the owning side of a many-to-many, the inverse
+	// collection of the item type (declared there with mappedBy); it is
+	// checked at Open and implies ManyToMany.
+	InversedBy    string
 	CascadeRemove bool   // on a Ref or Collection: Remove takes the related entities along
 	Pivot         string // the pivot table of an owning many-to-many ("" uses <table>_<property>)
 }
@@ -259,6 +263,11 @@ func parseTag(tag string) (FieldDef, error) {
 			d.OrphanRemoval = true
 		case "manyToMany":
 			d.ManyToMany = true
+		case "inversedBy":
+			if err := need(); err != nil {
+				return d, err
+			}
+			d.InversedBy, d.ManyToMany = val, true
 		case "cascade":
 			if val != "remove" {
 				return d, fmt.Errorf("cascade=%q: only cascade=remove is an option (persist always cascades)", val)
@@ -402,8 +411,35 @@ func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gen
 			rel.MappedBy = f
 		}
 	}
+	for _, m := range r.order {
+		for _, rel := range m.Relations {
+			if err := checkInversedBy(m, rel); err != nil {
+				return nil, err
+			}
+		}
+	}
 	registerMetas(r.order)
 	return r, nil
+}
+
+// checkInversedBy checks the owning side of a many-to-many that names its
+// inverse: the inverse must exist and be mapped by this side, and the two
+// sides must not both claim ownership.
+func checkInversedBy(m *EntityMeta, rel *RelationMeta) error {
+	if !rel.Owning || rel.inversedBy == "" {
+		return nil
+	}
+	t := rel.Target
+	inv := relationNamed(t, rel.inversedBy)
+	switch {
+	case inv == nil:
+		return &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("inversedBy=%s names no collection of %s", rel.inversedBy, t.Name)}
+	case inv.Owning:
+		return &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("both sides claim ownership: %s.%s and %s.%s are both owning many-to-many collections; keep one owning and declare the other orm:\"mappedBy=%s\"", m.Name, rel.Name, t.Name, inv.Name, rel.Property)}
+	case inv.Inverse != rel:
+		return &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("inversedBy=%s: %s.%s is not mappedBy=%s", rel.inversedBy, t.Name, inv.Name, rel.Property)}
+	}
+	return nil
 }
 
 // kindClass groups types that can hold each other's values (all integers, all
@@ -478,11 +514,14 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 						return fail(sf.Name, "orm tag: %v", err)
 					}
 				}
-				if def.MappedBy == "" && !def.ManyToMany {
+				if def.MappedBy == "" && !def.ManyToMany && def.InversedBy == "" {
 					return fail(sf.Name, "a Collection needs orm:\"mappedBy=…\" naming the reference back to %s, or orm:\"manyToMany\"", m.Name)
 				}
+				if def.MappedBy != "" && def.InversedBy != "" {
+					return fail(sf.Name, "mappedBy and inversedBy on one collection: the owning side of a many-to-many says inversedBy, the inverse side mappedBy")
+				}
 				rel := &RelationMeta{Name: sf.Name, Property: propertyName(sf.Name), Owner: m, OrphanRemoval: def.OrphanRemoval, CascadeRemove: def.CascadeRemove,
-					mappedBy: def.MappedBy, targetType: reflect.New(sf.Type).Elem().Interface().(collField).collTarget(), offset: offset + sf.Offset}
+					mappedBy: def.MappedBy, inversedBy: def.InversedBy, targetType: reflect.New(sf.Type).Elem().Interface().(collField).collTarget(), offset: offset + sf.Offset}
 				if def.MappedBy == "" {
 					rel.Kind, rel.Owning, rel.Pivot = ManyToMany, true, def.Pivot
 				}

@@ -217,3 +217,58 @@ func TestMarshalEntityHidesHidden(t *testing.T) {
 		t.Fatalf("unloaded reference: %s, %v", got, err)
 	}
 }
+
+type m2mLeft struct {
+	ID    int64
+	Right Collection[m2mRight] `orm:"inversedBy=lefts"`
+}
+type m2mRight struct {
+	ID    int64
+	Lefts Collection[m2mLeft] `orm:"manyToMany"`
+}
+type m2mLinked struct {
+	ID    int64
+	Right Collection[m2mInverse] `orm:"inversedBy=linked"`
+}
+type m2mInverse struct {
+	ID     int64
+	Linked Collection[m2mLinked] `orm:"mappedBy=right"`
+}
+type m2mWrongInverse struct {
+	ID    int64
+	Right Collection[m2mInverse] `orm:"inversedBy=nothing"`
+}
+type m2mBoth struct {
+	ID    int64
+	Right Collection[m2mInverse] `orm:"mappedBy=linked,inversedBy=linked"`
+}
+
+// TestManyToManyOwnership: inversedBy links the owning side to its inverse;
+// two owning sides, a missing inverse and a collection declaring both roles
+// are errors naming both types and fields.
+func TestManyToManyOwnership(t *testing.T) {
+	r, err := buildRegistry([]any{m2mLinked{}, m2mInverse{}}, nil, SnakeCase{}, testGens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owning := relationNamed(r.byType[reflect.TypeFor[m2mLinked]()], "right")
+	if owning == nil || !owning.Owning || owning.Inverse == nil || owning.Inverse.Name != "Linked" {
+		t.Fatalf("inversedBy did not link the sides: %+v", owning)
+	}
+	for _, c := range []struct {
+		entities []any
+		entity   string
+		field    string
+		reason   string
+	}{
+		{[]any{m2mLeft{}, m2mRight{}}, "m2mLeft", "Right", "both sides claim ownership: m2mLeft.Right and m2mRight.Lefts"},
+		{[]any{m2mWrongInverse{}, m2mInverse{}, m2mLinked{}}, "m2mWrongInverse", "Right", "inversedBy=nothing names no collection of m2mInverse"},
+		{[]any{m2mBoth{}, m2mInverse{}, m2mLinked{}}, "m2mBoth", "Right", "mappedBy and inversedBy on one collection"},
+	} {
+		_, err := buildRegistry(c.entities, nil, SnakeCase{}, testGens)
+		var me *MetadataError
+		if !errors.As(err, &me) || me.Entity != c.entity || me.Field != c.field || !strings.Contains(me.Reason, c.reason) {
+			t.Errorf("want %s.%s: %q, got %v", c.entity, c.field, c.reason, err)
+		}
+	}
+}

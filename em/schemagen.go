@@ -2,6 +2,7 @@ package em
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -42,10 +43,24 @@ func (o *ORM) runDDL(ctx context.Context, stmts []string) error {
 		return fmt.Errorf("em: schema: %w", err)
 	}
 	defer conn.Close()
-	for _, s := range stmts {
+	for i, s := range stmts {
 		if _, err := o.exec(ctx, conn, s, nil); err != nil {
-			return fmt.Errorf("em: schema: %s: %w", s, err)
+			err = fmt.Errorf("em: schema: %s: %w", s, err)
+			// The connection goes back to the pool: switch foreign key
+			// checks on again if the sequence switched them off.
+			if last := stmts[len(stmts)-1]; i < len(stmts)-1 && restoresFKChecks(last) {
+				if _, rerr := o.exec(context.WithoutCancel(ctx), conn, last, nil); rerr != nil {
+					err = errors.Join(err, fmt.Errorf("em: schema: %s: %w", last, rerr))
+				}
+			}
+			return err
 		}
 	}
 	return nil
+}
+
+// restoresFKChecks reports whether stmt switches foreign key checks back on
+// (the last statement of a sequence that switched them off).
+func restoresFKChecks(stmt string) bool {
+	return stmt == "SET FOREIGN_KEY_CHECKS = 1" || stmt == "PRAGMA foreign_keys = ON"
 }
