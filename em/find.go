@@ -466,6 +466,8 @@ func scanDest(f *FieldMeta, base unsafe.Pointer, fixups []func() error) (any, []
 			return json.Unmarshal(h.data, f.value(base).Addr().Interface())
 		})
 	case f.Nullable && f.Type.Kind() != reflect.Pointer && f.Type != bytesType && !reflect.PointerTo(f.Type).Implements(scannerType):
+		// NULL into a plain field, or into a named byte slice
+		// (json.RawMessage), which database/sql cannot scan NULL into.
 		h := &nullHolder{}
 		return h, append(fixups, func() error {
 			if h.v == nil {

@@ -442,6 +442,12 @@ func checkInversedBy(m *EntityMeta, rel *RelationMeta) error {
 	return nil
 }
 
+// isByteSlice reports whether t is []byte or a named type of it
+// (json.RawMessage): a nil one is NULL.
+func isByteSlice(t reflect.Type) bool {
+	return t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8
+}
+
 // kindClass groups types that can hold each other's values (all integers, all
 // strings) for foreign-key checks.
 func kindClass(t reflect.Type) string {
@@ -557,6 +563,9 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 				return err
 			}
 			f.index, f.offset = idx, offset+sf.Offset
+			if f.Def.OnDelete == "set null" && !f.Nullable {
+				return fail(sf.Name, "onDelete=set null on a NOT NULL column: make it nullable (orm:\"nullable\" or a pointer type) or choose another action")
+			}
 			if prev, dup := m.columns[f.Column]; dup {
 				return fail(sf.Name, "column %q is also the column of field %s", f.Column, prev.Name)
 			}
@@ -595,32 +604,37 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 		return nil, fail("", "no primary key: tag one field orm:\"pk\" (or name it ID)")
 	}
 	// Indexes, in field order; named ones group fields.
-	addIndex := func(name string, f *FieldMeta, unique bool) {
+	addIndex := func(name string, f *FieldMeta, unique bool) error {
 		if name == "-" {
 			prefix := "idx"
 			if unique {
 				prefix = "uq"
 			}
 			m.Indexes = append(m.Indexes, IndexMeta{Name: prefix + "_" + m.Table + "_" + f.Column, Columns: []string{f.Column}, Unique: unique})
-			return
+			return nil
 		}
 		for i := range m.Indexes {
 			if m.Indexes[i].Name == name {
 				if m.Indexes[i].Unique != unique {
-					return
+					return fail(f.Name, "index name %q is used by both a unique and a plain index; give them different names", name)
 				}
 				m.Indexes[i].Columns = append(m.Indexes[i].Columns, f.Column)
-				return
+				return nil
 			}
 		}
 		m.Indexes = append(m.Indexes, IndexMeta{Name: name, Columns: []string{f.Column}, Unique: unique})
+		return nil
 	}
 	for _, f := range m.Fields {
 		if f.Def.Unique != "" {
-			addIndex(f.Def.Unique, f, true)
+			if err := addIndex(f.Def.Unique, f, true); err != nil {
+				return nil, err
+			}
 		}
 		if f.Def.Index != "" {
-			addIndex(f.Def.Index, f, false)
+			if err := addIndex(f.Def.Index, f, false); err != nil {
+				return nil, err
+			}
 		}
 	}
 	switch kindClass(m.PK.Type) {
@@ -687,7 +701,7 @@ func buildField(m *EntityMeta, sf reflect.StructField, def FieldDef, naming Nami
 			return nil, fail("%v", err)
 		}
 	}
-	f.Nullable = def.Nullable || sf.Type.Kind() == reflect.Pointer || isNullType(sf.Type) || sf.Type == bytesType ||
+	f.Nullable = def.Nullable || sf.Type.Kind() == reflect.Pointer || isNullType(sf.Type) || isByteSlice(sf.Type) ||
 		(f.JSON && (sf.Type.Kind() == reflect.Map || sf.Type.Kind() == reflect.Slice))
 	if f.PrimaryKey {
 		if sf.Type.Kind() == reflect.Pointer {

@@ -137,6 +137,15 @@ type collNoMappedBy struct {
 	ID    int64
 	Items Collection[collItem]
 }
+type sameIndexName struct {
+	ID int64
+	A  string `orm:"unique=ab"`
+	B  string `orm:"index=ab"`
+}
+type setNullNotNull struct {
+	ID    int64
+	Owner int64 `orm:"ref=setNullNotNull,onDelete=set null"`
+}
 type badVersion struct {
 	ID int64
 	V  string `orm:"version"`
@@ -172,6 +181,8 @@ func TestMetadataErrors(t *testing.T) {
 		{badVersion{}, "V", "must be an integer"},
 		{badRefType{}, "R", "not a registered entity"},
 		{42, "", "must be a struct"},
+		{sameIndexName{}, "B", `index name "ab" is used by both a unique and a plain index`},
+		{setNullNotNull{}, "Owner", "onDelete=set null on a NOT NULL column"},
 	}
 	for _, c := range cases {
 		_, err := buildRegistry([]any{c.entity}, nil, SnakeCase{}, testGens)

@@ -3,6 +3,7 @@ package em_test
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"strings"
@@ -44,6 +45,7 @@ type AllTypes struct {
 	Doc     []string         `db:"doc" orm:"type=json"`
 	Nested  *struct{ A int } `db:"nested" orm:"type=json"`
 	NullStr string           `db:"null_str" orm:"nullable"`
+	Raw     json.RawMessage  `db:"raw"` // a named byte slice: nil is NULL, like []byte
 }
 
 func (AllTypes) TableName() string { return "em_all_types" }
@@ -62,7 +64,7 @@ func TestTypesRoundTrip(t *testing.T) {
 				S: "héllo 'quoted' \"x\"", Text: strings.Repeat("long ", 100), St: "done", Bytes: []byte{0, 1, 255}, T: now,
 				PS: ptr("p"), PI: ptr(int64(-7)), PT: &now, NS: sql.NullString{String: "n", Valid: true}, NI: sql.NullInt64{Int64: 9, Valid: true},
 				NF: sql.NullFloat64{Float64: 0.5, Valid: true}, NB: sql.NullBool{Bool: true, Valid: true}, NT: sql.NullTime{Time: now, Valid: true},
-				Doc: []string{"a", "b"}, Nested: &struct{ A int }{A: 3}, NullStr: "set"},
+				Doc: []string{"a", "b"}, Nested: &struct{ A int }{A: 3}, NullStr: "set", Raw: json.RawMessage(`{"k":1}`)},
 			{T: now, St: "new"}, // zero values and NULLs
 		}
 		e := o.Fork()
