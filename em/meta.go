@@ -39,8 +39,8 @@ type FieldDef struct {
 	// MappedBy names, on a Collection field, the reference property of the
 	// item type that points back to this entity (one-to-many).
 	MappedBy      string
-	OrphanRemoval bool   // on a Collection: removing an item deletes it
-	ManyToMany    bool   // on a Collection without mappedBy: the owning side of a many-to-many
+	OrphanRemoval bool // on a Collection: removing an item deletes it
+	ManyToMany    bool // on a Collection without mappedBy: the owning side of a many-to-many
 	// InversedBy names, on the owning side of a many-to-many, the inverse
 	// collection of the item type (declared there with mappedBy); it is
 	// checked at Open and implies ManyToMany.
