@@ -1214,6 +1214,43 @@ var behaviourCases = []behaviourCase{
 		}
 	}},
 	{name: "query_builder", run: runQueryBuilder},
+	{name: "batch_fetch_references", config: func(c *em.Config) { c.BatchFetch = 3 }, run: func(t *testing.T, v env) {
+		w := v.orm.Fork()
+		for i := range 5 {
+			a := &Author{Name: fmt.Sprintf("A%d", i)}
+			a.Reviews.Add(&Review{Text: fmt.Sprintf("r%d", i)}, &Review{Text: fmt.Sprintf("s%d", i)})
+			must(t, w.Persist(a))
+		}
+		must(t, w.Flush(v.ctx))
+		f := v.orm.Fork()
+		reviews, err := em.Find[Review](v.ctx, f, nil, em.FindOptions{OrderBy: []string{"text"}})
+		must(t, err)
+		v.log.reset()
+		// Ten references to five authors: loading them one by one takes one
+		// query per three authors, and binds the references it can.
+		for _, r := range reviews {
+			a, err := r.Author.Load(v.ctx, f)
+			must(t, err)
+			if a == nil || a.ID != r.Author.ID() {
+				t.Fatalf("review %s loaded author %v, want %v", r.Text, a, r.Author.ID())
+			}
+		}
+		if q := v.log.all(); len(q) != 2 {
+			t.Fatalf("batch fetch of 5 authors by 3 ran %d queries: %v", len(q), q)
+		}
+		for _, r := range reviews {
+			a, err := r.Author.Get()
+			must(t, err)
+			same, err := em.FindOne[Author](v.ctx, f, a.ID)
+			must(t, err)
+			if same != a {
+				t.Fatalf("review %s holds an author that is not the managed instance", r.Text)
+			}
+		}
+		if q := v.log.all(); len(q) != 2 {
+			t.Fatalf("reads after the batch queried again: %v", q)
+		}
+	}},
 }
 
 func names(list []*Author) []string {

@@ -60,6 +60,15 @@ type Config struct {
 	// unless set to Joined.
 	PopulateStrategy PopulateStrategy
 
+	// BatchFetch, above 1, makes Ref.Load batch: loading a referenced entity
+	// that is not managed also loads, in the same query, up to BatchFetch-1
+	// other entities of its type that managed entities refer to without
+	// holding, and binds those references (Hibernate's batch fetching; the
+	// dataloader of MikroORM). A loop of Loads over many entities then costs
+	// one query per BatchFetch references instead of one each. Off (0) by
+	// default: each Load reads one row.
+	BatchFetch int
+
 	// AllowGlobalContext lets the root entity manager (ORM.EM) do request
 	// work. Off by default: use a fork per request or unit of work.
 	AllowGlobalContext bool

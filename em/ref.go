@@ -85,6 +85,13 @@ func (r *Ref[T]) Load(ctx context.Context, e *EntityManager) (*T, error) {
 	if r.entity != nil || r.id == nil {
 		return r.entity, nil
 	}
+	if u, err := e.usable(ctx); err == nil && u.orm.cfg.BatchFetch > 1 {
+		if m, err := u.orm.metaFor(reflect.TypeFor[T]()); err == nil {
+			if err := u.batchFetch(ctx, m, r.id); err != nil {
+				return nil, err
+			}
+		}
+	}
 	v, err := FindOneOrFail[T](ctx, e, r.id)
 	if err != nil {
 		return nil, err
@@ -212,4 +219,75 @@ func metaOfType(t reflect.Type) *EntityMeta {
 	metaMu.RLock()
 	defer metaMu.RUnlock()
 	return metaRegistry.m[t]
+}
+
+// batchFetch loads the entity of m with key id, unless it is managed, in one
+// query with up to Config.BatchFetch-1 other entities of m that references
+// of managed entities name without holding, and binds those references to
+// the entities now managed. Keys whose rows are gone stay unbound.
+func (e *EntityManager) batchFetch(ctx context.Context, m *EntityMeta, id any) error {
+	k0, ok := keyFromValue(m.PK, id)
+	if !ok {
+		return nil // FindOneOrFail reports the bad key
+	}
+	type site struct {
+		f *FieldMeta
+		p unsafe.Pointer
+	}
+	var (
+		keys  []any
+		sites []site
+	)
+	e.mu.Lock()
+	if e.lookup(m, k0) == nil {
+		keys = append(keys, k0.value(m.PK))
+		seen := map[pkKey]bool{k0: true}
+		for _, en := range e.tracked {
+			if en.state != stateManaged {
+				continue
+			}
+			for _, f := range en.meta.Fields {
+				if !f.isRef || f.Ref != m {
+					continue
+				}
+				h := (*refHeader)(f.ptr(en.ptr))
+				if h.entity != nil || h.id == nil {
+					continue
+				}
+				k, ok := keyFromValue(m.PK, h.id)
+				if !ok {
+					continue
+				}
+				if !seen[k] && e.lookup(m, k) == nil {
+					if len(keys) >= e.orm.cfg.BatchFetch {
+						continue
+					}
+					seen[k] = true
+					keys = append(keys, k.value(m.PK))
+				}
+				sites = append(sites, site{f, en.ptr})
+			}
+		}
+	}
+	e.mu.Unlock()
+	if len(keys) == 0 {
+		return nil
+	}
+	if err := e.find(ctx, m.Type, F{m.PK.Property: F{"$in": keys}}, FindOptions{}, func(any) {}); err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range sites {
+		h := (*refHeader)(s.f.ptr(s.p))
+		if h.entity != nil || h.id == nil {
+			continue
+		}
+		if k, ok := keyFromValue(m.PK, h.id); ok {
+			if en := e.lookup(m, k); en != nil && en.state != stateRemoved {
+				h.entity = en.ptr
+			}
+		}
+	}
+	return nil
 }
