@@ -548,6 +548,36 @@ var behaviourCases = []behaviourCase{
 		if len(onlyTags) != 1 || onlyTags[0].Name != "sql" {
 			t.Fatalf("filtered populate: %v", tagNames(onlyTags))
 		}
+		// A per-owner limit on a many-to-many, from both sides: each owner's
+		// first item in the order, by a window over the pivot join.
+		// sqlTag belongs to another fork: untracked here, its key set, so an
+		// existing row whose link must be written by key.
+		cid := &Author{Name: "Cid"}
+		cid.Tags.Add(sqlTag, &Tag{Name: "zig"})
+		must(t, h0.Persist(cid))
+		must(t, h0.Flush(v.ctx))
+		h1 := v.orm.Fork()
+		v.log.reset()
+		top, err := em.Find[Author](v.ctx, h1, nil, em.FindOptions{OrderBy: []string{"name"}, Populate: []string{"tags"},
+			PopulateOrderBy: map[string][]string{"tags": {"name DESC"}}, PopulateLimit: map[string]int{"tags": 1}})
+		must(t, err)
+		var firsts []string
+		for _, x := range top {
+			ts, err := x.Tags.Items()
+			must(t, err)
+			firsts = append(firsts, x.Name+":"+strings.Join(tagNames(ts), ","))
+		}
+		if !slices.Equal(firsts, []string{"Ann:sql", "Cid:zig"}) || v.log.count("SELECT") != 3 {
+			t.Fatalf("last tag of each author: %v, queries %v", firsts, v.log.all())
+		}
+		fans, err := em.Find[Tag](v.ctx, v.orm.Fork(), em.F{"name": "sql"}, em.FindOptions{Populate: []string{"authors"},
+			PopulateOrderBy: map[string][]string{"authors": {"name DESC"}}, PopulateLimit: map[string]int{"authors": 1}})
+		must(t, err)
+		if fa, err := fans[0].Authors.Items(); err != nil || len(fa) != 1 || fa[0].Name != "Cid" {
+			t.Fatalf("last author of the sql tag: %v, %v", names(fa), err)
+		}
+		must(t, h0.Remove(cid))
+		must(t, h0.Flush(v.ctx))
 		// Remove one link, add a new tag: one DELETE and one INSERT on the pivot.
 		var sqlT *Tag
 		for _, x := range tags {

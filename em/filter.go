@@ -97,6 +97,9 @@ func (s fscope) filter(filter any) (qb.Expr, error) {
 	case nil:
 		return nil, nil
 	case F:
+		if len(f) == 0 {
+			return nil, nil // no condition
+		}
 		return s.compileMap(f)
 	case whereExpr:
 		return f.e, nil

@@ -57,8 +57,8 @@ type FindOptions struct {
 	// Strategy is how Populate loads relations: SelectIn (the default, or
 	// Config.PopulateStrategy) or Joined.
 	Strategy PopulateStrategy
-	// PopulateLimit keeps at most n items per owner in populated one-to-many
-	// collections, per path ("books": 3 with PopulateOrderBy "books":
+	// PopulateLimit keeps at most n items per owner in populated collections
+	// (one-to-many and many-to-many), per path ("books": 3 with PopulateOrderBy "books":
 	// {"year DESC"} gives each author's three newest), using a window
 	// function; such collections hold only those items.
 	PopulateLimit map[string]int

@@ -118,10 +118,7 @@ func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsa
 			where, orderBy, limit, inner := opts.at(s.rel.Property)
 			sub, target = inner, s.rel.Target
 			if s.rel.Kind == ManyToMany {
-				if limit > 0 {
-					return &FilterError{Entity: m.Name, Property: s.rel.Property, Reason: "PopulateLimit is for one-to-many collections"}
-				}
-				targets, err = e.loadManyToMany(ctx, s.rel, ptrs, where, orderBy)
+				targets, err = e.loadManyToMany(ctx, s.rel, ptrs, where, orderBy, limit)
 			} else {
 				targets, err = e.loadCollections(ctx, s.rel, ptrs, where, orderBy, limit)
 			}
@@ -193,7 +190,7 @@ func markLoaded(rel *RelationMeta, ptrs []unsafe.Pointer) []unsafe.Pointer {
 // loadManyToMany initializes the many-to-many collection rel of every owner
 // at ptrs: one query reads the pivot rows of the owners, one more the items
 // not managed yet (per chunk of keys).
-func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, ptrs []unsafe.Pointer, where F, orderBy []string) ([]unsafe.Pointer, error) {
+func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, ptrs []unsafe.Pointer, where F, orderBy []string, limit int) ([]unsafe.Pointer, error) {
 	d := e.orm.dialect
 	owners, keys := ownersToLoad(rel, ptrs)
 	own, mine, theirs := rel, rel.JoinColumn, rel.InverseColumn
@@ -207,7 +204,14 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 	per := e.inListSize()
 	for start := 0; start < len(keys); start += per {
 		chunk := keys[start:min(start+per, len(keys))]
-		query, args, err := d.Select(mine, theirs).From(own.Pivot).Where(qb.In(mine, chunk)).OrderBy(mine, theirs).Build()
+		lq := d.Select(mine, theirs).From(own.Pivot).Where(qb.In(mine, chunk)).OrderBy(mine, theirs)
+		if limit > 0 {
+			var err error
+			if lq, err = topLinksPerOwner(d, rel, own.Pivot, mine, theirs, chunk, where, orderBy, limit); err != nil {
+				return nil, err
+			}
+		}
+		query, args, err := lq.Build()
 		if err != nil {
 			return nil, err
 		}
@@ -243,7 +247,8 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 	}
 	// The items: those not managed yet loaded by key; with a condition or an
 	// order, all of them, in that order, keeping the matching ones.
-	filtered := len(where) > 0 || len(orderBy) > 0
+	// (With a per-owner limit the links are already filtered and ordered.)
+	filtered := (len(where) > 0 || len(orderBy) > 0) && limit == 0
 	var load []any
 	e.mu.Lock()
 	for _, k := range itemKeys {
@@ -298,6 +303,60 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 	return markLoaded(rel, ptrs), nil
 }
 
+// topLinksPerOwner selects the first limit (owner, item) links of each
+// owner in chunk, items filtered by where and ordered by orderBy (by key
+// without one): ROW_NUMBER() OVER (PARTITION BY the owner column …) over
+// the pivot joined to the items.
+func topLinksPerOwner(d *qb.Dialect, rel *RelationMeta, pivot, mine, theirs string, chunk []any, where F, orderBy []string, limit int) (qb.SelectQuery, error) {
+	t := rel.Target
+	cond, err := fscope{d: d, m: t, alias: "t"}.filter(where)
+	if err != nil {
+		return qb.SelectQuery{}, err
+	}
+	over, args, err := windowOrder(t, "t.", orderBy)
+	if err != nil {
+		return qb.SelectQuery{}, err
+	}
+	args = append([]any{qb.C("p." + mine)}, args...)
+	inner := d.Select(qb.As(qb.C("p."+mine), "mikro_owner"), qb.As(qb.C("t."+t.PK.Column), "mikro_item"),
+		qb.As(qb.Raw("ROW_NUMBER() OVER (PARTITION BY ? ORDER BY "+over+")", args...), "mikro_rn")).
+		From(pivot+" p").Join(t.Table+" t", qb.Eq("t."+t.PK.Column, qb.C("p."+theirs))).Where(qb.In("p."+mine, chunk))
+	if cond != nil {
+		inner = inner.Where(cond)
+	}
+	return d.Select("mikro_owner", "mikro_item").FromExpr(inner, "mikro_w").Where(qb.Lte("mikro_rn", limit)).OrderBy("mikro_owner", "mikro_rn"), nil
+}
+
+// windowOrder is the ORDER BY of a window over t's columns (prefixed by
+// qual), with an argument per column; the key when orderBy is empty.
+func windowOrder(t *EntityMeta, qual string, orderBy []string) (string, []any, error) {
+	if len(orderBy) == 0 {
+		return "?", []any{qb.C(qual + t.PK.Column)}, nil
+	}
+	var over strings.Builder
+	var args []any
+	for i, ob := range orderBy {
+		prop, dir, _ := strings.Cut(strings.TrimSpace(ob), " ")
+		f := t.props[prop]
+		if f == nil {
+			return "", nil, &FilterError{Entity: t.Name, Property: prop, Reason: "no such property (in PopulateOrderBy)"}
+		}
+		if i > 0 {
+			over.WriteString(", ")
+		}
+		over.WriteString("?")
+		args = append(args, qb.C(qual+f.Column))
+		switch strings.ToUpper(strings.TrimSpace(dir)) {
+		case "", "ASC":
+		case "DESC":
+			over.WriteString(" DESC")
+		default:
+			return "", nil, &FilterError{Entity: t.Name, Property: prop, Reason: fmt.Sprintf("order %q is not ASC or DESC", dir)}
+		}
+	}
+	return over.String(), args, nil
+}
+
 // findTopPerOwner loads, for each owner, its first limit items in orderBy:
 // ROW_NUMBER() OVER (PARTITION BY the foreign key ORDER BY …) in a subquery,
 // which PostgreSQL, MySQL 8, MariaDB and SQLite all have.
@@ -308,34 +367,16 @@ func (e *EntityManager) findTopPerOwner(ctx context.Context, rel *RelationMeta, 
 	if err != nil {
 		return err
 	}
-	var over strings.Builder
-	over.WriteString("ROW_NUMBER() OVER (PARTITION BY ? ORDER BY ")
-	args := []any{qb.Ident(rel.MappedBy.Column)}
-	for i, ob := range orderBy {
-		prop, dir, _ := strings.Cut(strings.TrimSpace(ob), " ")
-		f := t.props[prop]
-		if f == nil {
-			return &FilterError{Entity: t.Name, Property: prop, Reason: "no such property (in PopulateOrderBy)"}
-		}
-		if i > 0 {
-			over.WriteString(", ")
-		}
-		over.WriteString("?")
-		args = append(args, qb.Ident(f.Column))
-		switch strings.ToUpper(strings.TrimSpace(dir)) {
-		case "", "ASC":
-		case "DESC":
-			over.WriteString(" DESC")
-		default:
-			return &FilterError{Entity: t.Name, Property: prop, Reason: fmt.Sprintf("order %q is not ASC or DESC", dir)}
-		}
+	over, oargs, err := windowOrder(t, "", orderBy)
+	if err != nil {
+		return err
 	}
-	over.WriteString(")")
+	args := append([]any{qb.Ident(rel.MappedBy.Column)}, oargs...)
 	cols := make([]any, len(t.Fields))
 	for i, f := range t.Fields {
 		cols[i] = f.Column
 	}
-	inner := d.Select(cols...).Columns(qb.As(qb.Raw(over.String(), args...), "mikro_rn")).From(t.Table).Where(where)
+	inner := d.Select(cols...).Columns(qb.As(qb.Raw("ROW_NUMBER() OVER (PARTITION BY ? ORDER BY "+over+")", args...), "mikro_rn")).From(t.Table).Where(where)
 	outer := d.Select(cols...).FromExpr(inner, "mikro_w").Where(qb.Lte("mikro_rn", limit)).OrderBy(rel.MappedBy.Column, "mikro_rn")
 	query, qargs, err := outer.Build()
 	if err != nil {

@@ -482,16 +482,25 @@ func (e *EntityManager) writePivots(ctx context.Context, tx *txState, ops []pivo
 			rels = append(rels, op.rel)
 		}
 		owner := keyOf(op.rel.Owner.PK, op.owner.ptr).value(op.rel.Owner.PK)
+		// An item this manager does not track but whose key is set is an
+		// existing row (the cascade rule of Persist): its link is written by
+		// key like a managed item's.
+		pk := op.rel.Target.PK
+		linkable := func(it unsafe.Pointer, en *entry) bool {
+			if en == nil {
+				return !pk.isZero(pk.ptr(it))
+			}
+			return en.state == stateManaged
+		}
 		for _, it := range op.h.removed {
-			if en := e.byPtr[it]; en != nil && en.state == stateManaged {
-				dels[op.rel] = append(dels[op.rel], row{owner, keyOf(op.rel.Target.PK, it).value(op.rel.Target.PK)})
+			if linkable(it, e.byPtr[it]) {
+				dels[op.rel] = append(dels[op.rel], row{owner, keyOf(pk, it).value(pk)})
 			}
 		}
 		for _, it := range op.h.added {
-			if en := e.byPtr[it]; en == nil || en.state == stateRemoved {
-				continue // an untracked or removed item has no row to link
+			if en := e.byPtr[it]; en != nil && en.state == stateNew || linkable(it, en) {
+				adds[op.rel] = append(adds[op.rel], row{owner, keyOf(pk, it).value(pk)})
 			}
-			adds[op.rel] = append(adds[op.rel], row{owner, keyOf(op.rel.Target.PK, it).value(op.rel.Target.PK)})
 		}
 	}
 	d := e.orm.dialect
