@@ -1244,6 +1244,76 @@ var behaviourCases = []behaviourCase{
 		}
 	}},
 	{name: "query_builder", run: runQueryBuilder},
+	{name: "one_to_one_inverse", run: func(t *testing.T, v env) {
+		w := v.orm.Fork()
+		ann := &Author{Name: "Ann", Profile: em.RefTo(&Profile{Bio: "hi"})}
+		bob := &Author{Name: "Bob"}
+		must(t, w.Persist(ann, bob)) // the profile comes along, pointed at Ann
+		must(t, w.Flush(v.ctx))
+
+		f := v.orm.Fork()
+		a, err := em.FindOneOrFail[Author](v.ctx, f, em.F{"name": "Ann"})
+		must(t, err)
+		if _, err := a.Profile.Get(); !errors.Is(err, em.ErrNotLoaded) || a.Profile.IsSet() || a.Profile.ID() != nil {
+			t.Fatalf("an unloaded inverse side: Get %v, IsSet %v, ID %v", err, a.Profile.IsSet(), a.Profile.ID())
+		}
+		v.log.reset()
+		p, err := a.Profile.Load(v.ctx, f)
+		must(t, err)
+		if p == nil || p.Bio != "hi" {
+			t.Fatalf("loaded profile %+v", p)
+		}
+		if back, err := p.Author.Get(); err != nil || back != a {
+			t.Fatalf("the owning side does not hold the same author: %v, %v", back, err)
+		}
+		if again, err := a.Profile.Load(v.ctx, f); err != nil || again != p || len(v.log.all()) != 1 {
+			t.Fatalf("second Load: %v, %v, queries %v", again, err, v.log.all())
+		}
+
+		// Populate by select-in: one query for the profiles of all authors;
+		// an author without one holds an unset reference, loaded.
+		g := v.orm.Fork()
+		v.log.reset()
+		as, err := em.Find[Author](v.ctx, g, nil, em.FindOptions{OrderBy: []string{"name"}, Populate: []string{"profile"}})
+		must(t, err)
+		pa, err := as[0].Profile.Get()
+		must(t, err)
+		pb, err := as[1].Profile.Get()
+		must(t, err)
+		if pa == nil || pa.Bio != "hi" || pb != nil || len(v.log.all()) != 2 {
+			t.Fatalf("populated profiles %v / %v, queries %v", pa, pb, v.log.all())
+		}
+
+		// Filters and the query builder go through the other side's key.
+		for _, filter := range []em.F{{"profile": em.F{"bio": "hi"}}, {"profile.bio": "hi"}} {
+			got, err := em.Find[Author](v.ctx, g, filter)
+			must(t, err)
+			if !slices.Equal(names(got), []string{"Ann"}) {
+				t.Fatalf("filter %v: %v", filter, names(got))
+			}
+		}
+		got, err := em.QB[Author](g, "a").LeftJoin("a.profile", "p").Where(em.F{"p.id": nil}).GetResultList(v.ctx)
+		must(t, err)
+		if !slices.Equal(names(got), []string{"Bob"}) {
+			t.Fatalf("authors without a profile: %v", names(got))
+		}
+
+		// Moving the profile to Bob is written by the owning side.
+		pa.Author = em.RefTo(as[1])
+		must(t, g.Flush(v.ctx))
+		h := v.orm.Fork()
+		moved, err := em.FindOneOrFail[Profile](v.ctx, h, pa.ID, em.FindOptions{Populate: []string{"author"}})
+		must(t, err)
+		if who, _ := moved.Author.Get(); who == nil || who.Name != "Bob" {
+			t.Fatalf("profile now belongs to %v", who)
+		}
+
+		_, err = em.Find[Author](v.ctx, v.orm.Fork(), nil, em.FindOptions{Populate: []string{"profile"}, Strategy: em.Joined})
+		var fe *em.FilterError
+		if !errors.As(err, &fe) || fe.Property != "profile" {
+			t.Fatalf("joined populate of an inverse one-to-one: %v", err)
+		}
+	}},
 	{name: "batch_fetch_references", config: func(c *em.Config) { c.BatchFetch = 3 }, run: func(t *testing.T, v env) {
 		w := v.orm.Fork()
 		for i := range 5 {

@@ -53,13 +53,18 @@ type collHeader struct {
 	added       []unsafe.Pointer
 }
 
-// RelationKind tells one-to-many from many-to-many collections.
+// RelationKind tells one-to-many from many-to-many collections, and both
+// from the inverse side of a one-to-one.
 type RelationKind uint8
 
-// Kinds of collection.
+// Kinds of relation held by a RelationMeta.
 const (
 	OneToMany RelationKind = iota
 	ManyToMany
+	// OneToOne is the inverse side of a one-to-one: an em.Ref field with
+	// orm:"mappedBy=…" naming the owning reference of the other entity,
+	// which holds the foreign key. It has no column of its own.
+	OneToOne
 )
 
 func (Collection[T]) collTarget() reflect.Type { return reflect.TypeFor[T]() }

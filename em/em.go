@@ -314,6 +314,23 @@ func (e *EntityManager) cascade(en *entry) error {
 			h.removed = nil
 		}
 	}
+	for _, rel := range en.meta.Inverses {
+		// The inverse side of a one-to-one: the other entity holds the key;
+		// point it at this one if it points nowhere, and persist it if new.
+		h := (*refHeader)(unsafe.Add(en.ptr, rel.offset))
+		if h.entity == nil {
+			continue
+		}
+		if oh := (*refHeader)(rel.MappedBy.ptr(h.entity)); oh.entity == nil && oh.id == nil {
+			oh.entity = en.ptr
+		}
+		if _, ok := e.byPtr[h.entity]; ok || !rel.Target.PK.isZero(rel.Target.PK.ptr(h.entity)) {
+			continue
+		}
+		if err := e.persistLocked(reflect.NewAt(rel.Target.Type, h.entity).Interface()); err != nil {
+			return err
+		}
+	}
 	for _, f := range en.meta.Fields {
 		if !f.isRef {
 			continue
@@ -408,6 +425,21 @@ func (e *EntityManager) cascadeRemove(en *entry, seen map[*entry]bool, out *[]*e
 				if err := e.cascadeRemove(x, seen, out); err != nil {
 					return err
 				}
+			}
+		}
+	}
+	for _, rel := range m.Inverses {
+		if !rel.CascadeRemove {
+			continue
+		}
+		h := (*refHeader)(unsafe.Add(en.ptr, rel.offset))
+		if isInverseMark(h.id) {
+			return &ValidationError{Entity: m.Name, Field: rel.Name, Value: m.PK.Get(en.obj),
+				Reason: fmt.Sprintf("cascade remove needs the related %s: Load the reference or populate %q before Remove", rel.Target.Name, rel.Property)}
+		}
+		if x, ok := e.byPtr[h.entity]; ok && h.entity != nil {
+			if err := e.cascadeRemove(x, seen, out); err != nil {
+				return err
 			}
 		}
 	}

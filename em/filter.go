@@ -186,6 +186,13 @@ func (s fscope) compileKey(key string, v any) (qb.Expr, error) {
 		}
 		return s.relationFilter(key, sub)
 	}
+	if inv := inverseNamed(m, key); inv != nil {
+		sub, ok := v.(F)
+		if !ok {
+			return nil, &FilterError{Entity: m.Name, Property: key, Reason: "the inverse side of a one-to-one is filtered with an em.F on the other entity"}
+		}
+		return s.relationFilter(key, sub)
+	}
 	fld := m.props[key]
 	if fld == nil {
 		return nil, &FilterError{Entity: m.Name, Property: key, Reason: "no such property"}
@@ -360,6 +367,14 @@ func (s fscope) relationFilter(prop string, sub F) (qb.Expr, error) {
 			return qb.In(s.col(m.PK), d.Select(link).From(own.Pivot).Where(qb.In(item, items))), nil
 		}
 		q := d.Select(rel.MappedBy.Column).From(rel.Target.Table).Where(where)
+		return qb.In(s.col(m.PK), q), nil
+	}
+	if inv := inverseNamed(m, prop); inv != nil {
+		where, err := s.on(inv.Target).compileMap(sub)
+		if err != nil {
+			return nil, err
+		}
+		q := d.Select(inv.MappedBy.Column).From(inv.Target.Table).Where(where)
 		return qb.In(s.col(m.PK), q), nil
 	}
 	f := m.props[prop]

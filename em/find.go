@@ -101,20 +101,34 @@ func FindOne[T any](ctx context.Context, e *EntityManager, filter any, opts ...F
 		return nil, err
 	}
 	o := oneOpt(opts)
-	plain := !o.Refresh && o.Lock == LockNone && len(o.Fields) == 0 && len(o.OrderBy) == 0 && o.Offset == 0
+	strategy := o.Strategy
+	if strategy == 0 {
+		strategy = e.orm.cfg.PopulateStrategy
+	}
+	plain := !o.Refresh && o.Lock == LockNone && len(o.Fields) == 0 && len(o.OrderBy) == 0 && o.Offset == 0 &&
+		(len(o.Populate) == 0 || strategy != Joined)
 	if plain {
 		en, ok, pk := e.fromIdentityMap(m, filter)
-		if ok {
-			if en == nil {
-				return nil, nil
-			}
-			return en.obj.(*T), nil
-		}
-		if pk != nil {
+		var out *T
+		switch {
+		case ok && en == nil:
+			return nil, nil
+		case ok:
+			out = en.obj.(*T)
+		case pk != nil:
 			// A key not yet managed: the SELECT by key was built at Open.
-			var out *T
-			err := e.load(ctx, m, m.byPKSQL, []any{pk}, func(obj any) { out = obj.(*T) })
-			return out, err
+			if err := e.load(ctx, m, m.byPKSQL, []any{pk}, func(obj any) { out = obj.(*T) }); err != nil {
+				return nil, err
+			}
+		}
+		if ok || pk != nil {
+			if out != nil && len(o.Populate) > 0 {
+				err := e.populate(ctx, m, []unsafe.Pointer{unsafe.Pointer(out)}, o.Populate, popOpts{where: o.PopulateWhere, order: o.PopulateOrderBy, limit: o.PopulateLimit})
+				if err != nil {
+					return nil, err
+				}
+			}
+			return out, nil
 		}
 	}
 	o.Limit = 1
@@ -414,6 +428,9 @@ func (e *EntityManager) hydrate(rows dbconn.Rows, m *EntityMeta, fields []*Field
 		en := e.registerEntry((*entry)(unsafe.Add(pair, m.entryOff)), m, obj, p, unsafe.Add(pair, m.snapOff))
 		if len(m.Relations) > 0 {
 			attachCollections(m, p, false)
+		}
+		if len(m.Inverses) > 0 {
+			markInverses(m, p)
 		}
 		if partial {
 			en.partial = true

@@ -76,6 +76,8 @@ func joinTree(m *EntityMeta, paths []string) ([]*joinNode, error) {
 			}
 		case rel != nil:
 			steps = append(steps, find(parent, nil, rel))
+		case inverseNamed(pm, head) != nil:
+			return &FilterError{Entity: pm.Name, Property: head, Reason: "the inverse side of a one-to-one is populated by the select-in strategy only (FindOptions.Strategy = em.SelectIn)"}
 		default:
 			f := pm.props[head]
 			if f == nil || !f.isRef {
@@ -301,6 +303,9 @@ func (e *EntityManager) joinedEntity(n *joinNode, vals []refHolder, pkv any) (un
 	e.registerEntry((*entry)(unsafe.Add(pair, m.entryOff)), m, obj, pair, unsafe.Add(pair, m.snapOff))
 	if len(m.Relations) > 0 {
 		attachCollections(m, pair, false)
+	}
+	if len(m.Inverses) > 0 {
+		markInverses(m, pair)
 	}
 	return pair, nil
 }

@@ -81,7 +81,10 @@ type EntityMeta struct {
 	hasRefs      bool // has em.Ref fields
 	selfRef      bool // has a reference to its own type (a tree)
 	hasOwningM2M bool // has owning many-to-many collections
-	size         uintptr
+	// Inverses are the inverse sides of one-to-one relations: em.Ref fields
+	// with mappedBy, loaded through the other entity's foreign key.
+	Inverses []*RelationMeta
+	size     uintptr
 	// pair is struct{ E, S T; N entry }: a loaded entity, its snapshot and
 	// its unit-of-work record in one allocation, side by side in memory;
 	// snapOff and entryOff are the offsets of S and N.
@@ -417,6 +420,21 @@ func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gen
 				return nil, err
 			}
 		}
+		for _, rel := range m.Inverses {
+			target, ok := r.byType[rel.targetType]
+			if !ok {
+				return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("reference to %s, which is not a registered entity", rel.targetType)}
+			}
+			f := target.props[rel.mappedBy]
+			switch {
+			case f == nil:
+				return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("mappedBy=%s names no field of %s", rel.mappedBy, target.Name)}
+			case !f.isRef || f.Ref != m:
+				return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("mappedBy=%s: %s.%s must be an em.Ref[%s] (the owning side, holding the foreign key)", rel.mappedBy, target.Name, f.Name, m.Name)}
+			}
+			rel.Target, rel.MappedBy = target, f
+			m.hasRefs, m.flat = true, false
+		}
 	}
 	registerMetas(r.order)
 	return r, nil
@@ -556,6 +574,12 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 				}
 			}
 			if def.Transient {
+				continue
+			}
+			if sf.Type.Implements(refFieldType) && def.MappedBy != "" {
+				// The inverse side of a one-to-one: no column here.
+				m.Inverses = append(m.Inverses, &RelationMeta{Name: sf.Name, Property: propertyName(sf.Name), Kind: OneToOne, Owner: m,
+					CascadeRemove: def.CascadeRemove, mappedBy: def.MappedBy, targetType: reflect.New(sf.Type).Elem().Interface().(refField).refTarget(), offset: offset + sf.Offset})
 				continue
 			}
 			f, err := buildField(m, sf, def, naming, gens)

@@ -283,3 +283,47 @@ func TestManyToManyOwnership(t *testing.T) {
 		}
 	}
 }
+
+type o2oOwner struct {
+	ID   int64
+	Side Ref[o2oSide] `orm:"mappedBy=owner"`
+}
+type o2oSide struct {
+	ID    int64
+	Owner Ref[o2oOwner] `orm:"unique"`
+}
+type o2oMissing struct {
+	ID   int64
+	Side Ref[o2oSide] `orm:"mappedBy=nothing"`
+}
+type o2oWrongType struct {
+	ID   int64
+	Side Ref[o2oSide] `orm:"mappedBy=owner"` // o2oSide.Owner refers to o2oOwner
+}
+
+// TestInverseOneToOneMetadata: an em.Ref with mappedBy is the inverse side
+// of a one-to-one, with no column; mappedBy must name the owning reference.
+func TestInverseOneToOneMetadata(t *testing.T) {
+	r, err := buildRegistry([]any{o2oOwner{}, o2oSide{}}, nil, SnakeCase{}, testGens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.byType[reflect.TypeFor[o2oOwner]()]
+	if len(m.Inverses) != 1 || m.Inverses[0].MappedBy == nil || m.Inverses[0].MappedBy.Name != "Owner" || len(m.Fields) != 1 {
+		t.Fatalf("inverse side: %+v, fields %d", m.Inverses, len(m.Fields))
+	}
+	for _, c := range []struct {
+		entities []any
+		entity   string
+		reason   string
+	}{
+		{[]any{o2oMissing{}, o2oSide{}, o2oOwner{}}, "o2oMissing", "mappedBy=nothing names no field of o2oSide"},
+		{[]any{o2oWrongType{}, o2oSide{}, o2oOwner{}}, "o2oWrongType", "o2oSide.Owner must be an em.Ref[o2oWrongType]"},
+	} {
+		_, err := buildRegistry(c.entities, nil, SnakeCase{}, testGens)
+		var me *MetadataError
+		if !errors.As(err, &me) || me.Entity != c.entity || me.Field != "Side" || !strings.Contains(me.Reason, c.reason) {
+			t.Errorf("want %s.Side: %q, got %v", c.entity, c.reason, err)
+		}
+	}
+}

@@ -71,6 +71,7 @@ func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsa
 	type step struct {
 		f   *FieldMeta
 		rel *RelationMeta
+		inv *RelationMeta // the inverse side of a one-to-one
 	}
 	next := map[step][]string{}
 	var order []step
@@ -94,10 +95,17 @@ func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsa
 			for _, rel := range m.Relations {
 				add(step{rel: rel}, rest)
 			}
+			for _, inv := range m.Inverses {
+				add(step{inv: inv}, rest)
+			}
 			continue
 		}
 		if rel := relationNamed(m, head); rel != nil {
 			add(step{rel: rel}, rest)
+			continue
+		}
+		if inv := inverseNamed(m, head); inv != nil {
+			add(step{inv: inv}, rest)
 			continue
 		}
 		f := m.props[head]
@@ -114,6 +122,10 @@ func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsa
 			sub     popOpts
 		)
 		switch {
+		case s.inv != nil:
+			_, _, _, sub = opts.at(s.inv.Property)
+			targets, err = e.loadInverses(ctx, s.inv, ptrs)
+			target = s.inv.Target
 		case s.rel != nil:
 			where, orderBy, limit, inner := opts.at(s.rel.Property)
 			sub, target = inner, s.rel.Target
@@ -143,6 +155,16 @@ func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsa
 // many as the database's parameter limit allows (the batch size is for
 // writes), so that 70,000 parents take two queries on PostgreSQL, not 234.
 func (e *EntityManager) inListSize() int { return max(e.orm.dialect.MaxParams()-16, 1) }
+
+// inverseNamed returns the inverse one-to-one side of m called name, or nil.
+func inverseNamed(m *EntityMeta, name string) *RelationMeta {
+	for _, r := range m.Inverses {
+		if r.Property == name || r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
 
 func relationNamed(m *EntityMeta, name string) *RelationMeta {
 	for _, r := range m.Relations {
@@ -477,6 +499,57 @@ func (e *EntityManager) loadRefs(ctx context.Context, f *FieldMeta, ptrs []unsaf
 	seen := map[unsafe.Pointer]bool{}
 	for _, p := range ptrs {
 		if h := (*refHeader)(f.ptr(p)); h.entity != nil && !seen[h.entity] {
+			seen[h.entity] = true
+			out = append(out, h.entity)
+		}
+	}
+	return out, nil
+}
+
+// loadInverses fills the inverse one-to-one side rel of every owner at ptrs
+// that has not loaded it, with one query per chunk of owners (the other
+// entity's foreign key IN the owners' keys); an owner without a row gets an
+// unset reference, now loaded. It returns the related entities, once each.
+func (e *EntityManager) loadInverses(ctx context.Context, rel *RelationMeta, ptrs []unsafe.Pointer) ([]unsafe.Pointer, error) {
+	owners := map[pkKey]unsafe.Pointer{}
+	var keys []any
+	e.mu.Lock()
+	for _, p := range ptrs {
+		if _, unloaded := (*refHeader)(unsafe.Add(p, rel.offset)).id.(inverseMark); !unloaded {
+			continue
+		}
+		k := keyOf(rel.Owner.PK, p)
+		if _, dup := owners[k]; !dup {
+			owners[k] = p
+			keys = append(keys, k.value(rel.Owner.PK))
+		}
+	}
+	e.mu.Unlock()
+	var found []unsafe.Pointer
+	per := e.inListSize()
+	for start := 0; start < len(keys); start += per {
+		chunk := keys[start:min(start+per, len(keys))]
+		if err := e.find(ctx, rel.Target.Type, F{rel.MappedBy.Property: F{"$in": chunk}}, FindOptions{}, func(obj any) { found = append(found, entityPtr(obj)) }); err != nil {
+			return nil, err
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, t := range found {
+		k, ok := refKey(rel.MappedBy, rel.MappedBy.ptr(t))
+		if owner := owners[k]; ok && owner != nil {
+			bindInverse(rel, owner, t)
+		}
+	}
+	for _, p := range owners {
+		if h := (*refHeader)(unsafe.Add(p, rel.offset)); isInverseMark(h.id) {
+			h.id = nil // no row refers to this owner
+		}
+	}
+	var out []unsafe.Pointer
+	seen := map[unsafe.Pointer]bool{}
+	for _, p := range ptrs {
+		if h := (*refHeader)(unsafe.Add(p, rel.offset)); h.entity != nil && !seen[h.entity] {
 			seen[h.entity] = true
 			out = append(out, h.entity)
 		}

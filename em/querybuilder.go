@@ -157,6 +157,8 @@ func (q QueryBuilder[T]) aliases() (map[string]qbAlias, []qbResolved, error) {
 		r := qbResolved{join: j, from: head}
 		if rel := relationNamed(from.m, prop); rel != nil {
 			r.rel, r.target = rel, rel.Target
+		} else if inv := inverseNamed(from.m, prop); inv != nil {
+			r.inv, r.target = inv, inv.Target
 		} else if f := from.m.props[prop]; f != nil && f.Ref != nil {
 			r.ref, r.target = f, f.Ref
 		} else {
@@ -173,6 +175,7 @@ type qbResolved struct {
 	from   string
 	ref    *FieldMeta    // a reference join
 	rel    *RelationMeta // a collection join
+	inv    *RelationMeta // the inverse side of a one-to-one
 	target *EntityMeta
 }
 
@@ -276,6 +279,8 @@ func (q QueryBuilder[T]) base(as map[string]qbAlias, joins []qbResolved, cols ..
 		switch {
 		case r.ref != nil:
 			on = append(on, qb.Eq(r.join.alias+"."+r.target.PK.Column, qb.C(r.from+"."+r.ref.Column)))
+		case r.inv != nil:
+			on = append(on, qb.Eq(r.join.alias+"."+r.inv.MappedBy.Column, qb.C(r.from+"."+from.m.PK.Column)))
 		case r.rel.Kind == OneToMany:
 			toMany = true
 			on = append(on, qb.Eq(r.join.alias+"."+r.rel.MappedBy.Column, qb.C(r.from+"."+from.m.PK.Column)))

@@ -51,8 +51,10 @@ func RefTo[T any](entity *T) Ref[T] {
 	return Ref[T]{entity: entity}
 }
 
-// IsSet reports whether the reference refers to an entity.
-func (r Ref[T]) IsSet() bool { return r.entity != nil || r.id != nil }
+// IsSet reports whether the reference refers to an entity. On the inverse
+// side of a one-to-one that is not loaded yet it is false: whether a row
+// refers back is unknown until Load or populate.
+func (r Ref[T]) IsSet() bool { return r.entity != nil || (r.id != nil && !isInverseMark(r.id)) }
 
 // IsLoaded reports whether the referenced entity is in the reference.
 func (r Ref[T]) IsLoaded() bool { return r.entity != nil }
@@ -66,6 +68,9 @@ func (r Ref[T]) ID() any {
 			return m.PK.Get(r.entity)
 		}
 	}
+	if isInverseMark(r.id) {
+		return nil // the inverse side of a one-to-one knows no key until loaded
+	}
 	return r.id
 }
 
@@ -74,6 +79,9 @@ func (r Ref[T]) ID() any {
 func (r Ref[T]) Get() (*T, error) {
 	if r.entity != nil || r.id == nil {
 		return r.entity, nil
+	}
+	if mk, ok := r.id.(inverseMark); ok {
+		return nil, fmt.Errorf("%w: %s.%s, the inverse side of a one-to-one (call Load, or populate %q in the find)", ErrNotLoaded, mk.rel.Owner.Name, mk.rel.Name, mk.rel.Property)
 	}
 	return nil, fmt.Errorf("%w: %s %v (call Load, or populate it in the find)", ErrNotLoaded, reflect.TypeFor[T]().Name(), r.id)
 }
@@ -84,6 +92,22 @@ func (r Ref[T]) Get() (*T, error) {
 func (r *Ref[T]) Load(ctx context.Context, e *EntityManager) (*T, error) {
 	if r.entity != nil || r.id == nil {
 		return r.entity, nil
+	}
+	if mk, ok := r.id.(inverseMark); ok {
+		// The inverse side of a one-to-one: find the row whose reference
+		// points to the owner.
+		k := keyOf(mk.rel.Owner.PK, mk.owner).value(mk.rel.Owner.PK)
+		v, err := FindOne[T](ctx, e, F{mk.rel.MappedBy.Property: k})
+		if err != nil {
+			return nil, err
+		}
+		r.id, r.entity = nil, v
+		if v != nil {
+			if h := (*refHeader)(mk.rel.MappedBy.ptr(unsafe.Pointer(v))); h.entity == nil {
+				h.entity = mk.owner
+			}
+		}
+		return v, nil
 	}
 	if u, err := e.usable(ctx); err == nil && u.orm.cfg.BatchFetch > 1 {
 		if m, err := u.orm.metaFor(reflect.TypeFor[T]()); err == nil {
@@ -290,4 +314,32 @@ func (e *EntityManager) batchFetch(ctx context.Context, m *EntityMeta, id any) e
 		}
 	}
 	return nil
+}
+
+// inverseMark is what the inverse side of a one-to-one holds, in place of a
+// key, while not loaded: the relation and the owner, for Load to query by.
+type inverseMark struct {
+	rel   *RelationMeta
+	owner unsafe.Pointer
+}
+
+func isInverseMark(id any) bool { _, ok := id.(inverseMark); return ok }
+
+// markInverses sets the inverse one-to-one sides of a just loaded entity at
+// p to "not loaded".
+func markInverses(m *EntityMeta, p unsafe.Pointer) {
+	for _, rel := range m.Inverses {
+		h := (*refHeader)(unsafe.Add(p, rel.offset))
+		h.id, h.entity = inverseMark{rel: rel, owner: p}, nil
+	}
+}
+
+// bindInverse points the inverse side rel of owner at t, and t's owning
+// reference at owner where it holds no entity yet.
+func bindInverse(rel *RelationMeta, owner, t unsafe.Pointer) {
+	h := (*refHeader)(unsafe.Add(owner, rel.offset))
+	h.id, h.entity = nil, t
+	if oh := (*refHeader)(rel.MappedBy.ptr(t)); oh.entity == nil {
+		oh.entity = owner
+	}
 }

@@ -29,7 +29,18 @@ type Author struct {
 	Tags    em.Collection[Tag]    `orm:"manyToMany"`
 	// Favorite closes a cycle with Review.Author (nullable on this side).
 	Favorite em.Ref[Review] `db:"favorite_id" orm:"nullable"`
+	// Profile is the inverse side of a one-to-one: Profile.Author holds the key.
+	Profile em.Ref[Profile] `orm:"mappedBy=author"`
 }
+
+// Profile is the owning side of a one-to-one with Author.
+type Profile struct {
+	ID     int64          `db:"id" orm:"pk"`
+	Bio    string         `db:"bio"`
+	Author em.Ref[Author] `db:"author_id" orm:"unique"`
+}
+
+func (Profile) TableName() string { return "em_profile" }
 
 func (Author) TableName() string { return "em_author" }
 
@@ -83,7 +94,7 @@ type Category struct {
 
 func (Category) TableName() string { return "em_category" }
 
-var entities = []any{(*Category)(nil), (*Author)(nil), (*Publisher)(nil), (*Book)(nil), (*Tag)(nil), (*Hooked)(nil), (*Review)(nil)}
+var entities = []any{(*Category)(nil), (*Author)(nil), (*Publisher)(nil), (*Book)(nil), (*Tag)(nil), (*Hooked)(nil), (*Review)(nil), (*Profile)(nil)}
 
 // queryLog captures the statements an ORM runs (Config.Debug logs each one).
 type queryLog struct {
