@@ -174,3 +174,27 @@ func addrFunc(t reflect.Type) func(unsafe.Pointer) any {
 	}
 	return nil
 }
+
+func valueOf[T any](p unsafe.Pointer) any { return *(*T)(p) }
+
+// getFunc returns a function that reads a field's value as an interface
+// without reflection, for the exact types addrFunc knows; nil for the rest.
+func getFunc(t reflect.Type) func(unsafe.Pointer) any {
+	switch t {
+	case reflect.TypeFor[string]():
+		return valueOf[string]
+	case reflect.TypeFor[int]():
+		return valueOf[int]
+	case reflect.TypeFor[int64]():
+		return valueOf[int64]
+	case reflect.TypeFor[int32]():
+		return valueOf[int32]
+	case reflect.TypeFor[bool]():
+		return valueOf[bool]
+	case reflect.TypeFor[float64]():
+		return valueOf[float64]
+	case timeType:
+		return valueOf[time.Time]
+	}
+	return nil
+}

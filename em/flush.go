@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"unsafe"
 )
 
@@ -44,21 +46,14 @@ func (e *EntityManager) computePlan() *plan {
 		p.deletes[en.meta] = append(p.deletes[en.meta], en)
 		p.n++
 	}
-	var buf []*FieldMeta
-	dead := 0
-	for _, en := range e.tracked {
-		if en.state != stateManaged || en.snap == nil {
-			if en.state == 0 {
-				dead++
-			}
-			continue
-		}
-		if buf = en.changed(buf[:0]); len(buf) > 0 {
-			p.updates = append(p.updates, update{en: en, fields: slices.Clone(buf)})
-			p.n++
-		}
+	updates, dead := scanTracked(e.tracked)
+	p.updates = updates
+	p.n += len(updates)
+	lists := [2][]*entry{e.pending, e.tracked}
+	if !e.anyManaged(func(m *EntityMeta) bool { return m.hasOwningM2M }) {
+		lists[1] = nil
 	}
-	for _, list := range [2][]*entry{e.pending, e.tracked} {
+	for _, list := range lists {
 		for _, en := range list {
 			if !en.meta.hasOwningM2M || en.state == stateRemoved || en.state == 0 {
 				continue
@@ -88,6 +83,70 @@ func (e *EntityManager) computePlan() *plan {
 		e.tracked = live
 	}
 	return p
+}
+
+// anyManaged reports whether an entity type with the property has entities
+// in the identity map (every tracked entity is in it). It looks at types, not
+// entities, so that a flush skips walks that cannot find anything.
+func (e *EntityManager) anyManaged(has func(*EntityMeta) bool) bool {
+	for m, byKey := range e.im {
+		if len(byKey) > 0 && has(m) {
+			return true
+		}
+	}
+	return false
+}
+
+// parallelScan is the number of managed entities above which Flush compares
+// them with their snapshots on several cores: the walk is memory-bound, and
+// splitting it keeps a no-op flush of many entities under a round trip.
+const parallelScan = 8192
+
+// scanTracked compares every managed entity in list with its snapshot and
+// returns the updates, in list order, and the number of dead records. Large
+// lists are split across up to GOMAXPROCS goroutines (at most 4), each
+// reading its own range; nothing is written but the results.
+func scanTracked(list []*entry) ([]update, int) {
+	workers := min(runtime.GOMAXPROCS(0), 4, len(list)/(parallelScan/2))
+	if workers <= 1 {
+		return scanRange(list)
+	}
+	type part struct {
+		updates []update
+		dead    int
+	}
+	parts := make([]part, workers)
+	size := (len(list) + workers - 1) / workers
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Go(func() {
+			parts[w].updates, parts[w].dead = scanRange(list[w*size : min((w+1)*size, len(list))])
+		})
+	}
+	parts[0].updates, parts[0].dead = scanRange(list[:size])
+	wg.Wait()
+	updates, dead := parts[0].updates, parts[0].dead
+	for _, pt := range parts[1:] {
+		updates = append(updates, pt.updates...)
+		dead += pt.dead
+	}
+	return updates, dead
+}
+
+func scanRange(list []*entry) (updates []update, dead int) {
+	var buf []*FieldMeta
+	for _, en := range list {
+		if en.state != stateManaged || en.snap == nil {
+			if en.state == 0 {
+				dead++
+			}
+			continue
+		}
+		if buf = en.changed(buf[:0]); len(buf) > 0 {
+			updates = append(updates, update{en: en, fields: slices.Clone(buf)})
+		}
+	}
+	return updates, dead
 }
 
 // Flush writes every change of the unit of work in one transaction: inserts
@@ -241,7 +300,11 @@ func checkRefs(p *plan) error {
 // cascadeAll persists new entities that pending or managed entities came to
 // refer to after they were persisted or loaded. The caller holds e.mu.
 func (e *EntityManager) cascadeAll() error {
-	for _, list := range [2][]*entry{slices.Clone(e.pending), e.tracked} {
+	lists := [2][]*entry{slices.Clone(e.pending), e.tracked}
+	if !e.anyManaged(func(m *EntityMeta) bool { return m.hasRefs || len(m.Relations) > 0 }) {
+		lists[1] = nil // no managed entity can refer to anything: skip the walk
+	}
+	for _, list := range lists {
 		for _, en := range list {
 			if (!en.meta.hasRefs && len(en.meta.Relations) == 0) || en.state == stateRemoved || en.state == 0 {
 				continue

@@ -130,6 +130,7 @@ type FieldMeta struct {
 	jsonIdx int
 	isZero  func(p unsafe.Pointer) bool
 	addr    func(p unsafe.Pointer) any // typed address for Scan; nil: through reflection
+	get     func(p unsafe.Pointer) any // the value, boxed; nil: through reflection
 	keyKind uint8                      // how keyOf reads a primary key: keyInt64, keyInt, keyString, or by reflection
 }
 
@@ -766,7 +767,7 @@ func buildField(m *EntityMeta, sf reflect.StructField, def FieldDef, naming Nami
 	f.eq, f.deep = comparatorFor(sf.Type, f.JSON)
 	f.isZero = func(p unsafe.Pointer) bool { return reflect.NewAt(sf.Type, p).Elem().IsZero() }
 	if !f.JSON {
-		f.addr = addrFunc(sf.Type)
+		f.addr, f.get = addrFunc(sf.Type), getFunc(sf.Type)
 	}
 	switch sf.Type {
 	case reflect.TypeFor[int64]():

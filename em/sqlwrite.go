@@ -29,6 +29,9 @@ func bindValue(f *FieldMeta, base unsafe.Pointer) (any, error) {
 		}
 		return string(b), nil
 	}
+	if f.get != nil {
+		return f.get(f.ptr(base)), nil
+	}
 	return f.value(base).Interface(), nil
 }
 
