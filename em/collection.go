@@ -339,6 +339,12 @@ func (c *Collection[T]) Matching(ctx context.Context, e *EntityManager, filter F
 	if len(filter) == 0 {
 		return Find[T](ctx, e, c.itemsFilter(e), opts...)
 	}
+	if e.orm.backend != nil {
+		if c.rel.Kind == ManyToMany {
+			return nil, e.orm.unsupported("many-to-many collections")
+		}
+		return Find[T](ctx, e, F{"$and": []F{{c.rel.MappedBy.Property: ownerKey(c.rel, c.owner)}, filter}}, opts...)
+	}
 	where, err := compileFilter(e.orm.dialect, c.rel.Target, filter)
 	if err != nil {
 		return nil, err

@@ -263,6 +263,12 @@ func (e *EntityManager) persistLocked(v any) error {
 	}
 	if m.PK.UUID && m.PK.isZero(m.PK.ptr(p)) {
 		*(*string)(m.PK.ptr(p)) = newUUID()
+	} else if e.orm.backend != nil && m.PK.isZero(m.PK.ptr(p)) {
+		if k, ok := e.orm.backend.NewKey(m); ok {
+			if err := m.PK.Set(v, k); err != nil {
+				return fmt.Errorf("em: Persist: key from %s: %w", e.orm.backend.Name(), err)
+			}
+		}
 	}
 	mem := reflect.New(m.fresh).UnsafePointer()
 	en := (*entry)(unsafe.Add(mem, m.freshEntryOff))

@@ -165,6 +165,9 @@ func NativeInsert[T any](ctx context.Context, e *EntityManager, data map[string]
 	if err != nil {
 		return nil, err
 	}
+	if e.orm.backend != nil {
+		return nil, e.orm.unsupported("NativeInsert")
+	}
 	m, err := e.orm.metaFor(reflect.TypeFor[T]())
 	if err != nil {
 		return nil, err
@@ -222,6 +225,9 @@ func NativeUpdate[T any](ctx context.Context, e *EntityManager, filter any, data
 	if err != nil {
 		return 0, err
 	}
+	if e.orm.backend != nil {
+		return 0, e.orm.unsupported("NativeUpdate and NativeDelete")
+	}
 	cols, vals, err := columnsOf(m, data)
 	if err != nil {
 		return 0, err
@@ -243,6 +249,9 @@ func NativeDelete[T any](ctx context.Context, e *EntityManager, filter any) (int
 	e, m, where, err := scope[T](ctx, e, filter)
 	if err != nil {
 		return 0, err
+	}
+	if e.orm.backend != nil {
+		return 0, e.orm.unsupported("NativeUpdate and NativeDelete")
 	}
 	q := e.orm.dialect.DeleteFrom(m.Table)
 	if where != nil {

@@ -115,13 +115,13 @@ func FindOne[T any](ctx context.Context, e *EntityManager, filter any, opts ...F
 			return nil, nil
 		case ok:
 			out = en.obj.(*T)
-		case pk != nil:
+		case pk != nil && e.orm.backend == nil:
 			// A key not yet managed: the SELECT by key was built at Open.
 			if err := e.load(ctx, m, m.byPKSQL, []any{pk}, func(obj any) { out = obj.(*T) }); err != nil {
 				return nil, err
 			}
 		}
-		if ok || pk != nil {
+		if ok || (pk != nil && e.orm.backend == nil) {
 			if out != nil && len(o.Populate) > 0 {
 				err := e.populate(ctx, m, []unsafe.Pointer{unsafe.Pointer(out)}, o.Populate, popOpts{where: o.PopulateWhere, order: o.PopulateOrderBy, limit: o.PopulateLimit})
 				if err != nil {
@@ -163,6 +163,13 @@ func FindAndCount[T any](ctx context.Context, e *EntityManager, filter any, opts
 
 // Count returns the number of entities of type T matching filter.
 func Count[T any](ctx context.Context, e *EntityManager, filter any) (int64, error) {
+	if u, err := e.usable(ctx); err == nil && u.orm.backend != nil {
+		m, err := u.orm.metaFor(reflect.TypeFor[T]())
+		if err != nil {
+			return 0, err
+		}
+		return u.countBackend(ctx, m, filter)
+	}
 	e, m, where, err := scope[T](ctx, e, filter)
 	if err != nil {
 		return 0, err
@@ -201,6 +208,9 @@ func scope[T any](ctx context.Context, e *EntityManager, filter any) (*EntityMan
 	m, err := e.orm.metaFor(reflect.TypeFor[T]())
 	if err != nil {
 		return nil, nil, nil, err
+	}
+	if e.orm.backend != nil {
+		return nil, nil, nil, e.orm.unsupported("a SQL statement")
 	}
 	where, err := compileFilter(e.orm.dialect, m, filter)
 	if err != nil {
@@ -322,6 +332,12 @@ func (e *EntityManager) find(ctx context.Context, t reflect.Type, filter any, o 
 	m, err := e.orm.metaFor(t)
 	if err != nil {
 		return err
+	}
+	if e.orm.backend != nil {
+		if o.Strategy == Joined {
+			return e.orm.unsupported("the joined populate strategy")
+		}
+		return e.findBackend(ctx, m, filter, o, each)
 	}
 	if len(o.Populate) > 0 {
 		strategy := o.Strategy

@@ -190,6 +190,21 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	}
 
 	own := e.tx == nil
+	if e.orm.backend != nil {
+		// No transaction: the writes the backend applied before a failure
+		// stay applied and the unit of work keeps them; the rest is put back
+		// as it was, to retry.
+		tx := &txState{}
+		pend, rem := slices.Clone(e.pending), slices.Clone(e.removed)
+		if err := e.runFlush(ctx, p, tx); err != nil {
+			if tx.appliedPlan != nil {
+				e.keepApplied(tx, tx.appliedPlan)
+			}
+			e.restore(tx, undoMark{}, pend, rem)
+			return err
+		}
+		return nil
+	}
 	if own && e.singleStatement(p) {
 		// One statement is atomic on its own: BEGIN and COMMIT would add two
 		// round trips and no safety. Failure still restores the unit of work.
@@ -420,6 +435,13 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 	}
 
 	order := topoOrder(e.orm.reg.order)
+	if e.orm.backend != nil {
+		tx.appliedPlan = p
+		if err := e.writeBackend(ctx, tx, p, order); err != nil {
+			return err
+		}
+		return e.finishFlush(ctx, p)
+	}
 	tx.inserted, tx.deferred = nil, nil
 	for _, m := range order {
 		if list := p.inserts[m]; len(list) > 0 {
@@ -446,6 +468,12 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 			}
 		}
 	}
+	return e.finishFlush(ctx, p)
+}
+
+// finishFlush runs the after hooks and events of a flush whose writes are
+// done, and makes the written state the persisted one.
+func (e *EntityManager) finishFlush(ctx context.Context, p *plan) error {
 	if err := e.hooks(ctx, p, false); err != nil {
 		return err
 	}

@@ -81,6 +81,7 @@ type ORM struct {
 	cfg     Config
 	db      *sql.DB // nil when running on another connection type (pgx)
 	conn    dbconn.DB
+	backend Backend // nil: SQL through conn
 	ownDB   bool
 	dialect *qb.Dialect
 	reg     *registry
@@ -224,6 +225,9 @@ func open(ctx context.Context, conn dbconn.DB, cfg Config) (*ORM, error) {
 func (o *ORM) Close() error {
 	if o.closed.Swap(true) {
 		return nil
+	}
+	if o.backend != nil {
+		return o.backend.Close(context.Background())
 	}
 	if o.ownDB {
 		return o.conn.Close()

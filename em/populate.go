@@ -130,6 +130,9 @@ func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsa
 			where, orderBy, limit, inner := opts.at(s.rel.Property)
 			sub, target = inner, s.rel.Target
 			if s.rel.Kind == ManyToMany {
+				if e.orm.backend != nil {
+					return e.orm.unsupported("many-to-many collections")
+				}
 				targets, err = e.loadManyToMany(ctx, s.rel, ptrs, where, orderBy, limit)
 			} else {
 				targets, err = e.loadCollections(ctx, s.rel, ptrs, where, orderBy, limit)
@@ -154,7 +157,16 @@ func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsa
 // inListSize is how many keys one IN (…) of a populate query carries: as
 // many as the database's parameter limit allows (the batch size is for
 // writes), so that 70,000 parents take two queries on PostgreSQL, not 234.
-func (e *EntityManager) inListSize() int { return max(e.orm.dialect.MaxParams()-16, 1) }
+func (e *EntityManager) inListSize() int {
+	if e.orm.backend != nil {
+		return backendInList
+	}
+	return max(e.orm.dialect.MaxParams()-16, 1)
+}
+
+// backendInList is how many keys one $in of a populate carries on a
+// backend: well under MongoDB's 16 MB document limit.
+const backendInList = 10000
 
 // inverseNamed returns the inverse one-to-one side of m called name, or nil.
 func inverseNamed(m *EntityMeta, name string) *RelationMeta {
@@ -426,6 +438,9 @@ func (e *EntityManager) loadCollections(ctx context.Context, rel *RelationMeta, 
 		collect := func(obj any) { items = append(items, entityPtr(obj)) }
 		var err error
 		if limit > 0 {
+			if e.orm.backend != nil {
+				return nil, e.orm.unsupported("PopulateLimit")
+			}
 			err = e.findTopPerOwner(ctx, rel, filter, orderBy, limit, collect)
 		} else {
 			err = e.find(ctx, rel.Target.Type, filter, FindOptions{OrderBy: orderBy}, collect)

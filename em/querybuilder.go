@@ -535,6 +535,9 @@ func (q QueryBuilder[T]) manager(ctx context.Context) (*EntityManager, error) {
 	if q.e == nil {
 		return nil, fmt.Errorf("em: a QueryBuilder needs em.QB to make it")
 	}
+	if q.e.orm.backend != nil {
+		return nil, q.e.orm.unsupported("the SQL query builder (QB)")
+	}
 	return q.e.usable(ctx)
 }
 

@@ -9,7 +9,12 @@ import (
 // SchemaSQL returns the statements that create the tables, indexes and
 // foreign keys of every registered entity, or a *MetadataError for a field
 // whose column type cannot be derived (set orm:"type=…").
-func (o *ORM) SchemaSQL() ([]string, error) { return createSchemaSQL(o.dialect, o.reg.order) }
+func (o *ORM) SchemaSQL() ([]string, error) {
+	if o.backend != nil {
+		return nil, o.unsupported("SQL schema")
+	}
+	return createSchemaSQL(o.dialect, o.reg.order)
+}
 
 // CreateSchema creates the tables, indexes and foreign keys of every
 // registered entity. It fails if a table exists already.
@@ -23,6 +28,9 @@ func (o *ORM) CreateSchema(ctx context.Context) error {
 
 // DropSchema drops the tables of every registered entity that exist.
 func (o *ORM) DropSchema(ctx context.Context) error {
+	if o.backend != nil {
+		return o.unsupported("the SQL schema generator")
+	}
 	return o.runDDL(ctx, dropSchemaSQL(o.dialect, o.reg.order))
 }
 
@@ -38,6 +46,9 @@ func (o *ORM) RefreshSchema(ctx context.Context) error {
 // runDDL runs statements in order on one connection (session settings such
 // as MySQL's FOREIGN_KEY_CHECKS hold for the whole sequence).
 func (o *ORM) runDDL(ctx context.Context, stmts []string) error {
+	if o.backend != nil {
+		return o.unsupported("the SQL schema generator")
+	}
 	conn, err := o.conn.Session(ctx)
 	if err != nil {
 		return fmt.Errorf("em: schema: %w", err)

@@ -27,6 +27,10 @@ type txState struct {
 	zeroed   []zeroRec // fields a flush filled in that were empty before
 	savePend []*entry
 	saveRem  []*entry
+	// On a backend: the entries whose writes a failed flush applied, and
+	// the plan they belong to.
+	applied     map[*entry]bool
+	appliedPlan *plan
 }
 
 // undoRec restores one entry to what it was before a flush touched it.
@@ -170,6 +174,9 @@ func (e *EntityManager) Begin(ctx context.Context) error {
 }
 
 func (e *EntityManager) beginLocked(ctx context.Context) error {
+	if e.orm.backend != nil {
+		return fmt.Errorf("%w (%s): the unit of work is flushed without one; see Flush", ErrTransactionsUnavailable, e.orm.backend.Name())
+	}
 	start := time.Now()
 	t, err := e.orm.conn.Begin(ctx)
 	e.orm.logQuery(ctx, "BEGIN", nil, start, err)

@@ -32,6 +32,9 @@ func UpsertMany[T any](ctx context.Context, e *EntityManager, entities []*T, onC
 	if err != nil {
 		return nil, err
 	}
+	if e.orm.backend != nil {
+		return nil, e.orm.unsupported("Upsert")
+	}
 	m, err := e.orm.metaFor(reflect.TypeFor[T]())
 	if err != nil {
 		return nil, err

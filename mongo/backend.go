@@ -1,0 +1,322 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/mikrogo/mikro/em"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// backend implements em.Backend on a MongoDB database.
+type backend struct {
+	db *mongo.Database
+}
+
+func (b *backend) Name() string { return "mongodb" }
+
+func (b *backend) Close(context.Context) error { return nil }
+
+// Check refuses what this driver cannot store: many-to-many collections,
+// and integer keys the database would have to generate.
+func (b *backend) Check(metas []*em.EntityMeta) error {
+	for _, m := range metas {
+		for _, rel := range m.Relations {
+			if rel.Kind == em.ManyToMany {
+				return &em.MetadataError{Entity: m.Name, Field: rel.Name, Reason: "many-to-many collections are not supported on MongoDB yet; map the link as an entity with two references"}
+			}
+		}
+		if m.PK.AutoIncr {
+			return &em.MetadataError{Entity: m.Name, Field: m.PK.Name, Reason: "MongoDB generates no integer keys: tag the key orm:\"assigned\", or make it a string (an ObjectID)"}
+		}
+	}
+	return nil
+}
+
+func (b *backend) NewKey(m *em.EntityMeta) (any, bool) {
+	if !objectIDKeys(m) {
+		return nil, false
+	}
+	return bson.NewObjectID().Hex(), true
+}
+
+func (b *backend) Find(ctx context.Context, q *em.BackendQuery, each func(decode func(entity any) error) error) error {
+	m := q.Meta
+	filter, err := compileFilter(m, q.Filter)
+	if err != nil {
+		return err
+	}
+	opts := options.Find()
+	if len(q.OrderBy) > 0 {
+		sort, err := sortOf(m, q.OrderBy)
+		if err != nil {
+			return err
+		}
+		opts.SetSort(sort)
+	}
+	if q.Limit > 0 {
+		opts.SetLimit(int64(q.Limit))
+	}
+	if q.Offset > 0 {
+		opts.SetSkip(int64(q.Offset))
+	}
+	cur, err := b.db.Collection(m.Table).Find(ctx, filter, opts)
+	if err != nil {
+		return translate(err, m)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	for cur.Next(ctx) {
+		raw := cur.Current
+		if err := each(func(entity any) error { return decode(m, raw, entity) }); err != nil {
+			return err
+		}
+	}
+	return translate(cur.Err(), m)
+}
+
+func (b *backend) Count(ctx context.Context, m *em.EntityMeta, f em.F) (int64, error) {
+	filter, err := compileFilter(m, f)
+	if err != nil {
+		return 0, err
+	}
+	n, err := b.db.Collection(m.Table).CountDocuments(ctx, filter)
+	return n, translate(err, m)
+}
+
+// Write runs ops as ordered bulk writes, one per run of operations on the
+// same collection.
+func (b *backend) Write(ctx context.Context, ops []em.WriteOp) ([]bool, error) {
+	applied := make([]bool, len(ops))
+	for start := 0; start < len(ops); {
+		end := start + 1
+		for end < len(ops) && ops[end].Meta == ops[start].Meta {
+			end++
+		}
+		if err := b.writeRun(ctx, ops[start:end], applied[start:end]); err != nil {
+			return applied, err
+		}
+		start = end
+	}
+	return applied, nil
+}
+
+func (b *backend) writeRun(ctx context.Context, ops []em.WriteOp, applied []bool) error {
+	m := ops[0].Meta
+	models := make([]mongo.WriteModel, len(ops))
+	for i, op := range ops {
+		id, err := toBSON(m.PK, m.PK.Value(op.Entity))
+		if err != nil {
+			return err
+		}
+		switch op.Kind {
+		case em.WriteInsert:
+			doc, err := encode(m, op.Entity)
+			if err != nil {
+				return err
+			}
+			models[i] = mongo.NewInsertOneModel().SetDocument(doc)
+		case em.WriteUpdate:
+			set, unset := bson.D{}, bson.D{}
+			for _, f := range op.Fields {
+				v, err := toBSON(f, f.Value(op.Entity))
+				if err != nil {
+					return err
+				}
+				if v == nil {
+					unset = append(unset, bson.E{Key: fieldName(f), Value: ""})
+				} else {
+					set = append(set, bson.E{Key: fieldName(f), Value: v})
+				}
+			}
+			update := bson.D{}
+			if len(set) > 0 {
+				update = append(update, bson.E{Key: "$set", Value: set})
+			}
+			if len(unset) > 0 {
+				update = append(update, bson.E{Key: "$unset", Value: unset})
+			}
+			models[i] = mongo.NewUpdateOneModel().SetFilter(keyFilter(m, id, op.Version)).SetUpdate(update)
+		case em.WriteDelete:
+			models[i] = mongo.NewDeleteOneModel().SetFilter(keyFilter(m, id, op.Version))
+		default:
+			return fmt.Errorf("mongo: unknown write kind %d", op.Kind)
+		}
+	}
+	res, err := b.db.Collection(m.Table).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(true))
+	if err != nil {
+		var bwe mongo.BulkWriteException
+		if errors.As(err, &bwe) && len(bwe.WriteErrors) > 0 {
+			// Ordered: everything before the first failing write was applied.
+			for i := 0; i < bwe.WriteErrors[0].Index && i < len(applied); i++ {
+				applied[i] = true
+			}
+		}
+		return translate(err, m)
+	}
+	for i := range applied {
+		applied[i] = true
+	}
+	// Updates and deletes that matched nothing: a versioned entity changed
+	// or deleted by someone else is an optimistic lock failure.
+	var updates, deletes int64
+	for _, op := range ops {
+		switch op.Kind {
+		case em.WriteUpdate:
+			updates++
+		case em.WriteDelete:
+			deletes++
+		}
+	}
+	if res.MatchedCount < updates || res.DeletedCount < deletes {
+		return b.findStale(ctx, m, ops, applied)
+	}
+	return nil
+}
+
+// keyFilter selects the stored entity by key and, for a versioned one, by
+// the version it must still have.
+func keyFilter(m *em.EntityMeta, id, version any) bson.D {
+	f := bson.D{{Key: "_id", Value: id}}
+	if m.Version != nil && version != nil {
+		f = append(f, bson.E{Key: fieldName(m.Version), Value: version})
+	}
+	return f
+}
+
+// findStale finds which versioned updates or deletes of a run matched
+// nothing, marks them not applied and returns an *em.OptimisticLockError
+// for the first. A bulk write reports how many writes matched, not which:
+// a delete matched if its document is gone; an update matched if the
+// stored document holds the new version and the values it wrote (when
+// another writer reached the same version with other values, ours did
+// not apply).
+func (b *backend) findStale(ctx context.Context, m *em.EntityMeta, ops []em.WriteOp, applied []bool) error {
+	if m.Version == nil {
+		return nil // unversioned writes of rows that are gone are not errors, as in SQL
+	}
+	var ids bson.A
+	for _, op := range ops {
+		if op.Kind != em.WriteInsert && op.Version != nil {
+			id, _ := toBSON(m.PK, m.PK.Value(op.Entity))
+			ids = append(ids, id)
+		}
+	}
+	cur, err := b.db.Collection(m.Table).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	if err != nil {
+		return translate(err, m)
+	}
+	stored := map[string]bson.Raw{}
+	for cur.Next(ctx) {
+		var id any
+		_ = cur.Current.Lookup("_id").Unmarshal(&id)
+		stored[fmt.Sprint(id)] = slices.Clone(cur.Current)
+	}
+	_ = cur.Close(ctx)
+	var first error
+	for i, op := range ops {
+		if op.Kind == em.WriteInsert || op.Version == nil {
+			continue
+		}
+		id, _ := toBSON(m.PK, m.PK.Value(op.Entity))
+		doc, exists := stored[fmt.Sprint(id)]
+		if op.Kind == em.WriteDelete && !exists {
+			continue // applied
+		}
+		if op.Kind == em.WriteUpdate && exists && holds(doc, m.Version, op.Entity) && holdsAll(doc, op.Fields, op.Entity) {
+			continue // applied
+		}
+		applied[i] = false
+		if first == nil {
+			lock := &em.OptimisticLockError{Entity: m.Name, ID: m.PK.Value(op.Entity), ExpectedVersion: op.Version}
+			if exists {
+				if rv, err := doc.LookupErr(fieldName(m.Version)); err == nil {
+					var v any
+					_ = rv.Unmarshal(&v)
+					lock.ActualVersion = v
+				}
+			}
+			first = lock
+		}
+	}
+	return first
+}
+
+func holdsAll(doc bson.Raw, fields []*em.FieldMeta, entity any) bool {
+	for _, f := range fields {
+		if !holds(doc, f, entity) {
+			return false
+		}
+	}
+	return true
+}
+
+// holds reports whether the stored document has field f as entity has it.
+func holds(doc bson.Raw, f *em.FieldMeta, entity any) bool {
+	want, err := toBSON(f, f.Value(entity))
+	if err != nil {
+		return false
+	}
+	rv, err := doc.LookupErr(fieldName(f))
+	if err != nil || rv.Type == bson.TypeNull {
+		return want == nil
+	}
+	var got any
+	if err := rv.Unmarshal(&got); err != nil || want == nil {
+		return false
+	}
+	return normalize(got) == normalize(want)
+}
+
+// normalize makes stored and Go values comparable: numbers as float64 or
+// int64, times in UTC milliseconds, documents by their extended JSON.
+func normalize(v any) any {
+	switch x := v.(type) {
+	case bson.DateTime:
+		return x.Time().UTC().UnixMilli()
+	case time.Time:
+		return x.UTC().UnixMilli()
+	}
+	rv := reflect.ValueOf(v)
+	switch {
+	case rv.CanInt():
+		return rv.Int()
+	case rv.CanUint():
+		return int64(rv.Uint())
+	case rv.CanFloat():
+		return rv.Float()
+	case rv.Kind() == reflect.String, rv.Kind() == reflect.Bool:
+		return v
+	}
+	if _, b, err := bson.MarshalValue(v); err == nil {
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+var indexName = regexp.MustCompile(`index: (\S+)`)
+
+// translate turns driver errors into em's typed errors: a duplicate key is
+// an *em.DBError matching em.ErrUniqueViolation. FerretDB reports a
+// duplicate made by an update as an internal error naming the SQLite
+// UNIQUE constraint; that is a unique violation too.
+func translate(err error, m *em.EntityMeta) error {
+	if err == nil {
+		return nil
+	}
+	if mongo.IsDuplicateKeyError(err) || strings.Contains(err.Error(), "UNIQUE constraint failed") {
+		dbe := &em.DBError{Kind: em.ErrUniqueViolation, Entity: m.Name, Err: err}
+		if sm := indexName.FindStringSubmatch(err.Error()); sm != nil {
+			dbe.Constraint = sm[1]
+		}
+		return dbe
+	}
+	return fmt.Errorf("mongo: %s: %w", m.Name, err)
+}

@@ -1,0 +1,107 @@
+// Package mongo runs mikro's entity manager on MongoDB: the same entity
+// structs, metadata, identity map, unit of work, hooks, references,
+// collections and select-in populate as on SQL, through em's own functions
+// (em.Find, em.FindOne, e.Persist, e.Flush …). Only opening differs:
+//
+//	client, err := mongo.Connect(options.Client().ApplyURI(uri)) // the driver's
+//	orm, err := mikromongo.Open(ctx, client.Database("app"), em.Config{Entities: …})
+//	e := orm.Fork()
+//	books, err := em.Find[Book](ctx, e, em.F{"price": em.Gt(10)})
+//
+// # Mapping
+//
+// A collection per entity, named like the SQL table (naming strategy or a
+// TableName method); a field per column, named like the column. The
+// primary key is stored as _id. A string key that is neither orm:"uuid"
+// nor orm:"assigned" is an ObjectID: Persist gives a new entity a fresh one
+// (its hex form in the struct, the ObjectID in the document), and
+// references to such entities are stored as ObjectIDs too. Integer keys
+// must be orm:"assigned": MongoDB has no sequences. Nil pointers and NULL
+// values are left out of documents (a missing field reads as the zero
+// value, and matches a nil filter value). JSON fields (orm:"type=json") are
+// stored as BSON documents and arrays.
+//
+// # Writes and failures
+//
+// Flush writes one ordered BulkWrite per run of operations on the same
+// collection: inserts, then $set/$unset of the changed fields of updates
+// ({_id, version} filters for versioned entities; no match is an
+// *em.OptimisticLockError), then deletes. There is no transaction: a flush
+// that fails leaves the writes before the failing one in the database, and
+// the unit of work agrees with the database: the entities whose writes
+// were applied are managed with their new state, the failing one and those
+// after it are as before the flush, so Flush can be called again once the
+// cause is fixed. A duplicate key is an *em.DBError matching
+// em.ErrUniqueViolation. Transactional and Begin return an error matching
+// em.ErrTransactionsUnavailable.
+//
+// # Not supported (yet)
+//
+// Many-to-many collections (arrays of ids), the joined populate strategy,
+// per-owner populate limits, partial loading, pessimistic locks, and the
+// SQL-only calls (QB, Native*, Upsert, the SQL schema generator) return
+// errors matching em.ErrUnsupported; many-to-many collections are refused
+// at Open.
+package mongo
+
+import (
+	"context"
+	"errors"
+
+	"github.com/mikrogo/mikro/em"
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+)
+
+// Open opens an ORM whose entity managers store entities in db. The
+// client stays the caller's: close it after the ORM. It returns a
+// *em.MetadataError for a mapping MongoDB cannot store.
+func Open(ctx context.Context, db *mongo.Database, cfg em.Config) (*em.ORM, error) {
+	if db == nil {
+		return nil, errors.New("mongo: Open needs a database")
+	}
+	return em.OpenBackend(ctx, &backend{db: db}, cfg)
+}
+
+// EnsureIndexes creates the unique and plain indexes of every entity of
+// orm (an ORM opened with Open), under their metadata names; indexes that
+// exist already are left as they are. It is the MongoDB counterpart of the
+// SQL schema generator.
+func EnsureIndexes(ctx context.Context, orm *em.ORM) error {
+	b, ok := orm.Backend().(*backend)
+	if !ok {
+		return errors.New("mongo: EnsureIndexes needs an ORM opened by mongo.Open")
+	}
+	for _, m := range orm.Metas() {
+		var models []mongo.IndexModel
+		for _, ix := range m.Indexes {
+			keys := bson.D{}
+			for _, c := range ix.Columns {
+				keys = append(keys, bson.E{Key: c, Value: 1})
+			}
+			models = append(models, mongo.IndexModel{Keys: keys, Options: options.Index().SetName(ix.Name).SetUnique(ix.Unique)})
+		}
+		if len(models) == 0 {
+			continue
+		}
+		if _, err := b.db.Collection(m.Table).Indexes().CreateMany(ctx, models); err != nil {
+			return translate(err, m)
+		}
+	}
+	return nil
+}
+
+// Drop drops the collections of every entity of orm: for tests.
+func Drop(ctx context.Context, orm *em.ORM) error {
+	b, ok := orm.Backend().(*backend)
+	if !ok {
+		return errors.New("mongo: Drop needs an ORM opened by mongo.Open")
+	}
+	for _, m := range orm.Metas() {
+		if err := b.db.Collection(m.Table).Drop(ctx); err != nil {
+			return translate(err, m)
+		}
+	}
+	return nil
+}
