@@ -37,7 +37,9 @@ type Backend interface {
 	// Count counts the entities of m matching filter.
 	Count(ctx context.Context, m *EntityMeta, filter F) (int64, error)
 	// Write applies ops in order, without a transaction, and reports for
-	// each whether it was applied. It stops at the first failure and
+	// each whether it was applied. An insert of an entity whose integer key
+	// is auto-generated (FieldMeta.AutoIncr) and zero gets its key from the
+	// backend, written into the entity. It stops at the first failure and
 	// returns its error: a *DBError for a storage error, an
 	// *OptimisticLockError for a versioned entity that no longer matches.
 	Write(ctx context.Context, ops []WriteOp) (applied []bool, err error)
@@ -434,6 +436,11 @@ func (e *EntityManager) writeBackend(ctx context.Context, tx *txState, p *plan, 
 	var ens []*entry
 	for _, m := range order {
 		for _, en := range p.inserts[m] {
+			if m.PK.AutoIncr && m.PK.isZero(m.PK.ptr(en.ptr)) {
+				// The backend generates it while writing: put it back to
+				// zero if the insert does not apply.
+				tx.zeroed = append(tx.zeroed, zeroRec{en, m.PK})
+			}
 			ops = append(ops, WriteOp{Kind: WriteInsert, Meta: m, Entity: en.obj})
 			ens = append(ens, en)
 		}

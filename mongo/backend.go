@@ -25,19 +25,11 @@ func (b *backend) Name() string { return "mongodb" }
 
 func (b *backend) Close(context.Context) error { return nil }
 
-// Check refuses what this driver cannot store: many-to-many collections,
-// and integer keys the database would have to generate.
+// Check accepts every mapping: integer keys are generated from a sequence
+// collection, and many-to-many collections may be declared (shared entity
+// types) but fail with em.ErrUnsupported when loaded, filtered or written.
 func (b *backend) Check(metas []*em.EntityMeta) error {
-	for _, m := range metas {
-		for _, rel := range m.Relations {
-			if rel.Kind == em.ManyToMany {
-				return &em.MetadataError{Entity: m.Name, Field: rel.Name, Reason: "many-to-many collections are not supported on MongoDB yet; map the link as an entity with two references"}
-			}
-		}
-		if m.PK.AutoIncr {
-			return &em.MetadataError{Entity: m.Name, Field: m.PK.Name, Reason: "MongoDB generates no integer keys: tag the key orm:\"assigned\", or make it a string (an ObjectID)"}
-		}
-	}
+	_ = metas // every mapping em accepts can be stored; many-to-many links fail when used (em.ErrUnsupported)
 	return nil
 }
 
@@ -110,6 +102,9 @@ func (b *backend) Write(ctx context.Context, ops []em.WriteOp) ([]bool, error) {
 
 func (b *backend) writeRun(ctx context.Context, ops []em.WriteOp, applied []bool) error {
 	m := ops[0].Meta
+	if err := b.assignKeys(ctx, m, ops); err != nil {
+		return err
+	}
 	models := make([]mongo.WriteModel, len(ops))
 	for i, op := range ops {
 		id, err := toBSON(m.PK, m.PK.Value(op.Entity))
@@ -179,6 +174,49 @@ func (b *backend) writeRun(ctx context.Context, ops []em.WriteOp, applied []bool
 		return b.findStale(ctx, m, ops, applied)
 	}
 	return nil
+}
+
+// sequences is the collection that holds the last integer key given out
+// per collection, for entities with auto-generated integer keys (MongoDB has
+// no sequences of its own).
+const sequences = "mikro_sequences"
+
+// assignKeys gives the new entities of a run whose integer key is
+// generated and still zero their keys: a block reserved with one atomic
+// $inc on the collection's sequence. Keys of a failed flush are not reused.
+func (b *backend) assignKeys(ctx context.Context, m *em.EntityMeta, ops []em.WriteOp) error {
+	if !m.PK.AutoIncr {
+		return nil
+	}
+	var need []any
+	for _, op := range ops {
+		if op.Kind == em.WriteInsert && isZero(m.PK.Value(op.Entity)) {
+			need = append(need, op.Entity)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	var seq struct {
+		Last int64 `bson:"last"`
+	}
+	err := b.db.Collection(sequences).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: m.Table}},
+		bson.D{{Key: "$inc", Value: bson.D{{Key: "last", Value: int64(len(need))}}}},
+		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&seq)
+	if err != nil {
+		return translate(err, m)
+	}
+	next := seq.Last - int64(len(need)) + 1
+	for i, ent := range need {
+		if err := m.PK.Set(ent, next+int64(i)); err != nil {
+			return fmt.Errorf("mongo: %s: key %d: %w", m.Name, next+int64(i), err)
+		}
+	}
+	return nil
+}
+
+func isZero(v any) bool {
+	return v == nil || reflect.ValueOf(v).IsZero()
 }
 
 // keyFilter selects the stored entity by key and, for a versioned one, by
