@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
+	"strings"
 	"time"
 	"unsafe"
 )
@@ -56,6 +58,9 @@ type BackendQuery struct {
 	OrderBy []string // "property" or "property DESC"
 	Limit   int      // 0: no limit
 	Offset  int
+	// Fields, when set, are the only fields to read (partial loading); the
+	// primary key is among them.
+	Fields []*FieldMeta
 }
 
 // WriteKind is what a WriteOp does.
@@ -148,13 +153,24 @@ func (f *FieldMeta) IsReference() bool { return f.isRef }
 // findBackend is find on a backend: relation paths in the filter are
 // resolved to key lists first, then the rows are decoded into new entities
 // or answered by the managed instances.
-func (e *EntityManager) findBackend(ctx context.Context, m *EntityMeta, filter any, o FindOptions, each func(obj any)) error {
+func (e *EntityManager) findBackend(ctx context.Context, m *EntityMeta, filter any, o FindOptions, each func(obj any)) (err error) {
 	if o.Lock != LockNone {
 		return e.orm.unsupported("pessimistic locks")
 	}
+	fields := m.Fields
 	if len(o.Fields) > 0 {
-		return e.orm.unsupported("partial loading (FindOptions.Fields)")
+		fields = []*FieldMeta{m.PK}
+		for _, name := range o.Fields {
+			fl := m.props[name]
+			if fl == nil {
+				return &FilterError{Entity: m.Name, Property: name, Reason: "no such property (in Fields)"}
+			}
+			if fl != m.PK {
+				fields = append(fields, fl)
+			}
+		}
 	}
+	partial := len(fields) < len(m.Fields)
 	f, err := e.backendFilter(ctx, m, filter)
 	if err != nil {
 		return err
@@ -166,7 +182,12 @@ func (e *EntityManager) findBackend(ctx context.Context, m *EntityMeta, filter a
 		}
 	}
 	q := &BackendQuery{Meta: m, Filter: f, OrderBy: o.OrderBy, Limit: o.Limit, Offset: o.Offset}
+	if partial {
+		q.Fields = fields
+	}
 	var loaded []unsafe.Pointer
+	start := time.Now()
+	defer func() { e.orm.logBackend(ctx, "SELECT FROM "+m.Table, start, err) }()
 	err = e.orm.backend.Find(ctx, q, func(decode func(entity any) error) error {
 		pair := reflect.New(m.pair).UnsafePointer()
 		obj := reflect.NewAt(m.Type, pair).Interface()
@@ -176,9 +197,20 @@ func (e *EntityManager) findBackend(ctx context.Context, m *EntityMeta, filter a
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		if en := e.lookup(m, keyOf(m.PK, pair)); en != nil {
-			if o.Refresh {
-				copyFields(m.Fields, en.ptr, pair)
+			switch {
+			case o.Refresh:
+				copyFields(fields, en.ptr, pair)
 				e.takeSnapshot(en)
+			case en.partial && !partial:
+				// Complete a partially loaded entity with the fields it
+				// lacked, keeping what the user changed.
+				for _, fl := range m.Fields {
+					if !en.loaded(fl) {
+						copyFields([]*FieldMeta{fl}, en.ptr, pair)
+						copyFields([]*FieldMeta{fl}, en.snap, pair)
+					}
+				}
+				en.partial, en.loadedSet = false, nil
 			}
 			if en.state != stateRemoved {
 				loaded = append(loaded, en.ptr)
@@ -186,12 +218,19 @@ func (e *EntityManager) findBackend(ctx context.Context, m *EntityMeta, filter a
 			}
 			return nil
 		}
-		e.registerEntry((*entry)(unsafe.Add(pair, m.entryOff)), m, obj, pair, unsafe.Add(pair, m.snapOff))
+		en := e.registerEntry((*entry)(unsafe.Add(pair, m.entryOff)), m, obj, pair, unsafe.Add(pair, m.snapOff))
 		if len(m.Relations) > 0 {
 			attachCollections(m, pair, false)
 		}
 		if len(m.Inverses) > 0 {
 			markInverses(m, pair)
+		}
+		if partial {
+			en.partial = true
+			en.loadedSet = make(map[*FieldMeta]bool, len(fields))
+			for _, fl := range fields {
+				en.loadedSet[fl] = true
+			}
 		}
 		loaded = append(loaded, pair)
 		each(obj)
@@ -201,6 +240,21 @@ func (e *EntityManager) findBackend(ctx context.Context, m *EntityMeta, filter a
 		return err
 	}
 	return e.populate(ctx, m, loaded, o.Populate, popOpts{where: o.PopulateWhere, order: o.PopulateOrderBy, limit: o.PopulateLimit})
+}
+
+// logBackend logs a backend operation in debug mode as SQL statements are
+// logged ("em: query"), described with the SQL verb it stands for
+// ("SELECT FROM book", "UPDATE book SET price"), so that query logs read
+// and count both alike; the backend attribute names the store.
+func (o *ORM) logBackend(ctx context.Context, op string, start time.Time, err error) {
+	if !o.cfg.Debug {
+		return
+	}
+	attrs := []any{"sql", op, "backend", o.backend.Name(), "duration", time.Since(start)}
+	if err != nil {
+		attrs = append(attrs, "error", err)
+	}
+	o.log.DebugContext(ctx, "em: query", attrs...)
 }
 
 func cutSpace(s string) (string, string, bool) {
@@ -424,7 +478,10 @@ func (e *EntityManager) countBackend(ctx context.Context, m *EntityMeta, filter 
 	if err != nil {
 		return 0, err
 	}
-	return e.orm.backend.Count(ctx, m, f)
+	start := time.Now()
+	n, err := e.orm.backend.Count(ctx, m, f)
+	e.orm.logBackend(ctx, "SELECT count FROM "+m.Table, start, err)
+	return n, err
 }
 
 // writeBackend is the write phase of a flush on a backend: inserts in
@@ -470,7 +527,9 @@ func (e *EntityManager) writeBackend(ctx context.Context, tx *txState, p *plan, 
 	start := time.Now()
 	applied, err := e.orm.backend.Write(ctx, ops)
 	if e.orm.cfg.Debug {
-		e.orm.log.DebugContext(ctx, "em: write", "backend", e.orm.backend.Name(), "ops", len(ops), "duration", time.Since(start), "error", err)
+		for _, d := range describeWrites(ops) {
+			e.orm.logBackend(ctx, d, start, err)
+		}
 	}
 	// Whatever fails after this point (an after hook, a later step), the
 	// applied writes stay in the store: the unit of work must keep them.
@@ -540,3 +599,35 @@ func (e *EntityManager) keepApplied(tx *txState, p *plan) {
 
 // Owner returns the entity the field belongs to.
 func (f *FieldMeta) Owner() *EntityMeta { return f.owner }
+
+// describeWrites describes ops for the debug log: one line per run of
+// operations of one kind on one entity type, as a SQL statement would be
+// ("INSERT INTO book", "UPDATE book SET price, updated_at", "DELETE FROM book").
+func describeWrites(ops []WriteOp) []string {
+	var out []string
+	for i := 0; i < len(ops); {
+		j := i + 1
+		for j < len(ops) && ops[j].Meta == ops[i].Meta && ops[j].Kind == ops[i].Kind {
+			j++
+		}
+		m := ops[i].Meta
+		switch ops[i].Kind {
+		case WriteInsert:
+			out = append(out, "INSERT INTO "+m.Table)
+		case WriteUpdate:
+			var cols []string
+			for _, op := range ops[i:j] {
+				for _, f := range op.Fields {
+					if !slices.Contains(cols, f.Column) {
+						cols = append(cols, f.Column)
+					}
+				}
+			}
+			out = append(out, "UPDATE "+m.Table+" SET "+strings.Join(cols, ", "))
+		case WriteDelete:
+			out = append(out, "DELETE FROM "+m.Table)
+		}
+		i = j
+	}
+	return out
+}

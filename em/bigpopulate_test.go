@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mikrogo/mikro/em"
+	"github.com/mikrogo/mikro/em/emtest"
 	"github.com/mikrogo/mikro/internal/dbtest"
 	"github.com/mikrogo/mikro/qb"
 )
@@ -20,8 +21,8 @@ func TestPopulate70000Parents(t *testing.T) {
 	}
 	tg := dbtest.Open(t, dbtest.Postgres)
 	ctx := context.Background()
-	l := &queryLog{}
-	o, err := em.Open(ctx, em.Config{DB: tg.DB, Dialect: qb.Postgres, Entities: entities, Debug: true, Logger: slog.New(l)})
+	l := &emtest.QueryLog{}
+	o, err := em.Open(ctx, em.Config{DB: tg.DB, Dialect: qb.Postgres, Entities: emtest.Entities, Debug: true, Logger: slog.New(l)})
 	must(t, err)
 	must(t, o.RefreshSchema(ctx))
 	// Rows go in through plain SQL: this test is about reading.
@@ -33,9 +34,9 @@ func TestPopulate70000Parents(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	l.reset()
+	l.Reset()
 	e := o.Fork()
-	reviews, err := em.Find[Review](ctx, e, nil, em.FindOptions{Populate: []string{"author"}})
+	reviews, err := em.Find[emtest.Review](ctx, e, nil, em.FindOptions{Populate: []string{"author"}})
 	must(t, err)
 	if len(reviews) != 70000 {
 		t.Fatalf("%d reviews", len(reviews))
@@ -46,7 +47,7 @@ func TestPopulate70000Parents(t *testing.T) {
 			t.Fatalf("review %d: author %+v, %v", i, a, err)
 		}
 	}
-	if n := l.count("SELECT"); n != 3 {
+	if n := l.Count("SELECT"); n != 3 {
 		t.Fatalf("%d SELECTs for 70,000 parents, want 3 (one for the reviews, two chunks of authors)", n)
 	}
 }

@@ -437,12 +437,22 @@ func (e *EntityManager) loadCollections(ctx context.Context, rel *RelationMeta, 
 		}
 		collect := func(obj any) { items = append(items, entityPtr(obj)) }
 		var err error
-		if limit > 0 {
-			if e.orm.backend != nil {
-				return nil, e.orm.unsupported("PopulateLimit")
-			}
+		switch {
+		case limit > 0 && e.orm.backend != nil:
+			// No window functions: read the owners' items in order and keep
+			// the first limit of each.
+			perOwner := map[pkKey]int{}
+			err = e.find(ctx, rel.Target.Type, filter, FindOptions{OrderBy: orderBy}, func(obj any) {
+				if k, ok := refKey(rel.MappedBy, rel.MappedBy.ptr(entityPtr(obj))); ok {
+					if perOwner[k] < limit {
+						perOwner[k]++
+						collect(obj)
+					}
+				}
+			})
+		case limit > 0:
 			err = e.findTopPerOwner(ctx, rel, filter, orderBy, limit, collect)
-		} else {
+		default:
 			err = e.find(ctx, rel.Target.Type, filter, FindOptions{OrderBy: orderBy}, collect)
 		}
 		if err != nil {

@@ -60,6 +60,13 @@ func (b *backend) Find(ctx context.Context, q *em.BackendQuery, each func(decode
 	if q.Offset > 0 {
 		opts.SetSkip(int64(q.Offset))
 	}
+	if len(q.Fields) > 0 {
+		proj := bson.D{}
+		for _, f := range q.Fields {
+			proj = append(proj, bson.E{Key: fieldName(f), Value: 1})
+		}
+		opts.SetProjection(proj)
+	}
 	cur, err := b.db.Collection(m.Table).Find(ctx, filter, opts)
 	if err != nil {
 		return translate(err, m)
@@ -87,12 +94,45 @@ func (b *backend) Count(ctx context.Context, m *em.EntityMeta, f em.F) (int64, e
 // same collection.
 func (b *backend) Write(ctx context.Context, ops []em.WriteOp) ([]bool, error) {
 	applied := make([]bool, len(ops))
+	generated := map[any]bool{}
+	// Generated keys first, for every type: a new entity may refer to one
+	// inserted after it (a cycle), and its reference is written by key.
 	for start := 0; start < len(ops); {
 		end := start + 1
 		for end < len(ops) && ops[end].Meta == ops[start].Meta {
 			end++
 		}
-		if err := b.writeRun(ctx, ops[start:end], applied[start:end]); err != nil {
+		if err := b.assignKeys(ctx, ops[start].Meta, ops[start:end], generated); err != nil {
+			return applied, err
+		}
+		start = end
+	}
+	for start := 0; start < len(ops); {
+		end := start + 1
+		for end < len(ops) && ops[end].Meta == ops[start].Meta {
+			end++
+		}
+		err := b.writeRun(ctx, ops[start:end], applied[start:end])
+		for try := 0; err != nil && try < 5; try++ {
+			// A generated key that collides: two flushes took the same keys
+			// from a sequence whose $inc is not atomic (FerretDB's is not;
+			// MongoDB's is). Take new keys for the inserts not applied yet
+			// and write the rest of the run again.
+			i := firstNotApplied(applied[start:end]) + start
+			if i >= end || !generated[ops[i].Entity] || !errors.Is(err, em.ErrUniqueViolation) {
+				break
+			}
+			for _, op := range ops[i:end] {
+				if generated[op.Entity] {
+					_ = op.Meta.PK.Set(op.Entity, int64(0))
+				}
+			}
+			if kerr := b.assignKeys(ctx, ops[i].Meta, ops[i:end], generated); kerr != nil {
+				return applied, kerr
+			}
+			err = b.writeRun(ctx, ops[i:end], applied[i:end])
+		}
+		if err != nil {
 			return applied, err
 		}
 		start = end
@@ -102,9 +142,6 @@ func (b *backend) Write(ctx context.Context, ops []em.WriteOp) ([]bool, error) {
 
 func (b *backend) writeRun(ctx context.Context, ops []em.WriteOp, applied []bool) error {
 	m := ops[0].Meta
-	if err := b.assignKeys(ctx, m, ops); err != nil {
-		return err
-	}
 	models := make([]mongo.WriteModel, len(ops))
 	for i, op := range ops {
 		id, err := toBSON(m.PK, m.PK.Value(op.Entity))
@@ -184,7 +221,7 @@ const sequences = "mikro_sequences"
 // assignKeys gives the new entities of a run whose integer key is
 // generated and still zero their keys: a block reserved with one atomic
 // $inc on the collection's sequence. Keys of a failed flush are not reused.
-func (b *backend) assignKeys(ctx context.Context, m *em.EntityMeta, ops []em.WriteOp) error {
+func (b *backend) assignKeys(ctx context.Context, m *em.EntityMeta, ops []em.WriteOp, generated map[any]bool) error {
 	if !m.PK.AutoIncr {
 		return nil
 	}
@@ -200,9 +237,17 @@ func (b *backend) assignKeys(ctx context.Context, m *em.EntityMeta, ops []em.Wri
 	var seq struct {
 		Last int64 `bson:"last"`
 	}
-	err := b.db.Collection(sequences).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: m.Table}},
-		bson.D{{Key: "$inc", Value: bson.D{{Key: "last", Value: int64(len(need))}}}},
-		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&seq)
+	reserve := func() error {
+		return b.db.Collection(sequences).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: m.Table}},
+			bson.D{{Key: "$inc", Value: bson.D{{Key: "last", Value: int64(len(need))}}}},
+			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&seq)
+	}
+	err := reserve()
+	if err != nil && mongo.IsDuplicateKeyError(err) {
+		// Two first reservations raced to create the sequence: the loser's
+		// upsert collided with the winner's; the document exists now.
+		err = reserve()
+	}
 	if err != nil {
 		return translate(err, m)
 	}
@@ -211,12 +256,22 @@ func (b *backend) assignKeys(ctx context.Context, m *em.EntityMeta, ops []em.Wri
 		if err := m.PK.Set(ent, next+int64(i)); err != nil {
 			return fmt.Errorf("mongo: %s: key %d: %w", m.Name, next+int64(i), err)
 		}
+		generated[ent] = true
 	}
 	return nil
 }
 
 func isZero(v any) bool {
 	return v == nil || reflect.ValueOf(v).IsZero()
+}
+
+func firstNotApplied(applied []bool) int {
+	for i, ok := range applied {
+		if !ok {
+			return i
+		}
+	}
+	return len(applied)
 }
 
 // keyFilter selects the stored entity by key and, for a versioned one, by

@@ -1,4 +1,4 @@
-package em_test
+package emtest
 
 import (
 	"errors"
@@ -32,7 +32,7 @@ func runQueryBuilder(t *testing.T, v env) {
 	must(t, w.Flush(v.ctx))
 
 	e := v.orm.Fork()
-	v.log.reset()
+	v.log.Reset()
 	texts := func(rs []*Review) []string {
 		out := make([]string, len(rs))
 		for i, r := range rs {
@@ -143,10 +143,10 @@ func runQueryBuilder(t *testing.T, v env) {
 		t.Fatalf("after bulk: Cid's rating %v, %d reviews left", c.Rating, left)
 	}
 
-	checkGoldenSQL(t, "qb_"+v.tg.Name, v.log.all())
+	checkGoldenSQL(t, "qb_"+v.target, v.log.All())
 
 	// Mistakes are *FilterErrors naming entity and property, and no SQL runs.
-	v.log.reset()
+	v.log.Reset()
 	for _, bad := range []struct {
 		run            func() error
 		entity, propty string
@@ -171,7 +171,7 @@ func runQueryBuilder(t *testing.T, v env) {
 			t.Errorf("want a FilterError on %s.%s, got %v", bad.entity, bad.propty, err)
 		}
 	}
-	if q := v.log.all(); len(q) != 0 {
+	if q := v.log.All(); len(q) != 0 {
 		t.Fatalf("mistakes ran SQL: %v", q)
 	}
 }
