@@ -38,6 +38,10 @@ type Backend interface {
 	Find(ctx context.Context, q *BackendQuery, each func(decode func(entity any) error) error) error
 	// Count counts the entities of m matching filter.
 	Count(ctx context.Context, m *EntityMeta, filter F) (int64, error)
+	// Links returns the links of rel, the owning side of a many-to-many,
+	// as (owner key, item key) pairs: those of the owners with the given
+	// keys, or with byItem those of the items with the given keys.
+	Links(ctx context.Context, rel *RelationMeta, keys []any, byItem bool) ([][2]any, error)
 	// Write applies ops in order, without a transaction, and reports for
 	// each whether it was applied. An insert of an entity whose integer key
 	// is auto-generated (FieldMeta.AutoIncr) and zero gets its key from the
@@ -71,6 +75,7 @@ const (
 	WriteInsert WriteKind = iota + 1 // store a new entity
 	WriteUpdate                      // store the changed fields of an entity
 	WriteDelete                      // delete an entity
+	WriteLinks                       // add and remove links of a many-to-many owner (Rel, Added, Removed)
 )
 
 // WriteOp is one write of a flush.
@@ -82,6 +87,10 @@ type WriteOp struct {
 	// Version is, for a versioned entity being updated or deleted, the
 	// version the stored entity must still have; nil otherwise.
 	Version any
+	// WriteLinks: the owning many-to-many side of Entity, and the keys of
+	// the items to link and unlink. Applying links twice must be harmless.
+	Rel            *RelationMeta
+	Added, Removed []any
 }
 
 var (
@@ -276,6 +285,9 @@ func (e *EntityManager) backendFilter(ctx context.Context, m *EntityMeta, filter
 		return nil, nil
 	case F:
 		return e.resolveMap(ctx, m, f)
+	case m2mItems:
+		keys, err := e.linkedKeys(ctx, f.rel, []any{f.key})
+		return F{m.PK.Property: F{"$in": nonNil(keys)}}, err
 	}
 	if _, ok := keyFromValue(m.PK, filter); !ok {
 		return nil, &FilterError{Entity: m.Name, Property: m.PK.Property, Reason: "a filter must be an em.F or a primary key value, not " + reflect.TypeOf(filter).String()}
@@ -448,7 +460,12 @@ func (e *EntityManager) relationKeys(ctx context.Context, m *EntityMeta, prop st
 	}
 	if rel := relationNamed(m, prop); rel != nil {
 		if rel.Kind == ManyToMany {
-			return "", nil, e.orm.unsupported("many-to-many filters")
+			items, err := keysOf(rel.Target, rel.Target.PK, sub)
+			if err != nil {
+				return "", nil, err
+			}
+			owners, err := e.linkedKeys(ctx, reverseOf(rel), items)
+			return m.PK.Property, F{"$in": nonNil(owners)}, err
 		}
 		keys, err := keysOf(rel.Target, rel.MappedBy, sub)
 		return m.PK.Property, F{"$in": nonNil(keys)}, err
@@ -510,8 +527,24 @@ func (e *EntityManager) writeBackend(ctx context.Context, tx *txState, p *plan, 
 		ops = append(ops, op)
 		ens = append(ens, u.en)
 	}
-	if len(p.pivots) > 0 {
-		return e.orm.unsupported("many-to-many collections")
+	for _, op := range p.pivots {
+		pk := op.rel.Target.PK
+		keys := func(list []unsafe.Pointer) []any {
+			var out []any
+			for _, it := range list {
+				if en := e.byPtr[it]; en != nil && en.state == stateRemoved || pk.isZero(pk.ptr(it)) {
+					continue
+				}
+				out = append(out, keyOf(pk, it).value(pk))
+			}
+			return out
+		}
+		added, removed := keys(op.h.added), keys(op.h.removed)
+		if len(added)+len(removed) == 0 {
+			continue
+		}
+		ops = append(ops, WriteOp{Kind: WriteLinks, Meta: op.rel.Owner, Entity: op.owner.obj, Rel: op.rel, Added: added, Removed: removed})
+		ens = append(ens, nil) // links are idempotent: not part of the applied record
 	}
 	for i := len(order) - 1; i >= 0; i-- {
 		m := order[i]
@@ -535,7 +568,7 @@ func (e *EntityManager) writeBackend(ctx context.Context, tx *txState, p *plan, 
 	// applied writes stay in the store: the unit of work must keep them.
 	tx.applied = map[*entry]bool{}
 	for i, ok := range applied {
-		if ok && i < len(ens) {
+		if ok && i < len(ens) && ens[i] != nil {
 			tx.applied[ens[i]] = true
 		}
 	}
@@ -630,4 +663,58 @@ func describeWrites(ops []WriteOp) []string {
 		i = j
 	}
 	return out
+}
+
+// m2mItems is the filter of the items of a many-to-many collection on a
+// backend: resolved through Backend.Links by backendFilter.
+type m2mItems struct {
+	rel *RelationMeta
+	key any
+}
+
+// reverse is a many-to-many side seen from its items: the side to follow
+// from item keys back to owner keys.
+type reverse struct{ rel *RelationMeta }
+
+func reverseOf(rel *RelationMeta) reverse { return reverse{rel} }
+
+// linkedKeys returns the keys linked through a many-to-many side to the
+// given keys: rel (a *RelationMeta) from its owners to their items, or a
+// reverse from items to their owners. The links are read from the owning
+// side, where the backend stores them.
+func (e *EntityManager) linkedKeys(ctx context.Context, side any, keys []any) ([]any, error) {
+	var rel *RelationMeta
+	fromItems := false
+	switch s := side.(type) {
+	case *RelationMeta:
+		rel = s
+	case reverse:
+		rel, fromItems = s.rel, true
+	}
+	own, byItem := rel, fromItems
+	if !rel.Owning {
+		own, byItem = rel.Inverse, !fromItems
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	start := time.Now()
+	pairs, err := e.orm.backend.Links(ctx, own, keys, byItem)
+	e.orm.logBackend(ctx, "SELECT FROM "+own.Pivot, start, err)
+	if err != nil {
+		return nil, err
+	}
+	var out []any
+	seen := map[any]bool{}
+	for _, p := range pairs {
+		k := p[1]
+		if byItem {
+			k = p[0]
+		}
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out, nil
 }

@@ -341,7 +341,11 @@ func (c *Collection[T]) Matching(ctx context.Context, e *EntityManager, filter F
 	}
 	if e.orm.backend != nil {
 		if c.rel.Kind == ManyToMany {
-			return nil, e.orm.unsupported("many-to-many collections")
+			keys, err := e.linkedKeys(ctx, c.rel, []any{ownerKey(c.rel, c.owner)})
+			if err != nil {
+				return nil, err
+			}
+			return Find[T](ctx, e, F{"$and": []F{{c.rel.Target.PK.Property: F{"$in": nonNil(keys)}}, filter}}, opts...)
 		}
 		return Find[T](ctx, e, F{"$and": []F{{c.rel.MappedBy.Property: ownerKey(c.rel, c.owner)}, filter}}, opts...)
 	}
@@ -356,6 +360,9 @@ func (c *Collection[T]) Matching(ctx context.Context, e *EntityManager, filter F
 // itemsFilter selects the items of the collection in the database.
 func (c *Collection[T]) itemsFilter(e *EntityManager) any {
 	key := ownerKey(c.rel, c.owner)
+	if c.rel.Kind == ManyToMany && e.orm.backend != nil {
+		return m2mItems{rel: c.rel, key: key}
+	}
 	if c.rel.Kind == ManyToMany {
 		return whereExpr{qb.In(c.rel.Target.PK.Column, pivotSide(e.orm.dialect, c.rel, key))}
 	}

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/mikrogo/mikro/qb"
@@ -130,9 +131,6 @@ func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsa
 			where, orderBy, limit, inner := opts.at(s.rel.Property)
 			sub, target = inner, s.rel.Target
 			if s.rel.Kind == ManyToMany {
-				if e.orm.backend != nil {
-					return e.orm.unsupported("many-to-many collections")
-				}
 				targets, err = e.loadManyToMany(ctx, s.rel, ptrs, where, orderBy, limit)
 			} else {
 				targets, err = e.loadCollections(ctx, s.rel, ptrs, where, orderBy, limit)
@@ -238,6 +236,31 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 	per := e.inListSize()
 	for start := 0; start < len(keys); start += per {
 		chunk := keys[start:min(start+per, len(keys))]
+		if e.orm.backend != nil {
+			start := time.Now()
+			pairs, err := e.orm.backend.Links(ctx, own, chunk, !rel.Owning)
+			e.orm.logBackend(ctx, "SELECT FROM "+own.Pivot, start, err)
+			if err != nil {
+				return nil, err
+			}
+			for _, p := range pairs {
+				a, b := p[0], p[1] // (owning side's owner, its item)
+				if !rel.Owning {
+					a, b = b, a
+				}
+				ownerKey, good1 := keyFromValue(rel.Owner.PK, a)
+				ik, good2 := keyFromValue(rel.Target.PK, b)
+				if !good1 || !good2 {
+					continue
+				}
+				links = append(links, link{ownerKey, ik})
+				if !seen[ik] {
+					seen[ik] = true
+					itemKeys = append(itemKeys, ik.value(rel.Target.PK))
+				}
+			}
+			continue
+		}
 		lq := d.Select(mine, theirs).From(own.Pivot).Where(qb.In(mine, chunk)).OrderBy(mine, theirs)
 		if limit > 0 {
 			var err error
@@ -281,8 +304,14 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 	}
 	// The items: those not managed yet loaded by key; with a condition or an
 	// order, all of them, in that order, keeping the matching ones.
-	// (With a per-owner limit the links are already filtered and ordered.)
-	filtered := (len(where) > 0 || len(orderBy) > 0) && limit == 0
+	// (With a per-owner limit the links are already filtered and ordered,
+	// except on a backend, where the items are read in order and the first
+	// limit of each owner kept.)
+	backendLimit := limit > 0 && e.orm.backend != nil
+	if backendLimit && len(orderBy) == 0 {
+		orderBy = []string{rel.Target.PK.Property}
+	}
+	filtered := (len(where) > 0 || len(orderBy) > 0) && (limit == 0 || backendLimit)
 	var load []any
 	e.mu.Lock()
 	for _, k := range itemKeys {
@@ -311,6 +340,9 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 	}
 	add := func(owner, it unsafe.Pointer) {
 		h := (*collHeader)(unsafe.Add(owner, rel.offset))
+		if backendLimit && len(h.items) >= limit {
+			return
+		}
 		if !slices.Contains(h.items, it) && !slices.Contains(h.removed, it) {
 			h.items = append(h.items, it)
 		}

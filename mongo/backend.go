@@ -143,6 +143,7 @@ func (b *backend) Write(ctx context.Context, ops []em.WriteOp) ([]bool, error) {
 func (b *backend) writeRun(ctx context.Context, ops []em.WriteOp, applied []bool) error {
 	m := ops[0].Meta
 	models := make([]mongo.WriteModel, len(ops))
+	var extra []mongo.WriteModel // second halves of link writes, after the run
 	for i, op := range ops {
 		id, err := toBSON(m.PK, m.PK.Value(op.Entity))
 		if err != nil {
@@ -178,11 +179,40 @@ func (b *backend) writeRun(ctx context.Context, ops []em.WriteOp, applied []bool
 			models[i] = mongo.NewUpdateOneModel().SetFilter(keyFilter(m, id, op.Version)).SetUpdate(update)
 		case em.WriteDelete:
 			models[i] = mongo.NewDeleteOneModel().SetFilter(keyFilter(m, id, op.Version))
+		case em.WriteLinks:
+			// Links live on the owning document, as an array of item keys:
+			// $addToSet and $pull, both harmless when applied twice.
+			field := linkField(op.Rel)
+			update := bson.D{}
+			if len(op.Added) > 0 {
+				keys, err := itemKeys(op.Rel, op.Added)
+				if err != nil {
+					return err
+				}
+				update = append(update, bson.E{Key: "$addToSet", Value: bson.D{{Key: field, Value: bson.D{{Key: "$each", Value: keys}}}}})
+			}
+			if len(op.Removed) > 0 {
+				keys, err := itemKeys(op.Rel, op.Removed)
+				if err != nil {
+					return err
+				}
+				// $pullAll, not $pull with $in: FerretDB ignores the latter
+				// without an error.
+				pull := bson.D{{Key: "$pullAll", Value: bson.D{{Key: field, Value: keys}}}}
+				if len(op.Added) > 0 {
+					// One update cannot both add to and pull from a field.
+					models[i] = mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}).SetUpdate(update)
+					extra = append(extra, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}).SetUpdate(pull))
+					continue
+				}
+				update = pull
+			}
+			models[i] = mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: id}}).SetUpdate(update)
 		default:
 			return fmt.Errorf("mongo: unknown write kind %d", op.Kind)
 		}
 	}
-	res, err := b.db.Collection(m.Table).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(true))
+	res, err := b.db.Collection(m.Table).BulkWrite(ctx, append(models, extra...), options.BulkWrite().SetOrdered(true))
 	if err != nil {
 		var bwe mongo.BulkWriteException
 		if errors.As(err, &bwe) && len(bwe.WriteErrors) > 0 {
@@ -201,7 +231,7 @@ func (b *backend) writeRun(ctx context.Context, ops []em.WriteOp, applied []bool
 	var updates, deletes int64
 	for _, op := range ops {
 		switch op.Kind {
-		case em.WriteUpdate:
+		case em.WriteUpdate, em.WriteLinks:
 			updates++
 		case em.WriteDelete:
 			deletes++
@@ -263,6 +293,95 @@ func (b *backend) assignKeys(ctx context.Context, m *em.EntityMeta, ops []em.Wri
 
 func isZero(v any) bool {
 	return v == nil || reflect.ValueOf(v).IsZero()
+}
+
+// Links reads the links of the owning many-to-many side rel from the
+// owners' arrays: of the owners with the given keys, or (byItem) of the
+// owners whose array holds one of the given item keys.
+func (b *backend) Links(ctx context.Context, rel *em.RelationMeta, keys []any, byItem bool) ([][2]any, error) {
+	m := rel.Owner
+	field := linkField(rel)
+	var filter bson.D
+	want := map[string]bool{}
+	if byItem {
+		ks, err := itemKeys(rel, keys)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range ks {
+			want[fmt.Sprint(k)] = true
+		}
+		filter = bson.D{{Key: field, Value: bson.D{{Key: "$in", Value: ks}}}}
+	} else {
+		ks := make(bson.A, 0, len(keys))
+		for _, k := range keys {
+			x, err := toBSON(m.PK, k)
+			if err != nil {
+				return nil, err
+			}
+			ks = append(ks, x)
+		}
+		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ks}}}}
+	}
+	cur, err := b.db.Collection(m.Table).Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: field, Value: 1}}))
+	if err != nil {
+		return nil, translate(err, m)
+	}
+	defer cur.Close(context.WithoutCancel(ctx))
+	var out [][2]any
+	for cur.Next(ctx) {
+		owner := keyOfRaw(cur.Current.Lookup("_id"))
+		arr, ok := cur.Current.Lookup(field).ArrayOK()
+		if !ok {
+			continue
+		}
+		vals, _ := arr.Values()
+		for _, v := range vals {
+			var x any
+			_ = v.Unmarshal(&x)
+			if byItem && !want[fmt.Sprint(x)] {
+				continue
+			}
+			out = append(out, [2]any{owner, keyOfRaw(v)})
+		}
+	}
+	return out, translate(cur.Err(), m)
+}
+
+// linkField is the array field of the owning document that holds the keys
+// of a many-to-many collection's items: the property name ("tags").
+func linkField(rel *em.RelationMeta) string { return rel.Property }
+
+// itemKeys converts item keys of rel for storage (ObjectIDs for
+// ObjectID-keyed items).
+func itemKeys(rel *em.RelationMeta, keys []any) (bson.A, error) {
+	out := make(bson.A, 0, len(keys))
+	for _, k := range keys {
+		x, err := toBSON(rel.Target.PK, k)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// keyOfRaw turns a stored key into em's form: ObjectIDs as hex, integers as
+// int64.
+func keyOfRaw(v bson.RawValue) any {
+	switch v.Type {
+	case bson.TypeObjectID:
+		return v.ObjectID().Hex()
+	case bson.TypeInt32:
+		return int64(v.Int32())
+	case bson.TypeInt64:
+		return v.Int64()
+	case bson.TypeString:
+		return v.StringValue()
+	}
+	var x any
+	_ = v.Unmarshal(&x)
+	return x
 }
 
 func firstNotApplied(applied []bool) int {

@@ -26,7 +26,15 @@
 // Flush writes one ordered BulkWrite per run of operations on the same
 // collection: inserts, then $set/$unset of the changed fields of updates
 // ({_id, version} filters for versioned entities; no match is an
-// *em.OptimisticLockError), then deletes. There is no transaction: a flush
+// *em.OptimisticLockError), then many-to-many links, then deletes.
+// Integer keys that are not assigned come from a sequence collection
+// (mikro_sequences), reserved in one $inc per collection and flush.
+//
+// A many-to-many collection is stored on the owning document as an array of
+// the items' keys, under the collection's property name ("tags"); links are
+// added with $addToSet and removed with $pullAll, so applying them twice is
+// harmless. Deleting an owner deletes its links with it; deleting an item
+// leaves its key in owners' arrays, where loading skips it. There is no transaction: a flush
 // that fails leaves the writes before the failing one in the database, and
 // the unit of work agrees with the database: the entities whose writes
 // were applied are managed with their new state, the failing one and those
@@ -37,11 +45,10 @@
 //
 // # Not supported (yet)
 //
-// Many-to-many collections (arrays of ids), the joined populate strategy,
-// per-owner populate limits, partial loading, pessimistic locks, and the
-// SQL-only calls (QB, Native*, Upsert, the SQL schema generator) return
-// errors matching em.ErrUnsupported; many-to-many collections are refused
-// at Open.
+// The joined populate strategy, pessimistic locks, transactions (see
+// above), and the SQL-only calls (QB, Native*, Upsert, the SQL schema
+// generator) return errors matching em.ErrUnsupported. Per-owner populate
+// limits read every item of the owners and keep the first ones.
 package mongo
 
 import (
