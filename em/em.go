@@ -3,6 +3,7 @@ package em
 import (
 	"context"
 	"crypto/rand"
+	"encoding"
 	"fmt"
 	"reflect"
 	"sync"
@@ -149,9 +150,20 @@ func keyOf(f *FieldMeta, base unsafe.Pointer) pkKey {
 		return pkKey{i: v.Int()}
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		return pkKey{i: int64(v.Uint())}
-	default:
+	case reflect.String:
 		return pkKey{s: v.String()}
+	default: // a text key (bson.ObjectID)
+		return textKey(v)
 	}
+}
+
+// textKey is the identity-map key of a text key value: its text form.
+func textKey(v reflect.Value) pkKey {
+	b, err := v.Interface().(encoding.TextMarshaler).MarshalText()
+	if err != nil {
+		return pkKey{s: fmt.Sprint(v.Interface())}
+	}
+	return pkKey{s: string(b)}
 }
 
 // keyFromValue normalizes a primary key value given by a caller; ok is false
@@ -166,6 +178,21 @@ func keyFromValue(f *FieldMeta, v any) (pkKey, bool) {
 			return pkKey{}, false
 		}
 		rv = rv.Elem()
+	}
+	if kindClass(f.Type) == "text" {
+		switch {
+		case rv.Type() == f.Type:
+			return textKey(rv), true
+		case rv.Kind() == reflect.String:
+			// The text form ("6543…"): parsed, so that a bad one is refused
+			// and a good one normalized.
+			p := reflect.New(f.Type)
+			if err := p.Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(rv.String())); err != nil {
+				return pkKey{}, false
+			}
+			return textKey(p.Elem()), true
+		}
+		return pkKey{}, false
 	}
 	intKey := kindClass(f.Type) == "int"
 	switch rv.Kind() {

@@ -3,6 +3,7 @@ package em
 import (
 	"database/sql"
 	"database/sql/driver"
+	"encoding"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -461,6 +462,24 @@ func checkInversedBy(m *EntityMeta, rel *RelationMeta) error {
 	return nil
 }
 
+// isTextKey reports whether t is a key type known by its text form: a
+// non-pointer, non-string, non-integer type with MarshalText and (on its
+// pointer) UnmarshalText, such as bson.ObjectID. Its identity-map key is
+// the text.
+func isTextKey(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Array, reflect.Struct:
+	default:
+		return false
+	}
+	return t.Implements(textMarshalerType) && reflect.PointerTo(t).Implements(textUnmarshalerType)
+}
+
+var (
+	textMarshalerType   = reflect.TypeFor[encoding.TextMarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
 // isByteSlice reports whether t is []byte or a named type of it
 // (json.RawMessage): a nil one is NULL.
 func isByteSlice(t reflect.Type) bool {
@@ -472,6 +491,9 @@ func isByteSlice(t reflect.Type) bool {
 func kindClass(t reflect.Type) string {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if isTextKey(t) {
+		return "text"
 	}
 	switch t.Kind() {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
@@ -663,9 +685,9 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 		}
 	}
 	switch kindClass(m.PK.Type) {
-	case "int", "string":
+	case "int", "string", "text":
 	default:
-		return nil, fail(m.PK.Name, "a primary key must be an integer or a string, not %s", m.PK.Type)
+		return nil, fail(m.PK.Name, "a primary key must be an integer, a string, or a value type with MarshalText and UnmarshalText (bson.ObjectID), not %s", m.PK.Type)
 	}
 	m.hooks = hooksOf(t)
 	m.size = t.Size()
@@ -721,7 +743,9 @@ func buildField(m *EntityMeta, sf reflect.StructField, def FieldDef, naming Nami
 		return f, nil
 	}
 	f.JSON = strings.EqualFold(def.Type, "json") || strings.EqualFold(def.Type, "jsonb")
-	if !f.JSON {
+	if !f.JSON && !(def.PrimaryKey && isTextKey(sf.Type)) {
+		// (A primary key may be a text key such as bson.ObjectID: stores
+		// that know the type keep it, and SQL fails to derive a column.)
 		if err := checkType(sf.Type); err != nil {
 			return nil, fail("%v", err)
 		}

@@ -2,11 +2,15 @@ package em
 
 import (
 	"database/sql"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mikrogo/mikro/qb"
 )
 
 var testGens = map[string]func() any{"now": func() any { return time.Now() }}
@@ -325,5 +329,48 @@ func TestInverseOneToOneMetadata(t *testing.T) {
 		if !errors.As(err, &me) || me.Entity != c.entity || me.Field != "Side" || !strings.Contains(me.Reason, c.reason) {
 			t.Errorf("want %s.Side: %q, got %v", c.entity, c.reason, err)
 		}
+	}
+}
+
+// hexKey is a text key like bson.ObjectID: an array known by its hex form.
+type hexKey [4]byte
+
+func (k hexKey) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(k[:])), nil }
+func (k *hexKey) UnmarshalText(b []byte) error {
+	if len(b) != 8 {
+		return fmt.Errorf("hexKey: %q is not 8 hex digits", b)
+	}
+	_, err := hex.Decode(k[:], b)
+	return err
+}
+
+type textKeyed struct {
+	ID   hexKey `orm:"pk"`
+	Name string
+}
+
+// TestTextKeys: a primary key with MarshalText/UnmarshalText (bson.ObjectID)
+// is keyed by its text, accepts its text form as a key, and is refused by
+// the SQL schema with an error rather than a panic.
+func TestTextKeys(t *testing.T) {
+	r, err := buildRegistry([]any{textKeyed{}}, nil, SnakeCase{}, testGens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := r.byType[reflect.TypeFor[textKeyed]()]
+	v := &textKeyed{ID: hexKey{1, 2, 3, 255}}
+	byValue := keyOf(m.PK, entityPtr(v))
+	byText, ok := keyFromValue(m.PK, "010203ff")
+	if !ok || byText != byValue || byValue.s != "010203ff" {
+		t.Fatalf("keys %+v / %+v (%v)", byValue, byText, ok)
+	}
+	if _, ok := keyFromValue(m.PK, "nothex"); ok {
+		t.Fatal("a bad text key was accepted")
+	}
+	if got := byText.value(m.PK); got != (hexKey{1, 2, 3, 255}) {
+		t.Fatalf("value %v", got)
+	}
+	if _, err := createSchemaSQL(qb.Postgres, r.order); !errors.Is(err, ErrMetadata) {
+		t.Fatalf("SQL schema of a text key: %v", err)
 	}
 }

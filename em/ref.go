@@ -2,6 +2,7 @@ package em
 
 import (
 	"context"
+	"encoding"
 	"errors"
 	"fmt"
 	"reflect"
@@ -146,8 +147,13 @@ func GetReference[T any](e *EntityManager, id any) (Ref[T], error) {
 
 // value is the normalized key as stored in a Ref.
 func (k pkKey) value(pk *FieldMeta) any {
-	if kindClass(pk.Type) == "int" {
+	switch kindClass(pk.Type) {
+	case "int":
 		return k.i
+	case "text":
+		p := reflect.New(pk.Type)
+		_ = p.Interface().(encoding.TextUnmarshaler).UnmarshalText([]byte(k.s))
+		return p.Elem().Interface()
 	}
 	return k.s
 }

@@ -34,10 +34,13 @@ func (b *backend) Check(metas []*em.EntityMeta) error {
 }
 
 func (b *backend) NewKey(m *em.EntityMeta) (any, bool) {
-	if !objectIDKeys(m) {
-		return nil, false
+	switch {
+	case m.PK.Type == objectIDType:
+		return bson.NewObjectID(), true
+	case objectIDKeys(m):
+		return bson.NewObjectID().Hex(), true
 	}
-	return bson.NewObjectID().Hex(), true
+	return nil, false
 }
 
 func (b *backend) Find(ctx context.Context, q *em.BackendQuery, each func(decode func(entity any) error) error) error {
@@ -371,7 +374,7 @@ func itemKeys(rel *em.RelationMeta, keys []any) (bson.A, error) {
 func keyOfRaw(v bson.RawValue) any {
 	switch v.Type {
 	case bson.TypeObjectID:
-		return v.ObjectID().Hex()
+		return v.ObjectID().Hex() // em normalizes it for an ObjectID-typed key
 	case bson.TypeInt32:
 		return int64(v.Int32())
 	case bson.TypeInt64:

@@ -13,8 +13,13 @@ import (
 // objectIDKeys reports whether m's string primary key is stored as an
 // ObjectID: neither orm:"uuid" nor orm:"assigned".
 func objectIDKeys(m *em.EntityMeta) bool {
+	if m.PK.Type == objectIDType {
+		return true
+	}
 	return m.PK.Type.Kind() == reflect.String && !m.PK.UUID && m.PK.Def.Generation == em.GenerateAuto
 }
+
+var objectIDType = reflect.TypeFor[bson.ObjectID]()
 
 // fieldName is the document field of f: _id for the primary key.
 func fieldName(f *em.FieldMeta) string {
@@ -122,7 +127,7 @@ func decodeField(f *em.FieldMeta, rv bson.RawValue, entity any) error {
 		}
 		return f.Set(entity, key)
 	}
-	if f.PrimaryKey && rv.Type == bson.TypeObjectID {
+	if f.PrimaryKey && rv.Type == bson.TypeObjectID && f.Type != objectIDType {
 		return f.Set(entity, rv.ObjectID().Hex())
 	}
 	addr := f.Addr(entity)

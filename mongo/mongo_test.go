@@ -393,3 +393,46 @@ func checkGolden(t *testing.T, name, got string) {
 		t.Errorf("%s differs (run with -update after checking):\n--- want\n%s--- got\n%s", path, want, got)
 	}
 }
+
+// Typed keys: a bson.ObjectID primary key and a reference to it.
+type Label struct {
+	ID   bson.ObjectID `db:"id" orm:"pk"`
+	Name string        `db:"name"`
+}
+
+type Sticker struct {
+	ID    bson.ObjectID `db:"id" orm:"pk"`
+	Label em.Ref[Label] `db:"label_id"`
+}
+
+func TestObjectIDTypedKeys(t *testing.T) {
+	db := server(t)
+	ctx := context.Background()
+	orm := open(t, db, em.Config{Entities: []any{Label{}, Sticker{}}})
+	e := orm.Fork()
+	l := &Label{Name: "red"}
+	s := &Sticker{Label: em.RefTo(l)}
+	must(t, e.Persist(s)) // the label comes along
+	if l.ID.IsZero() || s.ID.IsZero() {
+		t.Fatalf("Persist must give ObjectIDs: %v %v", l.ID, s.ID)
+	}
+	must(t, e.Flush(ctx))
+	f := orm.Fork()
+	got, err := em.FindOneOrFail[Sticker](ctx, f, s.ID, em.FindOptions{Populate: []string{"label"}})
+	must(t, err)
+	lab, err := got.Label.Get()
+	must(t, err)
+	if got.ID != s.ID || lab == nil || lab.ID != l.ID || lab.Name != "red" {
+		t.Fatalf("sticker %+v, label %+v", got, lab)
+	}
+	byHex, err := em.FindOne[Label](ctx, f, l.ID.Hex())
+	must(t, err)
+	if byHex != lab {
+		t.Fatalf("a key in hex finds the same managed label: %p %p", byHex, lab)
+	}
+	ref, err := em.GetReference[Label](f, l.ID)
+	must(t, err)
+	if x, _ := ref.Get(); x != lab || ref.ID() != l.ID {
+		t.Fatalf("GetReference: %v %v", x, ref.ID())
+	}
+}
