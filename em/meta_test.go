@@ -181,7 +181,7 @@ func TestMetadataErrors(t *testing.T) {
 		{badGen{}, "At", `unknown generator "tomorrow"`},
 		{ptrPK{}, "ID", "cannot be a pointer"},
 		{twoPK{}, "B", "a second primary key"},
-		{floatPK{}, "ID", "must be an integer or a string"},
+		{floatPK{}, "ID", "must be an integer, a string, or a value type with MarshalText"},
 		{badVersion{}, "V", "must be an integer"},
 		{badRefType{}, "R", "not a registered entity"},
 		{42, "", "must be a struct"},
