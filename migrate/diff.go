@@ -1,0 +1,192 @@
+package migrate
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"ariga.io/atlas/sql/migrate"
+	"ariga.io/atlas/sql/mysql"
+	"ariga.io/atlas/sql/postgres"
+	"ariga.io/atlas/sql/schema"
+	"ariga.io/atlas/sql/sqlite"
+
+	"github.com/mikrogo/mikro/em"
+	"github.com/mikrogo/mikro/qb"
+)
+
+// Changes is the difference between a database and the schema of the
+// entities: the statements that bring the database to the entities' schema,
+// and those that undo them.
+type Changes struct {
+	Up   []string
+	Down []string // in the order to run them; empty where a change cannot be undone
+}
+
+// Empty reports whether the database matches the entities.
+func (c *Changes) Empty() bool { return len(c.Up) == 0 }
+
+// DriftError reports a database whose schema differs from the entities',
+// with the statements that would fix it.
+type DriftError struct {
+	Statements []string
+}
+
+// Error lists the statements.
+func (e *DriftError) Error() string {
+	return fmt.Sprintf("migrate: the database differs from the entities; %d statement(s) would fix it:\n%s", len(e.Statements), strings.Join(e.Statements, ";\n"))
+}
+
+// Diff compares the tables of orm's entities in target with the schema the
+// entities describe, and plans the statements between them.
+//
+// The entities' schema is not derived from the metadata and compared with
+// introspection (where every ORM's diff turns noisy: type aliases, default
+// spellings, implicit indexes): it is created in dev, an empty database on
+// the same server and version that Diff may wipe (atlas's "dev database"),
+// and both sides are read by the same inspector, so that the only
+// differences are real ones. Only the tables of the entities (and their
+// pivot tables) are compared; other tables in target are left alone.
+func Diff(ctx context.Context, orm *em.ORM, target, dev *sql.DB) (*Changes, error) {
+	d := orm.Dialect()
+	if d == nil {
+		return nil, errors.New("migrate: Diff needs an ORM on a SQL database")
+	}
+	tdrv, err := driverFor(d, target)
+	if err != nil {
+		return nil, err
+	}
+	ddrv, err := driverFor(d, dev)
+	if err != nil {
+		return nil, err
+	}
+	opts := &schema.InspectOptions{Tables: tableNames(orm)}
+	want, err := desired(ctx, orm, ddrv, dev, opts)
+	if err != nil {
+		return nil, err
+	}
+	have, err := tdrv.InspectSchema(ctx, "", opts)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: inspect the database: %w", err)
+	}
+	want.Name = have.Name // the dev database's own name is not a difference
+	changes, err := tdrv.SchemaDiff(have, want)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: diff: %w", err)
+	}
+	out := &Changes{}
+	if len(changes) == 0 {
+		return out, nil
+	}
+	plan, err := tdrv.PlanChanges(ctx, "diff", changes)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: plan: %w", err)
+	}
+	for _, c := range plan.Changes {
+		out.Up = append(out.Up, c.Cmd)
+	}
+	for i := len(plan.Changes) - 1; i >= 0; i-- {
+		switch r := plan.Changes[i].Reverse.(type) {
+		case string:
+			if r != "" {
+				out.Down = append(out.Down, r)
+			}
+		case []string:
+			out.Down = append(out.Down, r...)
+		}
+	}
+	return out, nil
+}
+
+// Check returns a *DriftError when the database differs from the entities
+// (nil when it matches): the `schema:check` of the command line.
+func Check(ctx context.Context, orm *em.ORM, target, dev *sql.DB) error {
+	c, err := Diff(ctx, orm, target, dev)
+	if err != nil {
+		return err
+	}
+	if !c.Empty() {
+		return &DriftError{Statements: c.Up}
+	}
+	return nil
+}
+
+// Apply runs the statements of c.Up on target, in order, and stops at the
+// first that fails, returning its error with the statement.
+func Apply(ctx context.Context, target *sql.DB, c *Changes) error {
+	for _, s := range c.Up {
+		if _, err := target.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("migrate: %s: %w", s, err)
+		}
+	}
+	return nil
+}
+
+// desired creates the entities' schema in dev, emptied first, and reads it.
+func desired(ctx context.Context, orm *em.ORM, drv migrate.Driver, dev *sql.DB, opts *schema.InspectOptions) (*schema.Schema, error) {
+	old, err := drv.InspectSchema(ctx, "", opts)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: inspect the dev database: %w", err)
+	}
+	if len(old.Tables) > 0 {
+		drop, err := drv.SchemaDiff(old, &schema.Schema{Name: old.Name, Attrs: old.Attrs})
+		if err != nil {
+			return nil, fmt.Errorf("migrate: empty the dev database: %w", err)
+		}
+		if err := drv.ApplyChanges(ctx, drop); err != nil {
+			return nil, fmt.Errorf("migrate: empty the dev database: %w", err)
+		}
+	}
+	stmts, err := orm.SchemaSQL()
+	if err != nil {
+		return nil, err
+	}
+	if err := execAll(ctx, dev, stmts); err != nil {
+		return nil, err
+	}
+	return drv.InspectSchema(ctx, "", opts)
+}
+
+// execAll runs stmts in order on one connection of db, given back before it
+// returns (a dev database may allow a single connection).
+func execAll(ctx context.Context, db *sql.DB, stmts []string) error {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	for _, s := range stmts {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("migrate: dev database: %s: %w", s, err)
+		}
+	}
+	return nil
+}
+
+// tableNames are the tables of orm's entities and their pivot tables.
+func tableNames(orm *em.ORM) []string {
+	var out []string
+	for _, m := range orm.Metas() {
+		out = append(out, m.Table)
+		for _, r := range m.Relations {
+			if r.Owning {
+				out = append(out, r.Pivot)
+			}
+		}
+	}
+	return out
+}
+
+func driverFor(d *qb.Dialect, db *sql.DB) (migrate.Driver, error) {
+	switch d {
+	case qb.Postgres:
+		return postgres.Open(db)
+	case qb.MySQL, qb.MariaDB:
+		return mysql.Open(db)
+	case qb.SQLite:
+		return sqlite.Open(db)
+	}
+	return nil, fmt.Errorf("migrate: no schema driver for dialect %s", d.Name())
+}
