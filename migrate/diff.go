@@ -71,7 +71,9 @@ func Diff(ctx context.Context, orm *em.ORM, target, dev *sql.DB) (*Changes, erro
 	if err != nil {
 		return nil, fmt.Errorf("migrate: inspect the database: %w", err)
 	}
-	want.Name = have.Name // the dev database's own name is not a difference
+	// The dev database's own name and defaults (MySQL's database collation)
+	// are not differences: the tables are compared, not the databases.
+	want.Name, want.Attrs = have.Name, have.Attrs
 	changes, err := tdrv.SchemaDiff(have, want)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: diff: %w", err)

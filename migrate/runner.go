@@ -617,7 +617,9 @@ func (m *Migrator) lock(ctx context.Context, conn *sql.Conn) (func(), error) {
 		if got.Int64 != 1 {
 			return nil, errors.New("migrate: lock: another runner held the migration lock for 10 minutes")
 		}
-		return func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('mikro_orm_migrations')") }, nil
+		return func() {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('mikro_orm_migrations')")
+		}, nil
 	}
 	return func() {}, nil
 }
