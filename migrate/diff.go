@@ -192,3 +192,41 @@ func driverFor(d *qb.Dialect, db *sql.DB) (migrate.Driver, error) {
 	}
 	return nil, fmt.Errorf("migrate: no schema driver for dialect %s", d.Name())
 }
+
+// Safe leaves out the statements of a plan that drop anything (tables,
+// columns, indexes, constraints): schema:update --safe.
+func Safe(stmts []string) []string {
+	var out []string
+	for _, s := range stmts {
+		u := strings.ToUpper(s)
+		if strings.HasPrefix(u, "DROP ") || strings.Contains(u, " DROP ") {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// DropAll drops every table of the database's current schema (of every
+// owner, not only the entities'): migration:fresh.
+func DropAll(ctx context.Context, db *sql.DB, d *qb.Dialect) error {
+	drv, err := driverFor(d, db)
+	if err != nil {
+		return err
+	}
+	s, err := drv.InspectSchema(ctx, "", nil)
+	if err != nil {
+		return fmt.Errorf("migrate: inspect: %w", err)
+	}
+	if len(s.Tables) == 0 {
+		return nil
+	}
+	changes, err := drv.SchemaDiff(s, &schema.Schema{Name: s.Name, Attrs: s.Attrs})
+	if err != nil {
+		return fmt.Errorf("migrate: drop everything: %w", err)
+	}
+	if err := drv.ApplyChanges(ctx, changes); err != nil {
+		return fmt.Errorf("migrate: drop everything: %w", err)
+	}
+	return nil
+}

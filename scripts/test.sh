@@ -2,6 +2,7 @@
 # The project's test command: gofmt, go vet and go test -race for every module
 # of the workspace. Database tests use MIKRO_PG_DSN and MIKRO_MYSQL_DSN; without
 # them they skip (and fail when CI=true). Extra arguments go to go test.
+# Packages run one at a time (-p 1): several share the test databases.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,7 @@ for dir in $modules; do
     failed+=("$rel: go vet")
     continue
   fi
-  if ! (cd "$dir" && go test -race -count=1 "$@" ./...); then
+  if ! (cd "$dir" && go test -race -count=1 -p 1 "$@" ./...); then
     failed+=("$rel: go test")
   fi
 done
