@@ -408,11 +408,17 @@ func newRoot(cfg Config, stdout io.Writer) *cobra.Command {
 	schemaUpdate.Flags().BoolVar(&run, "run", false, "apply the statements")
 	schemaUpdate.Flags().BoolVar(&safe, "safe", false, "leave out statements that drop anything")
 	schemaCreate := &cobra.Command{Use: "schema:create", Short: "Create the entities' tables", Args: cobra.NoArgs,
-		RunE: withORM(false, func(ctx context.Context, orm *em.ORM, _, _ *sql.DB, _ *qb.Dialect) error { return failed(orm.CreateSchema(ctx)) })}
+		RunE: withORM(false, func(ctx context.Context, orm *em.ORM, _, _ *sql.DB, _ *qb.Dialect) error {
+			return failed(orm.CreateSchema(ctx))
+		})}
 	schemaDrop := &cobra.Command{Use: "schema:drop", Short: "Drop the entities' tables", Args: cobra.NoArgs,
-		RunE: withORM(false, func(ctx context.Context, orm *em.ORM, _, _ *sql.DB, _ *qb.Dialect) error { return failed(orm.DropSchema(ctx)) })}
+		RunE: withORM(false, func(ctx context.Context, orm *em.ORM, _, _ *sql.DB, _ *qb.Dialect) error {
+			return failed(orm.DropSchema(ctx))
+		})}
 	schemaFresh := &cobra.Command{Use: "schema:fresh", Short: "Drop and create the entities' tables", Args: cobra.NoArgs,
-		RunE: withORM(false, func(ctx context.Context, orm *em.ORM, _, _ *sql.DB, _ *qb.Dialect) error { return failed(orm.RefreshSchema(ctx)) })}
+		RunE: withORM(false, func(ctx context.Context, orm *em.ORM, _, _ *sql.DB, _ *qb.Dialect) error {
+			return failed(orm.RefreshSchema(ctx))
+		})}
 
 	dbCreate := &cobra.Command{Use: "database:create", Short: "Create the database the DSN names, on its server", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
