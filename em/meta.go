@@ -186,9 +186,32 @@ var (
 
 // parseTag reads an orm struct tag: comma-separated options, each a word or
 // word=value.
+// splitOptions splits an orm tag at the commas that are not inside
+// parentheses, so that type=numeric(10,2) stays one option.
+func splitOptions(tag string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i < len(tag); i++ {
+		switch tag[i] {
+		case '(':
+			depth++
+		case ')':
+			if depth > 0 {
+				depth--
+			}
+		case ',':
+			if depth == 0 {
+				out = append(out, tag[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, tag[start:])
+}
+
 func parseTag(tag string) (FieldDef, error) {
 	var d FieldDef
-	for opt := range strings.SplitSeq(tag, ",") {
+	for _, opt := range splitOptions(tag) {
 		opt = strings.TrimSpace(opt)
 		if opt == "" {
 			continue

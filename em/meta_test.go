@@ -374,3 +374,12 @@ func TestTextKeys(t *testing.T) {
 		t.Fatalf("SQL schema of a text key: %v", err)
 	}
 }
+
+// TestTagOptionsWithParentheses: a comma inside parentheses belongs to the
+// option (type=numeric(10,2)).
+func TestTagOptionsWithParentheses(t *testing.T) {
+	d, err := parseTag("type=NUMERIC(10,2),nullable,default=0")
+	if err != nil || d.Type != "NUMERIC(10,2)" || !d.Nullable || d.Default != "0" {
+		t.Fatalf("%+v %v", d, err)
+	}
+}

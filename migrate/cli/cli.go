@@ -20,8 +20,8 @@
 //
 // The standalone binary (go run github.com/mikrogo/mikro/migrate/cmd/mikro)
 // has every command that needs no metadata: migration:up, migration:down,
-// migration:list, migration:pending, migration:fresh, database:create and
-// debug.
+// migration:list, migration:pending, migration:fresh, generate-entities,
+// database:create and debug.
 //
 // # Configuration
 //
@@ -52,6 +52,8 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/go-sql-driver/mysql"
@@ -59,6 +61,7 @@ import (
 
 	"github.com/mikrogo/mikro/em"
 	"github.com/mikrogo/mikro/migrate"
+	"github.com/mikrogo/mikro/migrate/gen"
 	"github.com/mikrogo/mikro/qb"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // postgres://
@@ -458,6 +461,38 @@ func newRoot(cfg Config, stdout io.Writer) *cobra.Command {
 			}
 			return nil
 		}}
+	var genOut string
+	var genOpts gen.Options
+	genCmd := &cobra.Command{Use: "generate-entities", Short: "Write entity structs for the tables of the database", Args: cobra.NoArgs,
+		RunE: withDB(func(ctx context.Context, db *sql.DB, d *qb.Dialect) error {
+			res, err := gen.Generate(ctx, db, d, genOpts)
+			if err != nil {
+				return failed(err)
+			}
+			for _, w := range res.Warnings {
+				fmt.Fprintln(root.ErrOrStderr(), "warning: "+w)
+			}
+			if err := os.MkdirAll(genOut, 0o755); err != nil {
+				return failed(err)
+			}
+			names := make([]string, 0, len(res.Files))
+			for n := range res.Files {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			for _, n := range names {
+				if err := os.WriteFile(filepath.Join(genOut, n), res.Files[n], 0o644); err != nil {
+					return failed(err)
+				}
+			}
+			fmt.Fprintf(stdout, "wrote %d files to %s (%d warnings)\n", len(names), genOut, len(res.Warnings))
+			return nil
+		})}
+	genCmd.Flags().StringVar(&genOut, "out", "entities", "folder to write the files to")
+	genCmd.Flags().StringVar(&genOpts.Package, "package", "entities", "package name of the files")
+	genCmd.Flags().BoolVar(&genOpts.Inverse, "inverse", false, "add one-to-many collections on the referenced entities")
+	genCmd.Flags().BoolVar(&genOpts.NullTypes, "null-types", false, "sql.Null* types for nullable columns instead of pointers")
+	root.AddCommand(genCmd)
 	root.AddCommand(upCmd, downCmd, listCmd, pendingCmd, freshCmd, createCmd, migCheck, schemaCheck, schemaUpdate, schemaCreate, schemaDrop, schemaFresh, dbCreate, debugCmd)
 	return root
 }

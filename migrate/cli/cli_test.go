@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,4 +195,49 @@ func TestEntityCommands(t *testing.T) {
 			t.Fatalf("debug: %d %q", code, out)
 		}
 	})
+}
+
+// TestGenerateEntitiesCommand runs generate-entities of the binary on a
+// small SQLite database: one file per table, gofmt-ed, warnings on stderr.
+func TestGenerateEntitiesCommand(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "shop.db")
+	dsn := "sqlite://" + path
+	for _, s := range []string{
+		"CREATE TABLE customer (id INTEGER PRIMARY KEY, name VARCHAR(50) NOT NULL UNIQUE)",
+		"CREATE TABLE purchase (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customer (id), total REAL, note TEXT)",
+		"CREATE TABLE pair (a INTEGER, b INTEGER, PRIMARY KEY (a, b))",
+	} {
+		if out, errs, code := mikro(t, dir, nil, "database:create", "--dsn", dsn); code != 0 {
+			t.Fatalf("database:create: %d %q %q", code, out, errs)
+		}
+		db := openSQLite(t, path)
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	out, errs, code := mikro(t, dir, nil, "generate-entities", "--dsn", dsn, "--out", filepath.Join(dir, "model"), "--package", "model", "--inverse")
+	if code != 0 || !strings.Contains(out, "wrote 3 files") || !strings.Contains(errs, "pair: composite primary key") {
+		t.Fatalf("generate-entities: %d %q %q", code, out, errs)
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "model", "purchase.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flat := strings.Join(strings.Fields(string(src)), " ")
+	for _, want := range []string{"package model", "ID int64 `db:\"id\" orm:\"pk\"`", "Customer em.Ref[Customer] `db:\"customer_id\"`", "Total *float64 `db:\"total\"`"} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("purchase.go lacks %q:\n%s", want, src)
+		}
+	}
+}
+
+func openSQLite(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
