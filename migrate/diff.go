@@ -3,8 +3,11 @@ package migrate
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"ariga.io/atlas/sql/migrate"
@@ -78,11 +81,18 @@ func Diff(ctx context.Context, orm *em.ORM, target, dev *sql.DB) (*Changes, erro
 	if err != nil {
 		return nil, fmt.Errorf("migrate: diff: %w", err)
 	}
+	return planOf(ctx, tdrv, changes)
+}
+
+// planOf turns schema changes into statements up and down.
+func planOf(ctx context.Context, drv migrate.Driver, changes []schema.Change) (*Changes, error) {
 	out := &Changes{}
 	if len(changes) == 0 {
 		return out, nil
 	}
-	plan, err := tdrv.PlanChanges(ctx, "diff", changes)
+	// Unqualified names: a migration written against one database runs on
+	// another of another name (dev, test, production).
+	plan, err := drv.PlanChanges(ctx, "diff", changes, func(o *migrate.PlanOptions) { o.SchemaQualifier = new(string) })
 	if err != nil {
 		return nil, fmt.Errorf("migrate: plan: %w", err)
 	}
@@ -100,6 +110,67 @@ func Diff(ctx context.Context, orm *em.ORM, target, dev *sql.DB) (*Changes, erro
 		}
 	}
 	return out, nil
+}
+
+// SnapshotFile is the file of a migrations folder that records the
+// entities' schema as of the last migration CreateFromSnapshot wrote.
+const SnapshotFile = "schema-snapshot.json"
+
+type snapshot struct {
+	Dialect    string   `json:"dialect"`
+	Statements []string `json:"statements"`
+}
+
+// CreateFromSnapshot is Create without the target database: the schema the
+// last migration left is rebuilt in dev from the snapshot file of dir (none:
+// an empty schema), diffed against the entities' schema, and the snapshot
+// is updated with the migration. Only dev is used, so a SQLite in memory
+// does for SQLite, and a scratch database elsewhere.
+func CreateFromSnapshot(ctx context.Context, orm *em.ORM, dev *sql.DB, dir, name string) (string, error) {
+	d := orm.Dialect()
+	if d == nil {
+		return "", errors.New("migrate: CreateFromSnapshot needs an ORM on a SQL database")
+	}
+	drv, err := driverFor(d, dev)
+	if err != nil {
+		return "", err
+	}
+	var old snapshot
+	path := filepath.Join(dir, SnapshotFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(b, &old); err != nil {
+			return "", fmt.Errorf("migrate: %s: %w", path, err)
+		}
+		if old.Dialect != d.Name() {
+			return "", fmt.Errorf("migrate: %s is a snapshot of %s, not %s", path, old.Dialect, d.Name())
+		}
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	opts := &schema.InspectOptions{Tables: tableNames(orm)}
+	have, err := inspectAfter(ctx, drv, dev, old.Statements, opts)
+	if err != nil {
+		return "", err
+	}
+	want, err := desired(ctx, orm, drv, dev, opts)
+	if err != nil {
+		return "", err
+	}
+	changes, err := drv.SchemaDiff(have, want)
+	if err != nil {
+		return "", fmt.Errorf("migrate: diff: %w", err)
+	}
+	c, err := planOf(ctx, drv, changes)
+	if err != nil || c.Empty() {
+		return "", err
+	}
+	file, err := writeMigration(dir, name, c)
+	if err != nil {
+		return "", err
+	}
+	stmts, _ := orm.SchemaSQL()
+	b, _ := json.MarshalIndent(snapshot{Dialect: d.Name(), Statements: stmts}, "", "  ")
+	return file, os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // Check returns a *DriftError when the database differs from the entities
@@ -128,7 +199,18 @@ func Apply(ctx context.Context, target *sql.DB, c *Changes) error {
 
 // desired creates the entities' schema in dev, emptied first, and reads it.
 func desired(ctx context.Context, orm *em.ORM, drv migrate.Driver, dev *sql.DB, opts *schema.InspectOptions) (*schema.Schema, error) {
-	old, err := drv.InspectSchema(ctx, "", opts)
+	stmts, err := orm.SchemaSQL()
+	if err != nil {
+		return nil, err
+	}
+	return inspectAfter(ctx, drv, dev, stmts, opts)
+}
+
+// inspectAfter empties dev (every table: the dev database is Diff's to
+// wipe, and a leftover table could hold a foreign key to one of ours), runs
+// stmts on it and reads the result.
+func inspectAfter(ctx context.Context, drv migrate.Driver, dev *sql.DB, stmts []string, opts *schema.InspectOptions) (*schema.Schema, error) {
+	old, err := drv.InspectSchema(ctx, "", nil)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: inspect the dev database: %w", err)
 	}
@@ -140,10 +222,6 @@ func desired(ctx context.Context, orm *em.ORM, drv migrate.Driver, dev *sql.DB, 
 		if err := drv.ApplyChanges(ctx, drop); err != nil {
 			return nil, fmt.Errorf("migrate: empty the dev database: %w", err)
 		}
-	}
-	stmts, err := orm.SchemaSQL()
-	if err != nil {
-		return nil, err
 	}
 	if err := execAll(ctx, dev, stmts); err != nil {
 		return nil, err

@@ -203,6 +203,11 @@ func Create(ctx context.Context, orm *em.ORM, target, dev *sql.DB, dir, name str
 		}
 		c = *d
 	}
+	return writeMigration(dir, name, &c)
+}
+
+// writeMigration writes a migration file of c into dir.
+func writeMigration(dir, name string, c *Changes) (string, error) {
 	if name == "" {
 		name = "migration"
 	}
@@ -218,6 +223,9 @@ func Create(ctx context.Context, orm *em.ORM, target, dev *sql.DB, dir, name str
 	file := filepath.Join(dir, time.Now().UTC().Format("20060102150405")+"_"+name+".sql")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
+	}
+	if _, err := os.Stat(file); err == nil {
+		return "", fmt.Errorf("migrate: %s exists already (two migrations in one second?)", file)
 	}
 	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
 		return "", err

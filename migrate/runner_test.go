@@ -2,28 +2,35 @@ package migrate_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mikrogo/mikro/em"
 	"github.com/mikrogo/mikro/em/emtest"
 	"github.com/mikrogo/mikro/internal/dbtest"
 	"github.com/mikrogo/mikro/migrate"
+	"github.com/mikrogo/mikro/qb"
 )
 
 // fresh drops the suite's tables and the migration records of tg.
 func fresh(t *testing.T, tg dbtest.Target) *em.ORM {
 	t.Helper()
 	ctx := context.Background()
-	orm, err := em.Open(ctx, em.Config{DB: tg.DB, Dialect: dialectOf[tg.Name], Entities: emtest.Entities})
+	all, err := em.Open(ctx, em.Config{DB: tg.DB, Dialect: dialectOf[tg.Name], Entities: emtest.SchemaEntities})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := orm.DropSchema(ctx); err != nil {
+	if err := all.DropSchema(ctx); err != nil {
+		t.Fatal(err)
+	}
+	orm, err := em.Open(ctx, em.Config{DB: tg.DB, Dialect: dialectOf[tg.Name], Entities: emtest.Entities})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tg.DB.ExecContext(ctx, "DROP TABLE IF EXISTS mikro_orm_migrations"); err != nil {
@@ -169,5 +176,96 @@ func TestFailedMigrationOnMariaDB(t *testing.T) {
 	}
 	if done, err := m.Up(ctx, migrate.UpOptions{}); err != nil || len(done) != 1 {
 		t.Fatalf("after resolve: %v %v", done, err)
+	}
+}
+
+// TestCreateFromSnapshot: migrations written without a target database,
+// from the snapshot of the previous one, then applied to a fresh database
+// whose schema then matches the entities.
+func TestCreateFromSnapshot(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	open := func(name string) *sql.DB {
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(tmp, name)+"?_pragma=foreign_keys(1)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.SetMaxOpenConns(1)
+		t.Cleanup(func() { db.Close() })
+		return db
+	}
+	dev, target := open("dev.db"), open("target.db")
+	dir := filepath.Join(tmp, "migrations")
+	orm1, err := em.Open(ctx, em.Config{DB: target, Dialect: qb.SQLite, Entities: emtest.Entities})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := migrate.CreateFromSnapshot(ctx, orm1, dev, dir, "initial")
+	if err != nil || first == "" {
+		t.Fatalf("first: %q %v", first, err)
+	}
+	if again, err := migrate.CreateFromSnapshot(ctx, orm1, dev, dir, "same"); err != nil || again != "" {
+		t.Fatalf("nothing changed: %q %v", again, err)
+	}
+	orm2, err := em.Open(ctx, em.Config{DB: target, Dialect: qb.SQLite, Entities: emtest.SchemaEntities})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // file names are stamped to the second
+	second, err := migrate.CreateFromSnapshot(ctx, orm2, dev, dir, "all_kinds")
+	if err != nil || second == "" {
+		t.Fatalf("second: %q %v", second, err)
+	}
+	body, _ := os.ReadFile(second)
+	if !strings.Contains(string(body), "em_all_kinds") || strings.Contains(string(body), "CREATE TABLE `em_author`") {
+		t.Fatalf("the second migration must create only the new table:\n%s", body)
+	}
+	done, err := migrate.New(target, qb.SQLite, os.DirFS(dir), migrate.Options{}).Up(ctx, migrate.UpOptions{})
+	if err != nil || len(done) != 2 {
+		t.Fatalf("up: %v %v", done, err)
+	}
+	if err := migrate.Check(ctx, orm2, target, dev); err != nil {
+		t.Fatalf("after the migrations: %v", err)
+	}
+}
+
+// TestGoMigrationsAndSelection: Go migrations run in name order with the
+// files, inside the transaction; --only and --to select what runs.
+func TestGoMigrationsAndSelection(t *testing.T) {
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(t.TempDir(), "go.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "001_table.sql"), []byte("-- mikro:up\nCREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT);\n-- mikro:down\nDROP TABLE kv;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	seed := migrate.Migration{Name: "002_seed",
+		Up: func(ctx context.Context, ex migrate.Execer) error {
+			_, err := ex.ExecContext(ctx, "INSERT INTO kv VALUES ('a', '1')")
+			return err
+		},
+		Down: func(ctx context.Context, ex migrate.Execer) error {
+			_, err := ex.ExecContext(ctx, "DELETE FROM kv WHERE k = 'a'")
+			return err
+		}}
+	m := migrate.New(db, qb.SQLite, os.DirFS(dir), migrate.Options{Go: []migrate.Migration{seed}})
+	if done, err := m.Up(ctx, migrate.UpOptions{To: "001_table"}); err != nil || len(done) != 1 || done[0] != "001_table" {
+		t.Fatalf("up --to: %v %v", done, err)
+	}
+	if done, err := m.Up(ctx, migrate.UpOptions{Only: "002_seed"}); err != nil || len(done) != 1 {
+		t.Fatalf("up --only: %v %v", done, err)
+	}
+	var v string
+	if err := db.QueryRow("SELECT v FROM kv WHERE k = 'a'").Scan(&v); err != nil || v != "1" {
+		t.Fatalf("the Go migration's row: %q %v", v, err)
+	}
+	if _, err := m.Up(ctx, migrate.UpOptions{Only: "003_nothing"}); !errors.Is(err, migrate.ErrUnknownMigration) {
+		t.Fatalf("an unknown --only: %v", err)
+	}
+	if back, err := m.Down(ctx, ""); err != nil || len(back) != 1 || back[0] != "002_seed" {
+		t.Fatalf("down one: %v %v", back, err)
 	}
 }

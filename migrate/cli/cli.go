@@ -347,25 +347,49 @@ func newRoot(cfg Config, stdout io.Writer) *cobra.Command {
 		})}
 
 	var name string
-	var blank, initial bool
-	createCmd := &cobra.Command{Use: "migration:create", Short: "Write a migration from the difference between the entities and the database", Args: cobra.NoArgs,
-		RunE: withORM(true, func(ctx context.Context, orm *em.ORM, db, dev *sql.DB, _ *qb.Dialect) error {
+	var blank, initial, fromSnapshot bool
+	report := func(path string, err error) error {
+		if err == nil {
+			if path == "" {
+				fmt.Fprintln(stdout, "no changes: the database matches the entities")
+			} else {
+				fmt.Fprintln(stdout, "created "+path)
+			}
+		}
+		return failed(err)
+	}
+	createFromDB := withORM(true, func(ctx context.Context, orm *em.ORM, db, dev *sql.DB, _ *qb.Dialect) error {
+		if initial && name == "" {
+			name = "initial"
+		}
+		return report(migrate.Create(ctx, orm, db, dev, s.dir, name, blank))
+	})
+	createCmd := &cobra.Command{Use: "migration:create", Short: "Write a migration from the difference between the entities and the database (or the last snapshot)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !fromSnapshot {
+				return createFromDB(cmd, args)
+			}
+			if len(cfg.Entities) == 0 && len(cfg.Schemas) == 0 {
+				return fail(ExitUsage, "this command needs your entities: build a main that calls cli.Run(cli.Config{Entities: …})")
+			}
+			dev, d, err := open(cmd.Context(), s.devDSN, "dev database")
+			if err != nil {
+				return err
+			}
+			defer dev.Close()
+			orm, err := em.Open(cmd.Context(), em.Config{DB: dev, Dialect: d, Entities: cfg.Entities, Schemas: cfg.Schemas})
+			if err != nil {
+				return fail(ExitUsage, "%v", err)
+			}
 			if initial && name == "" {
 				name = "initial"
 			}
-			path, err := migrate.Create(ctx, orm, db, dev, s.dir, name, blank)
-			if err == nil {
-				if path == "" {
-					fmt.Fprintln(stdout, "no changes: the database matches the entities")
-				} else {
-					fmt.Fprintln(stdout, "created "+path)
-				}
-			}
-			return failed(err)
-		})}
+			return report(migrate.CreateFromSnapshot(cmd.Context(), orm, dev, s.dir, name))
+		}}
 	createCmd.Flags().StringVar(&name, "name", "", "name of the migration")
 	createCmd.Flags().BoolVar(&blank, "blank", false, "an empty migration to fill by hand")
 	createCmd.Flags().BoolVar(&initial, "initial", false, "the first migration (named initial)")
+	createCmd.Flags().BoolVar(&fromSnapshot, "snapshot", false, "diff against the schema snapshot of the migrations folder instead of the database (needs only --dev-dsn)")
 
 	check := func(ctx context.Context, orm *em.ORM, db, dev *sql.DB, _ *qb.Dialect) error {
 		err := migrate.Check(ctx, orm, db, dev)

@@ -241,3 +241,19 @@ func openSQLite(t *testing.T, path string) *sql.DB {
 	}
 	return db
 }
+
+// TestCreateFromSnapshotCommand: migration:create --snapshot needs no
+// target database, only a dev one.
+func TestCreateFromSnapshotCommand(t *testing.T) {
+	dir := t.TempDir()
+	migs := filepath.Join(dir, "migrations")
+	var out, errb bytes.Buffer
+	code := cli.Run(cli.Config{Entities: emtest.Entities}, []string{"migration:create", "--snapshot", "--initial",
+		"--dev-dsn", "sqlite://" + filepath.Join(dir, "dev.db"), "--migrations", migs}, &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), "_initial.sql") {
+		t.Fatalf("migration:create --snapshot: %d %q %q", code, out.String(), errb.String())
+	}
+	if _, err := os.Stat(filepath.Join(migs, "schema-snapshot.json")); err != nil {
+		t.Fatal(err)
+	}
+}
