@@ -206,41 +206,14 @@ func (e *EntityManager) findBackend(ctx context.Context, m *EntityMeta, filter a
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		if en := e.lookup(m, keyOf(m.PK, pair)); en != nil {
-			switch {
-			case o.Refresh:
-				copyFields(fields, en.ptr, pair)
-				e.takeSnapshot(en)
-			case en.partial && !partial:
-				// Complete a partially loaded entity with the fields it
-				// lacked, keeping what the user changed.
-				for _, fl := range m.Fields {
-					if !en.loaded(fl) {
-						copyFields([]*FieldMeta{fl}, en.ptr, pair)
-						copyFields([]*FieldMeta{fl}, en.snap, pair)
-					}
-				}
-				en.partial, en.loadedSet = false, nil
-			}
+			mergeLoaded(e, en, fields, pair, o.Refresh, partial)
 			if en.state != stateRemoved {
 				loaded = append(loaded, en.ptr)
 				each(en.obj)
 			}
 			return nil
 		}
-		en := e.registerEntry((*entry)(unsafe.Add(pair, m.entryOff)), m, obj, pair, unsafe.Add(pair, m.snapOff))
-		if len(m.Relations) > 0 {
-			attachCollections(m, pair, false)
-		}
-		if len(m.Inverses) > 0 {
-			markInverses(m, pair)
-		}
-		if partial {
-			en.partial = true
-			en.loadedSet = make(map[*FieldMeta]bool, len(fields))
-			for _, fl := range fields {
-				en.loadedSet[fl] = true
-			}
-		}
+		e.registerLoaded(m, obj, pair, fields, partial)
 		loaded = append(loaded, pair)
 		each(obj)
 		return nil

@@ -421,43 +421,57 @@ func (e *EntityManager) hydrate(rows dbconn.Rows, m *EntityMeta, fields []*Field
 			}
 		}
 		if en := e.lookup(m, keyOf(m.PK, p)); en != nil {
-			switch {
-			case refresh:
-				copyFields(fields, en.ptr, p)
-				e.takeSnapshot(en)
-			case en.partial && !partial:
-				// Complete a partially loaded entity with the fields it lacked,
-				// keeping what the user changed.
-				for _, f := range m.Fields {
-					if !en.loaded(f) {
-						copyFields([]*FieldMeta{f}, en.ptr, p)
-						copyFields([]*FieldMeta{f}, en.snap, p)
-					}
-				}
-				en.partial, en.loadedSet = false, nil
-			}
+			mergeLoaded(e, en, fields, p, refresh, partial)
 			if en.state != stateRemoved {
 				each(en.obj)
 			}
 			continue
 		}
-		en := e.registerEntry((*entry)(unsafe.Add(pair, m.entryOff)), m, obj, p, unsafe.Add(pair, m.snapOff))
-		if len(m.Relations) > 0 {
-			attachCollections(m, p, false)
-		}
-		if len(m.Inverses) > 0 {
-			markInverses(m, p)
-		}
-		if partial {
-			en.partial = true
-			en.loadedSet = make(map[*FieldMeta]bool, len(fields))
-			for _, f := range fields {
-				en.loadedSet[f] = true
-			}
-		}
+		e.registerLoaded(m, obj, pair, fields, partial)
 		each(obj)
 	}
 	return translateError(rows.Err(), m.Name)
+}
+
+// mergeLoaded applies a row read for an entity already managed (en), at
+// p: with refresh its fields overwrite the entity and its snapshot; a
+// partially loaded entity read in full gets the fields it lacked, keeping
+// what the user changed. The caller holds e.mu.
+func mergeLoaded(e *EntityManager, en *entry, fields []*FieldMeta, p unsafe.Pointer, refresh, partial bool) {
+	switch {
+	case refresh:
+		copyFields(fields, en.ptr, p)
+		e.takeSnapshot(en)
+	case en.partial && !partial:
+		for _, f := range en.meta.Fields {
+			if !en.loaded(f) {
+				copyFields([]*FieldMeta{f}, en.ptr, p)
+				copyFields([]*FieldMeta{f}, en.snap, p)
+			}
+		}
+		en.partial, en.loadedSet = false, nil
+	}
+}
+
+// registerLoaded makes the entity just read into pair (an m.pair) managed:
+// its record and snapshot, collections attached, inverse one-to-ones marked
+// not loaded, and the fields read when partial. The caller holds e.mu.
+func (e *EntityManager) registerLoaded(m *EntityMeta, obj any, pair unsafe.Pointer, fields []*FieldMeta, partial bool) *entry {
+	en := e.registerEntry((*entry)(unsafe.Add(pair, m.entryOff)), m, obj, pair, unsafe.Add(pair, m.snapOff))
+	if len(m.Relations) > 0 {
+		attachCollections(m, pair, false)
+	}
+	if len(m.Inverses) > 0 {
+		markInverses(m, pair)
+	}
+	if partial {
+		en.partial = true
+		en.loadedSet = make(map[*FieldMeta]bool, len(fields))
+		for _, f := range fields {
+			en.loadedSet[f] = true
+		}
+	}
+	return en
 }
 
 func (en *entry) loaded(f *FieldMeta) bool { return !en.partial || en.loadedSet[f] }

@@ -300,12 +300,6 @@ func (e *EntityManager) joinedEntity(n *joinNode, vals []refHolder, pkv any) (un
 		}
 	}
 	obj := reflect.NewAt(m.Type, pair).Interface()
-	e.registerEntry((*entry)(unsafe.Add(pair, m.entryOff)), m, obj, pair, unsafe.Add(pair, m.snapOff))
-	if len(m.Relations) > 0 {
-		attachCollections(m, pair, false)
-	}
-	if len(m.Inverses) > 0 {
-		markInverses(m, pair)
-	}
+	e.registerLoaded(m, obj, pair, m.Fields, false)
 	return pair, nil
 }
