@@ -133,6 +133,19 @@ func TestMigrationCommands(t *testing.T) {
 		if out, _, code := mikro(t, dir, env, "migration:down", "--to", "0"); code != 0 || strings.Count(out, "reverted") != 2 {
 			t.Fatalf("down: %d %q", code, out)
 		}
+		if tg.Name == dbtest.SQLite {
+			// fresh drops every table of the database: only on the test's own file.
+			if out, errs, code := mikro(t, dir, env, "migration:up", "--only", "001_a"); code != 0 {
+				t.Fatalf("up --only: %d %q %q", code, out, errs)
+			}
+			out, errs, code := mikro(t, dir, env, "migration:fresh")
+			if code != 0 || strings.Count(out, "applied") != 2 {
+				t.Fatalf("fresh: %d %q %q", code, out, errs)
+			}
+			if out, _, code := mikro(t, dir, env, "migration:pending"); code != 0 || out != "" {
+				t.Fatalf("pending after fresh: %d %q", code, out)
+			}
+		}
 		if err := os.WriteFile(filepath.Join(migs, "003_bad.sql"), []byte("CREATE TABLE x (id INT);\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
