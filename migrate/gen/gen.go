@@ -79,6 +79,9 @@ func Generate(ctx context.Context, db *sql.DB, d *qb.Dialect, o Options) (*Resul
 		return nil, fmt.Errorf("gen: inspect: %w", err)
 	}
 	res := &Result{Files: map[string][]byte{}}
+	if err := warnUnmapped(ctx, db, d, res); err != nil {
+		return nil, err
+	}
 	partitions := map[string]bool{}
 	if d == qb.Postgres {
 		if partitions, err = pgPartitions(ctx, db); err != nil {
@@ -495,4 +498,37 @@ func plural(s string) string {
 		return s + "es"
 	}
 	return s + "s"
+}
+
+// warnUnmapped adds a warning for each view and trigger: they stay in the
+// database, and no entity stands for them.
+func warnUnmapped(ctx context.Context, db *sql.DB, d *qb.Dialect, res *Result) error {
+	var views, triggers string
+	switch d {
+	case qb.Postgres:
+		views = "SELECT table_name FROM information_schema.views WHERE table_schema = current_schema() ORDER BY 1"
+		triggers = "SELECT DISTINCT trigger_name || ' on ' || event_object_table FROM information_schema.triggers WHERE trigger_schema = current_schema() ORDER BY 1"
+	case qb.MySQL, qb.MariaDB:
+		views = "SELECT table_name FROM information_schema.views WHERE table_schema = DATABASE() ORDER BY 1"
+		triggers = "SELECT CONCAT(trigger_name, ' on ', event_object_table) FROM information_schema.triggers WHERE trigger_schema = DATABASE() ORDER BY 1"
+	default:
+		views = "SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY 1"
+		triggers = "SELECT name || ' on ' || tbl_name FROM sqlite_master WHERE type = 'trigger' ORDER BY 1"
+	}
+	for _, q := range []struct{ sql, what string }{{views, "view %s: not mapped (views have no entities here)"}, {triggers, "trigger %s: not mapped (it still runs in the database)"}} {
+		rows, err := db.QueryContext(ctx, q.sql)
+		if err != nil {
+			return fmt.Errorf("gen: %w", err)
+		}
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				rows.Close()
+				return err
+			}
+			res.warn(q.what, n)
+		}
+		rows.Close()
+	}
+	return nil
 }
