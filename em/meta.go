@@ -48,6 +48,9 @@ type FieldDef struct {
 	InversedBy    string
 	CascadeRemove bool   // on a Ref or Collection: Remove takes the related entities along
 	Pivot         string // the pivot table of an owning many-to-many ("" uses <table>_<property>)
+	// JoinColumn and InverseJoinColumn name the pivot's columns holding the
+	// owner's and the item's keys ("" uses <table>_<key column> of each).
+	JoinColumn, InverseJoinColumn string
 }
 
 // Generation says how a primary key gets its value.
@@ -306,6 +309,16 @@ func parseTag(tag string) (FieldDef, error) {
 				return d, err
 			}
 			d.Pivot = val
+		case "joinColumn":
+			if err := need(); err != nil {
+				return d, err
+			}
+			d.JoinColumn = val
+		case "inverseJoinColumn":
+			if err := need(); err != nil {
+				return d, err
+			}
+			d.InverseJoinColumn = val
 		case "ref":
 			if err := need(); err != nil {
 				return d, err
@@ -411,10 +424,17 @@ func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gen
 				if rel.Pivot == "" {
 					rel.Pivot = m.Table + "_" + naming.ColumnName(rel.Name)
 				}
-				rel.JoinColumn = m.Table + "_" + m.PK.Column
-				rel.InverseColumn = target.Table + "_" + target.PK.Column
+				if rel.JoinColumn == "" {
+					rel.JoinColumn = m.Table + "_" + m.PK.Column
+				}
+				if rel.InverseColumn == "" {
+					rel.InverseColumn = target.Table + "_" + target.PK.Column
+					if rel.InverseColumn == rel.JoinColumn {
+						rel.InverseColumn = "inverse_" + rel.InverseColumn
+					}
+				}
 				if rel.InverseColumn == rel.JoinColumn {
-					rel.InverseColumn = "inverse_" + rel.InverseColumn
+					return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("the pivot's join columns are both %q", rel.JoinColumn)}
 				}
 				m.hasOwningM2M = true
 				continue
@@ -594,6 +614,7 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 					mappedBy: def.MappedBy, inversedBy: def.InversedBy, targetType: reflect.New(sf.Type).Elem().Interface().(collField).collTarget(), offset: offset + sf.Offset}
 				if def.MappedBy == "" {
 					rel.Kind, rel.Owning, rel.Pivot = ManyToMany, true, def.Pivot
+					rel.JoinColumn, rel.InverseColumn = def.JoinColumn, def.InverseJoinColumn
 				}
 				m.Relations = append(m.Relations, rel)
 				continue

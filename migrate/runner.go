@@ -53,6 +53,9 @@ type Options struct {
 	// Progress receives a line per migration applied or reverted, with its
 	// duration (nil: nothing).
 	Progress io.Writer
+	// Terminal marks Progress as a terminal: each line then starts with the
+	// count so far of the run ("[2/5] applied …").
+	Terminal bool
 }
 
 // Status is a migration as List sees it.
@@ -77,12 +80,17 @@ var (
 	ErrUnknownMigration = errors.New("migrate: no such migration")
 )
 
-// Migrator applies and reverts migrations on one database.
+// Migrator applies and reverts migrations on one database. Runners in
+// several processes are kept apart by the database lock; one Migrator value
+// runs one Up or Down at a time.
 type Migrator struct {
 	db   *sql.DB
 	d    *qb.Dialect
 	dir  fs.FS
 	opts Options
+	// Of the running Up or Down, for progress: how many migrations, and
+	// how many done.
+	total, done int
 }
 
 // New returns a Migrator for db in dialect d, with the SQL migrations of
@@ -473,6 +481,7 @@ func (m *Migrator) run(ctx context.Context, up bool, pick func([]Migration, map[
 	if err != nil || len(todo) == 0 {
 		return nil, err
 	}
+	m.total, m.done = len(todo), 0
 	if m.transactionalDDL() && !m.opts.NotTransactional && !m.opts.OneByOne {
 		return m.inOneTx(ctx, conn, todo, up)
 	}
@@ -494,16 +503,33 @@ func (m *Migrator) run(ctx context.Context, up bool, pick func([]Migration, map[
 
 // inOneTx applies or reverts migrations in one transaction.
 func (m *Migrator) inOneTx(ctx context.Context, conn *sql.Conn, list []Migration, up bool) ([]string, error) {
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, err
+	var (
+		ex       Execer
+		commit   func() error
+		rollback func()
+	)
+	if m.d == qb.SQLite {
+		// BEGIN IMMEDIATE takes SQLite's write lock now, not at the first
+		// write: a second runner waits here (busy timeout) or fails, and
+		// never reads records that are about to change.
+		if _, err := conn.ExecContext(ctx, "BEGIN IMMEDIATE"); err != nil {
+			return nil, fmt.Errorf("migrate: lock: %w", err)
+		}
+		ex = conn
+		commit = func() error { _, err := conn.ExecContext(ctx, "COMMIT"); return err }
+		rollback = func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK") }
+	} else {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		ex, commit, rollback = tx, tx.Commit, func() { _ = tx.Rollback() }
 	}
-	// Read the records again inside the transaction: on SQLite, which has
-	// no lock to wait on, a runner that committed first is seen here, and
-	// one that commits later fails on the record's unique name.
-	recs, err := m.records(ctx, tx)
+	// Read the records again inside the transaction: what a runner that
+	// held the lock before this one applied is seen here.
+	recs, err := m.records(ctx, ex)
 	if err != nil {
-		_ = tx.Rollback()
+		rollback()
 		return nil, err
 	}
 	var names []string
@@ -512,18 +538,19 @@ func (m *Migrator) inOneTx(ctx context.Context, conn *sql.Conn, list []Migration
 			continue // applied (or reverted) meanwhile by another runner
 		}
 		start := time.Now()
-		if err := m.apply(ctx, tx, mg, up); err != nil {
-			_ = tx.Rollback()
+		if err := m.apply(ctx, ex, mg, up); err != nil {
+			rollback()
 			return nil, err
 		}
-		if err := m.record(ctx, tx, mg, up, ""); err != nil {
-			_ = tx.Rollback()
+		if err := m.record(ctx, ex, mg, up, ""); err != nil {
+			rollback()
 			return nil, err
 		}
 		m.progress(mg, up, start)
 		names = append(names, mg.Name)
 	}
-	if err := tx.Commit(); err != nil {
+	if err := commit(); err != nil {
+		rollback()
 		return nil, err
 	}
 	return names, nil
@@ -603,13 +630,16 @@ func (m *Migrator) progress(mg Migration, up bool, start time.Time) {
 	if !up {
 		verb = "reverted"
 	}
+	m.done++
+	if m.opts.Terminal {
+		fmt.Fprintf(m.opts.Progress, "[%d/%d] ", m.done, m.total)
+	}
 	fmt.Fprintf(m.opts.Progress, "%s %s (%s)\n", verb, mg.Name, time.Since(start).Round(time.Millisecond))
 }
 
 // lock takes the database's migration lock on conn: an advisory lock on
-// PostgreSQL, GET_LOCK on MySQL and MariaDB, and on SQLite an exclusive
-// write lock held by a BEGIN IMMEDIATE that the migrations' own
-// transaction replaces (SQLite serializes writers anyway).
+// PostgreSQL, GET_LOCK on MySQL and MariaDB. On SQLite the migrations'
+// transaction itself takes the exclusive write lock (BEGIN IMMEDIATE).
 func (m *Migrator) lock(ctx context.Context, conn *sql.Conn) (func(), error) {
 	switch m.d {
 	case qb.Postgres:

@@ -251,7 +251,8 @@ func TestGoMigrationsAndSelection(t *testing.T) {
 			_, err := ex.ExecContext(ctx, "DELETE FROM kv WHERE k = 'a'")
 			return err
 		}}
-	m := migrate.New(db, qb.SQLite, os.DirFS(dir), migrate.Options{Go: []migrate.Migration{seed}})
+	var progress strings.Builder
+	m := migrate.New(db, qb.SQLite, os.DirFS(dir), migrate.Options{Go: []migrate.Migration{seed}, Progress: &progress, Terminal: true})
 	if done, err := m.Up(ctx, migrate.UpOptions{To: "001_table"}); err != nil || len(done) != 1 || done[0] != "001_table" {
 		t.Fatalf("up --to: %v %v", done, err)
 	}
@@ -267,5 +268,8 @@ func TestGoMigrationsAndSelection(t *testing.T) {
 	}
 	if back, err := m.Down(ctx, ""); err != nil || len(back) != 1 || back[0] != "002_seed" {
 		t.Fatalf("down one: %v %v", back, err)
+	}
+	if !strings.Contains(progress.String(), "[1/1] applied 001_table (") || !strings.Contains(progress.String(), "[1/1] reverted 002_seed (") {
+		t.Fatalf("terminal progress: %q", progress.String())
 	}
 }

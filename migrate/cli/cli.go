@@ -120,6 +120,16 @@ func Run(cfg Config, args []string, stdout, stderr io.Writer) int {
 	return ExitUsage
 }
 
+// isTerminal reports whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
 // oneLine folds a message onto one line (drivers' errors span several).
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
@@ -254,7 +264,7 @@ func newRoot(cfg Config, stdout io.Writer) *cobra.Command {
 		}
 	}
 	migrator := func(db *sql.DB, d *qb.Dialect) *migrate.Migrator {
-		return migrate.New(db, d, os.DirFS(s.dir), migrate.Options{Go: cfg.Go, Progress: stdout})
+		return migrate.New(db, d, os.DirFS(s.dir), migrate.Options{Go: cfg.Go, Progress: stdout, Terminal: isTerminal(stdout)})
 	}
 	// withORM also opens the ORM of the entities, and the dev database.
 	withORM := func(needDev bool, fn func(ctx context.Context, orm *em.ORM, db, dev *sql.DB, d *qb.Dialect) error) func(*cobra.Command, []string) error {
@@ -516,6 +526,7 @@ func newRoot(cfg Config, stdout io.Writer) *cobra.Command {
 	genCmd.Flags().StringVar(&genOpts.Package, "package", "entities", "package name of the files")
 	genCmd.Flags().BoolVar(&genOpts.Inverse, "inverse", false, "add one-to-many collections on the referenced entities")
 	genCmd.Flags().BoolVar(&genOpts.NullTypes, "null-types", false, "sql.Null* types for nullable columns instead of pointers")
+	genCmd.Flags().BoolVar(&genOpts.Pivots, "pivots", false, "map pure pivot tables as many-to-many collections")
 	root.AddCommand(genCmd)
 	root.AddCommand(upCmd, downCmd, listCmd, pendingCmd, freshCmd, createCmd, migCheck, schemaCheck, schemaUpdate, schemaCreate, schemaDrop, schemaFresh, dbCreate, debugCmd)
 	return root

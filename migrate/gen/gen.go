@@ -36,6 +36,11 @@ type Options struct {
 	// NullTypes uses sql.NullString and the like for nullable columns
 	// instead of pointers.
 	NullTypes bool
+	// Pivots maps pure pivot tables (two columns, each a foreign key to an
+	// entity, together the primary key) as many-to-many collections: owned
+	// by the first column's entity, and with Inverse a mappedBy side on the
+	// other.
+	Pivots bool
 }
 
 // Result is the generated code.
@@ -91,8 +96,12 @@ func Generate(ctx context.Context, db *sql.DB, d *qb.Dialect, o Options) (*Resul
 	// Which tables become entities.
 	ents := map[string]*entity{}
 	var names []string
+	var pivots []*schema.Table
 	for _, t := range s.Tables {
 		switch {
+		case o.Pivots && isPurePivot(t):
+			pivots = append(pivots, t)
+			continue
 		case partitions[t.Name]:
 			res.warn("table %s: a partition of another table, skipped (the partitioned table stands for it)", t.Name)
 			continue
@@ -109,6 +118,25 @@ func Generate(ctx context.Context, db *sql.DB, d *qb.Dialect, o Options) (*Resul
 	sort.Strings(names)
 	for _, n := range names {
 		ents[n].build(ents, d, o, res)
+	}
+	for _, p := range pivots {
+		a, b := p.ForeignKeys[0], p.ForeignKeys[1]
+		if a.Columns[0] != p.Columns[0] {
+			a, b = b, a // owned by the entity of the first column
+		}
+		owner, item := ents[a.RefTable.Name], ents[b.RefTable.Name]
+		if owner == nil || item == nil {
+			res.warn("table %s: a pivot between tables that are not entities, skipped", p.Name)
+			continue
+		}
+		field := plural(item.name)
+		owner.imports["github.com/mikrogo/mikro/em"] = true
+		owner.fields = append(owner.fields, fmt.Sprintf("%s em.Collection[%s] `orm:\"manyToMany,pivot=%s,joinColumn=%s,inverseJoinColumn=%s\"`",
+			field, item.name, p.Name, a.Columns[0].Name, b.Columns[0].Name))
+		if o.Inverse && owner != item {
+			item.imports["github.com/mikrogo/mikro/em"] = true
+			item.fields = append(item.fields, fmt.Sprintf("%s em.Collection[%s] `orm:\"mappedBy=%s\"`", plural(owner.name), owner.name, field))
+		}
 	}
 	if o.Inverse {
 		for _, n := range names {
@@ -304,6 +332,20 @@ func entitiesList(pkg string, names []string, ents map[string]*entity) string {
 	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// isPurePivot reports a table of exactly two columns, each a single-column
+// foreign key, that together are the primary key.
+func isPurePivot(t *schema.Table) bool {
+	if len(t.Columns) != 2 || len(t.ForeignKeys) != 2 || t.PrimaryKey == nil || len(t.PrimaryKey.Parts) != 2 {
+		return false
+	}
+	for _, fk := range t.ForeignKeys {
+		if len(fk.Columns) != 1 || len(fk.RefColumns) != 1 {
+			return false
+		}
+	}
+	return t.ForeignKeys[0].Columns[0] != t.ForeignKeys[1].Columns[0]
 }
 
 // goType maps a column to a Go type, its import, and orm options.

@@ -162,6 +162,10 @@ func main() {
 // buildAndRun writes the generated files into a module of their own next
 // to a main that uses them, and runs it.
 func buildAndRun(t *testing.T, res *gen.Result, driver, dsn, dialectExpr string) string {
+	return buildAndRunProgram(t, res, program, driver, dsn, dialectExpr)
+}
+
+func buildAndRunProgram(t *testing.T, res *gen.Result, program, driver, dsn, dialectExpr string) string {
 	t.Helper()
 	dir := t.TempDir()
 	pkg := filepath.Join(dir, "entities")
@@ -240,5 +244,83 @@ func TestGenerateSakila(t *testing.T) {
 	out := buildAndRun(t, res, "mysql", dsn, "qb.MariaDB")
 	if !strings.Contains(out, "ACADEMY DINOSAUR (English") || !strings.Contains(out, "customers: 599") {
 		t.Fatalf("output:\n%s", out)
+	}
+}
+
+const pivotProgram = `package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/mikrogo/mikro/em"
+	_ "modernc.org/sqlite"
+
+	"gentest/entities"
+)
+
+func main() {
+	ctx := context.Background()
+	orm, err := em.Open(ctx, em.Config{Driver: os.Args[1], DSN: os.Args[2], Dialect: dialect(os.Args[1]), Entities: entities.Entities})
+	if err != nil {
+		fmt.Println("open:", err)
+		os.Exit(1)
+	}
+	e := orm.Fork()
+	cs, err := em.Find[entities.Customer](ctx, e, nil, em.FindOptions{OrderBy: []string{"name"}, Populate: []string{"tags"}})
+	if err != nil {
+		fmt.Println("find:", err)
+		os.Exit(1)
+	}
+	for _, c := range cs {
+		n, err := c.Tags.Count()
+		if err != nil {
+			fmt.Println("tags:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("%s: %d tags\n", c.Name, n)
+	}
+	ts, err := em.Find[entities.Tag](ctx, e, em.F{"label": "vip"}, em.FindOptions{Populate: []string{"customers"}})
+	if err != nil || len(ts) != 1 {
+		fmt.Println("tag:", len(ts), err)
+		os.Exit(1)
+	}
+	n, _ := ts[0].Customers.Count()
+	fmt.Printf("vip customers: %d\n", n)
+}
+`
+
+// TestGeneratePurePivot: a pure pivot table becomes a many-to-many
+// collection on both sides, through the table's own columns.
+func TestGeneratePurePivot(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "shop.db")
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, s := range []string{
+		"CREATE TABLE customer (id INTEGER PRIMARY KEY, name TEXT NOT NULL)",
+		"CREATE TABLE tag (id INTEGER PRIMARY KEY, label TEXT NOT NULL)",
+		"CREATE TABLE customer_tag (customer_id INTEGER NOT NULL REFERENCES customer (id), tag_id INTEGER NOT NULL REFERENCES tag (id), PRIMARY KEY (customer_id, tag_id))",
+		"INSERT INTO customer VALUES (1, 'Ann'), (2, 'Bob')",
+		"INSERT INTO tag VALUES (1, 'vip'), (2, 'new')",
+		"INSERT INTO customer_tag VALUES (1, 1), (1, 2), (2, 1)",
+	} {
+		if _, err := db.Exec(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := gen.Generate(context.Background(), db, qb.SQLite, gen.Options{Inverse: true, Pivots: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := res.Files["customer_tag.go"]; ok {
+		t.Fatal("a pure pivot must not become an entity")
+	}
+	out := buildAndRunProgram(t, res, pivotProgram, "sqlite", "file:"+path, "qb.SQLite")
+	if out != "Ann: 2 tags\nBob: 1 tags\nvip customers: 2\n" {
+		t.Fatalf("output:\n%s\n%s", out, res.Files["customer.go"])
 	}
 }
