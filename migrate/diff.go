@@ -26,20 +26,30 @@ import (
 type Changes struct {
 	Up   []string
 	Down []string // in the order to run them; empty where a change cannot be undone
+	// Unplanned describes differences no statement was planned for (atlas
+	// cannot plan every change, e.g. a serial column to an identity one):
+	// they need a hand-written migration.
+	Unplanned []string
 }
 
 // Empty reports whether the database matches the entities.
-func (c *Changes) Empty() bool { return len(c.Up) == 0 }
+func (c *Changes) Empty() bool { return len(c.Up) == 0 && len(c.Unplanned) == 0 }
 
 // DriftError reports a database whose schema differs from the entities',
-// with the statements that would fix it.
+// with the statements that would fix it and the differences that need a
+// hand-written migration.
 type DriftError struct {
 	Statements []string
+	Unplanned  []string
 }
 
-// Error lists the statements.
+// Error lists the statements and the unplanned differences.
 func (e *DriftError) Error() string {
-	return fmt.Sprintf("migrate: the database differs from the entities; %d statement(s) would fix it:\n%s", len(e.Statements), strings.Join(e.Statements, ";\n"))
+	msg := fmt.Sprintf("migrate: the database differs from the entities; %d statement(s) would fix it:\n%s", len(e.Statements), strings.Join(e.Statements, ";\n"))
+	if len(e.Unplanned) > 0 {
+		msg += fmt.Sprintf("\nand %d difference(s) need a hand-written migration:\n%s", len(e.Unplanned), strings.Join(e.Unplanned, "\n"))
+	}
+	return msg
 }
 
 // Diff compares the tables of orm's entities in target with the schema the
@@ -92,9 +102,19 @@ func planOf(ctx context.Context, drv migrate.Driver, changes []schema.Change) (*
 	}
 	// Unqualified names: a migration written against one database runs on
 	// another of another name (dev, test, production).
-	plan, err := drv.PlanChanges(ctx, "diff", changes, func(o *migrate.PlanOptions) { o.SchemaQualifier = new(string) })
+	noQualifier := func(o *migrate.PlanOptions) { o.SchemaQualifier = new(string) }
+	plan, err := drv.PlanChanges(ctx, "diff", changes, noQualifier)
 	if err != nil {
-		return nil, fmt.Errorf("migrate: plan: %w", err)
+		// Plan what can be planned, one change at a time, and report the rest.
+		plan = &migrate.Plan{}
+		for _, c := range changes {
+			p, err := drv.PlanChanges(ctx, "diff", []schema.Change{c}, noQualifier)
+			if err != nil {
+				out.Unplanned = append(out.Unplanned, fmt.Sprintf("%T on %s: %v", c, changeTable(c), err))
+				continue
+			}
+			plan.Changes = append(plan.Changes, p.Changes...)
+		}
 	}
 	for _, c := range plan.Changes {
 		out.Up = append(out.Up, c.Cmd)
@@ -181,7 +201,7 @@ func Check(ctx context.Context, orm *em.ORM, target, dev *sql.DB) error {
 		return err
 	}
 	if !c.Empty() {
-		return &DriftError{Statements: c.Up}
+		return &DriftError{Statements: c.Up, Unplanned: c.Unplanned}
 	}
 	return nil
 }
@@ -307,4 +327,17 @@ func DropAll(ctx context.Context, db *sql.DB, d *qb.Dialect) error {
 		return fmt.Errorf("migrate: drop everything: %w", err)
 	}
 	return nil
+}
+
+// changeTable names the table a change is about, for messages.
+func changeTable(c schema.Change) string {
+	switch x := c.(type) {
+	case *schema.ModifyTable:
+		return x.T.Name
+	case *schema.AddTable:
+		return x.T.Name
+	case *schema.DropTable:
+		return x.T.Name
+	}
+	return "the schema"
 }

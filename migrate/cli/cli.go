@@ -408,7 +408,10 @@ func newRoot(cfg Config, stdout io.Writer) *cobra.Command {
 			for _, st := range drift.Statements {
 				fmt.Fprintln(stdout, st+";")
 			}
-			return fail(ExitFailed, "the database differs from the entities (%d statement(s) above would fix it)", len(drift.Statements))
+			for _, u := range drift.Unplanned {
+				fmt.Fprintln(stdout, "-- needs a hand-written migration: "+oneLine(u))
+			}
+			return fail(ExitFailed, "the database differs from the entities (%d statement(s) above would fix it, %d difference(s) need a hand-written migration)", len(drift.Statements), len(drift.Unplanned))
 		}
 		if err == nil {
 			fmt.Fprintln(stdout, "the database matches the entities")
@@ -435,6 +438,9 @@ func newRoot(cfg Config, stdout io.Writer) *cobra.Command {
 				for _, st := range c.Up {
 					fmt.Fprintln(stdout, st+";")
 				}
+			}
+			for _, u := range c.Unplanned {
+				fmt.Fprintln(root.ErrOrStderr(), "warning: needs a hand-written migration: "+oneLine(u))
 			}
 			if run {
 				return failed(migrate.Apply(ctx, db, c))

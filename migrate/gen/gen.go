@@ -196,8 +196,29 @@ func (e *entity) build(ents map[string]*entity, d *qb.Dialect, o Options, res *R
 			fkOf[fk.Columns[0].Name] = fk
 		}
 	}
+	// Columns that will be fields: an index over any other one is left out.
+	mapped := map[string]bool{}
+	for _, c := range e.t.Columns {
+		if _, _, _, ok := goType(c, d, o); ok || fkOf[c.Name] != nil {
+			mapped[c.Name] = true
+		}
+	}
 	uniques, indexes := map[string][]string{}, map[string][]string{}
 	for _, ix := range e.t.Indexes {
+		if kind := indexKind(ix); kind != "" {
+			res.warn("table %s: %s index %s not mapped (em makes plain and unique indexes)", e.t.Name, kind, ix.Name)
+			continue
+		}
+		partial := false
+		for _, p := range ix.Parts {
+			if p.C == nil || !mapped[p.C.Name] {
+				partial = true
+			}
+		}
+		if partial {
+			res.warn("table %s: index %s is over an expression or an unmapped column, not mapped", e.t.Name, ix.Name)
+			continue
+		}
 		for _, p := range ix.Parts {
 			if p.C == nil {
 				continue
@@ -261,6 +282,9 @@ func (e *entity) build(ents map[string]*entity, d *qb.Dialect, o Options, res *R
 		if !ok {
 			res.warn("table %s: column %s has type %s, which has no Go mapping; skipped", e.t.Name, c.Name, typeName(c))
 			continue
+		}
+		if _, isEnum := c.Type.Type.(*schema.EnumType); isEnum {
+			res.warn("table %s: column %s of enum type %s is a string field; the database keeps the enum", e.t.Name, c.Name, typeName(c))
 		}
 		if imp != "" {
 			e.imports[imp] = true
@@ -332,6 +356,24 @@ func entitiesList(pkg string, names []string, ents map[string]*entity) string {
 	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// indexKind names an index of a kind em does not create (FULLTEXT,
+// SPATIAL, GIN …), or "" for a plain B-tree or hash index.
+func indexKind(ix *schema.Index) string {
+	for _, a := range ix.Attrs {
+		var t string
+		switch x := a.(type) {
+		case *mysql.IndexType:
+			t = x.T
+		case *postgres.IndexType:
+			t = x.T
+		}
+		if t != "" && !strings.EqualFold(t, "BTREE") && !strings.EqualFold(t, "HASH") {
+			return t
+		}
+	}
+	return ""
 }
 
 // isPurePivot reports a table of exactly two columns, each a single-column
@@ -429,15 +471,10 @@ func goType(c *schema.Column, d *qb.Dialect, o Options) (typ, imp string, opts [
 		typ, imp = nullType("string", "NullString")
 		opts = append(opts, "type=uuid")
 	case *schema.EnumType:
-		// An enum's values as a string; the type keeps the database's.
+		// An enum's values as a string. The database keeps its enum type,
+		// which em's schema cannot create (see the warning).
 		typ, imp = nullType("string", "NullString")
-		name := t.T
-		if name == "" || name == "enum" {
-			name = "enum"
-			opts = append(opts, "length=64")
-			break
-		}
-		opts = append(opts, "type="+name)
+		opts = append(opts, "length=64")
 	default:
 		return "", "", nil, false
 	}

@@ -108,10 +108,12 @@ const program = `package main
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 
 	"github.com/mikrogo/mikro/em"
+	"github.com/mikrogo/mikro/migrate"
 	_ "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib"
 
@@ -156,16 +158,31 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("customers:", n)
+	// The schema check on a schema nobody here designed: it may find
+	// differences (the generated entities are not the dump's DDL), and
+	// must not fail.
+	dev, err := sql.Open(os.Args[1], os.Args[3])
+	if err != nil {
+		fmt.Println("dev:", err)
+		os.Exit(1)
+	}
+	// An error here (atlas cannot plan every change, e.g. serial to
+	// identity both ways) is an answer too; a panic is not.
+	if c, err := migrate.Diff(ctx, orm, orm.DB(), dev); err != nil {
+		fmt.Println("schema check ran: error:", err)
+	} else {
+		fmt.Printf("schema check ran: %d statements, %d unplanned\n", len(c.Up), len(c.Unplanned))
+	}
 }
 `
 
 // buildAndRun writes the generated files into a module of their own next
 // to a main that uses them, and runs it.
-func buildAndRun(t *testing.T, res *gen.Result, driver, dsn, dialectExpr string) string {
-	return buildAndRunProgram(t, res, program, driver, dsn, dialectExpr)
+func buildAndRun(t *testing.T, res *gen.Result, driver, dsn, devDSN, dialectExpr string) string {
+	return buildAndRunProgram(t, res, program, driver, dsn, dialectExpr, devDSN)
 }
 
-func buildAndRunProgram(t *testing.T, res *gen.Result, program, driver, dsn, dialectExpr string) string {
+func buildAndRunProgram(t *testing.T, res *gen.Result, program, driver, dsn, dialectExpr string, extra ...string) string {
 	t.Helper()
 	dir := t.TempDir()
 	pkg := filepath.Join(dir, "entities")
@@ -178,8 +195,9 @@ func buildAndRunProgram(t *testing.T, res *gen.Result, program, driver, dsn, dia
 		}
 	}
 	root := repo(t)
-	gomod := "module gentest\n\ngo 1.26.0\n\nrequire (\n\tgithub.com/mikrogo/mikro/em v0.0.0\n\tgithub.com/mikrogo/mikro/qb v0.0.0\n)\n\nreplace (\n" +
+	gomod := "module gentest\n\ngo 1.26.0\n\nrequire (\n\tgithub.com/mikrogo/mikro/em v0.0.0\n\tgithub.com/mikrogo/mikro/migrate v0.0.0\n\tgithub.com/mikrogo/mikro/qb v0.0.0\n)\n\nreplace (\n" +
 		"\tgithub.com/mikrogo/mikro/em => " + filepath.Join(root, "em") + "\n" +
+		"\tgithub.com/mikrogo/mikro/migrate => " + filepath.Join(root, "migrate") + "\n" +
 		"\tgithub.com/mikrogo/mikro/qb => " + filepath.Join(root, "qb") + "\n" +
 		"\tgithub.com/mikrogo/mikro/internal => " + filepath.Join(root, "internal") + "\n)\n"
 	main := strings.Replace(program, "func main() {", "func dialect(string) *qb.Dialect { return "+dialectExpr+" }\n\nfunc main() {", 1)
@@ -190,13 +208,14 @@ func buildAndRunProgram(t *testing.T, res *gen.Result, program, driver, dsn, dia
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("go", "run", ".", driver, dsn)
+	cmd := exec.Command("go", append([]string{"run", ".", driver, dsn}, extra...)...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("the generated entities do not build or run: %v\n%s", err, out)
 	}
+	t.Logf("the program's output:\n%s", out)
 	return string(out)
 }
 
@@ -220,8 +239,13 @@ func TestGeneratePagila(t *testing.T) {
 	if err := db.QueryRow("SELECT count(*) FROM film f JOIN language l ON l.language_id = f.language_id WHERE l.name LIKE 'English%'").Scan(&english); err != nil {
 		t.Fatal(err)
 	}
-	out := buildAndRun(t, res, "pgx", dsn, "qb.Postgres")
-	if !strings.Contains(out, "ACADEMY DINOSAUR (English") || !strings.Contains(out, fmt.Sprintf("English films: %d\n", english)) || !strings.Contains(out, "customers: 599") {
+	u, _ := url.Parse(dsn)
+	u.Path = "/mikro_dev"
+	if _, err := tg.DB.Exec("CREATE DATABASE mikro_dev"); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatal(err)
+	}
+	out := buildAndRun(t, res, "pgx", dsn, u.String(), "qb.Postgres")
+	if !strings.Contains(out, "ACADEMY DINOSAUR (English") || !strings.Contains(out, fmt.Sprintf("English films: %d\n", english)) || !strings.Contains(out, "customers: 599") || !strings.Contains(out, "schema check ran: ") {
 		t.Fatalf("output (want %d English films):\n%s", english, out)
 	}
 }
@@ -241,8 +265,12 @@ func TestGenerateSakila(t *testing.T) {
 			t.Errorf("no warning about %q in:\n%s", w, warn)
 		}
 	}
-	out := buildAndRun(t, res, "mysql", dsn, "qb.MariaDB")
-	if !strings.Contains(out, "ACADEMY DINOSAUR (English") || !strings.Contains(out, "customers: 599") {
+	if _, err := tg.DB.Exec("CREATE DATABASE IF NOT EXISTS mikro_dev"); err != nil {
+		t.Fatal(err)
+	}
+	slash, q := strings.LastIndex(dsn, "/"), strings.Index(dsn, "?")
+	out := buildAndRun(t, res, "mysql", dsn, dsn[:slash+1]+"mikro_dev"+dsn[q:], "qb.MariaDB")
+	if !strings.Contains(out, "ACADEMY DINOSAUR (English") || !strings.Contains(out, "customers: 599") || !strings.Contains(out, "schema check ran: ") {
 		t.Fatalf("output:\n%s", out)
 	}
 }
