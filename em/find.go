@@ -178,24 +178,9 @@ func Count[T any](ctx context.Context, e *EntityManager, filter any) (int64, err
 	if where != nil {
 		q = q.Where(where)
 	}
-	query, args, err := q.Build()
-	if err != nil {
-		return 0, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	rows, err := e.orm.query(ctx, e.conn(), query, args)
-	if err != nil {
-		return 0, translateError(err, m.Name)
-	}
-	defer rows.Close()
 	var n int64
-	if rows.Next() {
-		if err := rows.Scan(&n); err != nil {
-			return 0, err
-		}
-	}
-	return n, translateError(rows.Err(), m.Name)
+	err = e.rawRows(ctx, m, q, func(scan func(...any) error) error { return scan(&n) })
+	return n, err
 }
 
 // scope resolves the manager, T's metadata and the compiled filter: the

@@ -785,7 +785,7 @@ func (q QueryBuilder[T]) Update(ctx context.Context, set F) (int64, error) {
 	if where != nil {
 		u = u.Where(where)
 	}
-	return e.bulkExec(ctx, q.m, u)
+	return e.execNative(ctx, q.m, u)
 }
 
 // Delete deletes every T the query's Where matches (all rows without a
@@ -805,7 +805,7 @@ func (q QueryBuilder[T]) Delete(ctx context.Context) (int64, error) {
 	if where != nil {
 		d = d.Where(where)
 	}
-	return e.bulkExec(ctx, q.m, d)
+	return e.execNative(ctx, q.m, d)
 }
 
 // bulkWhere compiles the Where of a single-table statement.
@@ -834,23 +834,4 @@ func (q QueryBuilder[T]) bulkWhere(op string) (qb.Expr, error) {
 		return conds[0], nil
 	}
 	return qb.And(conds...), nil
-}
-
-type builtQuery interface {
-	Build() (string, []any, error)
-}
-
-// bulkExec runs a bulk statement and returns the rows it affected.
-func (e *EntityManager) bulkExec(ctx context.Context, m *EntityMeta, s builtQuery) (int64, error) {
-	query, args, err := s.Build()
-	if err != nil {
-		return 0, err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	res, err := e.orm.exec(ctx, e.conn(), query, args)
-	if err != nil {
-		return 0, translateError(err, m.Name)
-	}
-	return res.RowsAffected()
 }

@@ -308,9 +308,19 @@ func asTime(v any) time.Time {
 	return time.Time{}
 }
 
-// List returns every migration with its state, and the applied ones no
-// longer found (edited away) as well.
-func (m *Migrator) List(ctx context.Context) ([]Status, error) {
+// session is what List, Up and Down start from: every migration, a
+// connection holding the migration lock, and the records read under it.
+type session struct {
+	all     []Migration
+	conn    *sql.Conn
+	recs    map[string]record
+	release func() // unlocks and closes the connection
+}
+
+// begin takes the lock on a connection of its own, makes the record table
+// if it is missing (under the lock: CREATE TABLE IF NOT EXISTS races with
+// itself on PostgreSQL) and reads the records.
+func (m *Migrator) begin(ctx context.Context) (*session, error) {
 	all, err := m.Migrations()
 	if err != nil {
 		return nil, err
@@ -319,20 +329,32 @@ func (m *Migrator) List(ctx context.Context) ([]Status, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer conn.Close()
 	unlock, err := m.lock(ctx, conn)
 	if err != nil {
+		conn.Close()
 		return nil, err
 	}
-	err = m.ensureTable(ctx, conn)
-	var recs map[string]record
-	if err == nil {
-		recs, err = m.records(ctx, conn)
+	release := func() { unlock(); conn.Close() }
+	if err := m.ensureTable(ctx, conn); err != nil {
+		release()
+		return nil, err
 	}
-	unlock()
+	recs, err := m.records(ctx, conn)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return &session{all: all, conn: conn, recs: recs, release: release}, nil
+}
+
+// List returns every migration with its state.
+func (m *Migrator) List(ctx context.Context) ([]Status, error) {
+	ss, err := m.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
+	ss.release()
+	all, recs := ss.all, ss.recs
 	var out []Status
 	for _, mg := range all {
 		s := Status{Name: mg.Name}
@@ -453,30 +475,12 @@ func (m *Migrator) placeholder(i int) string {
 
 // run takes the lock, picks the migrations and applies (up) or reverts them.
 func (m *Migrator) run(ctx context.Context, up bool, pick func([]Migration, map[string]record) ([]Migration, error)) ([]string, error) {
-	all, err := m.Migrations()
+	ss, err := m.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := m.db.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	// Lock first: CREATE TABLE IF NOT EXISTS races with itself on PostgreSQL.
-	unlock, err := m.lock(ctx, conn)
-	if err != nil {
-		return nil, err
-	}
-	defer unlock()
-	if err := m.ensureTable(ctx, conn); err != nil {
-		return nil, err
-	}
-	// Read the records under the lock: a runner that waited sees what the
-	// one before it applied.
-	recs, err := m.records(ctx, conn)
-	if err != nil {
-		return nil, err
-	}
+	defer ss.release()
+	all, recs, conn := ss.all, ss.recs, ss.conn
 	todo, err := pick(all, recs)
 	if err != nil || len(todo) == 0 {
 		return nil, err
