@@ -3,14 +3,12 @@ package mongo
 import (
 	"context"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mikrogo/mikro/em"
+	"github.com/mikrogo/mikro/em/emtest"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 )
@@ -77,20 +75,7 @@ func TestFilterGolden(t *testing.T) {
 		}
 		b.WriteString(c.name + ": " + string(js) + "\n")
 	}
-	path := filepath.Join("testdata", "filters.golden")
-	got := b.String()
-	if updateFlag() {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to write it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (run with -update after checking):\n--- want\n%s--- got\n%s", path, want, got)
-	}
+	emtest.CheckGolden(t, "filters", b.String())
 
 	// Mistakes are *em.FilterErrors.
 	for _, bad := range []em.F{{"nope": 1}, {"name": em.F{"$where": "1"}}, {"id": "not-hex"}, {"name": em.F{"$in": 3}}} {
@@ -99,9 +84,4 @@ func TestFilterGolden(t *testing.T) {
 			t.Errorf("%v: want a FilterError, got %v", bad, err)
 		}
 	}
-}
-
-func updateFlag() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"flag"
 	"os"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -19,7 +18,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+// update rewrites testdata/*.golden (emtest.CheckGolden reads it).
+var _ = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 type Writer struct {
 	ID      string                `db:"id" orm:"pk"` // an ObjectID
@@ -376,63 +376,4 @@ func titles(ns []*Novel) []string {
 		out[i] = n.Title
 	}
 	return out
-}
-
-// checkGolden compares got with testdata/name.golden (-update rewrites it).
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		must(t, os.WriteFile(path, []byte(got), 0o644))
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to write it)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (run with -update after checking):\n--- want\n%s--- got\n%s", path, want, got)
-	}
-}
-
-// Typed keys: a bson.ObjectID primary key and a reference to it.
-type Label struct {
-	ID   bson.ObjectID `db:"id" orm:"pk"`
-	Name string        `db:"name"`
-}
-
-type Sticker struct {
-	ID    bson.ObjectID `db:"id" orm:"pk"`
-	Label em.Ref[Label] `db:"label_id"`
-}
-
-func TestObjectIDTypedKeys(t *testing.T) {
-	db := server(t)
-	ctx := context.Background()
-	orm := open(t, db, em.Config{Entities: []any{Label{}, Sticker{}}})
-	e := orm.Fork()
-	l := &Label{Name: "red"}
-	s := &Sticker{Label: em.RefTo(l)}
-	must(t, e.Persist(s)) // the label comes along
-	if l.ID.IsZero() || s.ID.IsZero() {
-		t.Fatalf("Persist must give ObjectIDs: %v %v", l.ID, s.ID)
-	}
-	must(t, e.Flush(ctx))
-	f := orm.Fork()
-	got, err := em.FindOneOrFail[Sticker](ctx, f, s.ID, em.FindOptions{Populate: []string{"label"}})
-	must(t, err)
-	lab, err := got.Label.Get()
-	must(t, err)
-	if got.ID != s.ID || lab == nil || lab.ID != l.ID || lab.Name != "red" {
-		t.Fatalf("sticker %+v, label %+v", got, lab)
-	}
-	byHex, err := em.FindOne[Label](ctx, f, l.ID.Hex())
-	must(t, err)
-	if byHex != lab {
-		t.Fatalf("a key in hex finds the same managed label: %p %p", byHex, lab)
-	}
-	ref, err := em.GetReference[Label](f, l.ID)
-	must(t, err)
-	if x, _ := ref.Get(); x != lab || ref.ID() != l.ID {
-		t.Fatalf("GetReference: %v %v", x, ref.ID())
-	}
 }

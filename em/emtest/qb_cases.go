@@ -181,7 +181,14 @@ func runQueryBuilder(t *testing.T, v env) {
 // Every statement in the file was thereby executed on its database.
 func checkGoldenSQL(t *testing.T, name string, sqls []string) {
 	t.Helper()
-	got := strings.Join(sqls, ";\n") + ";\n"
+	CheckGolden(t, name, strings.Join(sqls, ";\n")+";\n")
+}
+
+// CheckGolden compares got with testdata/<name>.golden of the test's
+// package, and rewrites the file first when the test binary's -update flag
+// is set (each test binary that uses it defines that flag).
+func CheckGolden(t *testing.T, name, got string) {
+	t.Helper()
 	path := filepath.Join("testdata", name+".golden")
 	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
 		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
@@ -193,6 +200,6 @@ func checkGoldenSQL(t *testing.T, name string, sqls []string) {
 		t.Fatalf("%v (run with -update to write it)", err)
 	}
 	if string(want) != got {
-		t.Errorf("statements differ from %s (run with -update after checking):\n--- want\n%s--- got\n%s", path, want, got)
+		t.Errorf("%s differs (run with -update after checking):\n--- want\n%s--- got\n%s", path, want, got)
 	}
 }
