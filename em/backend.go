@@ -53,6 +53,34 @@ type Backend interface {
 	Close(ctx context.Context) error
 }
 
+// TxBackend is a Backend whose store may run transactions (MongoDB on a
+// replica set). When Begin starts one, Flush writes everything in it, all
+// or nothing as on SQL, and Begin and Transactional hold one open around
+// the manager's reads and flushes. When Begin returns an error matching
+// ErrTransactionsUnavailable, Flush writes without a transaction (see
+// Backend.Write) and Begin and Transactional return that error.
+type TxBackend interface {
+	Backend
+	// Begin starts a transaction. It returns an error matching
+	// ErrTransactionsUnavailable when the store has none; that answer
+	// should be cheap after the first call, since every Flush asks.
+	Begin(ctx context.Context) (BackendTx, error)
+}
+
+// BackendTx is an open transaction of a TxBackend. It has no savepoints:
+// Transactional inside a transaction returns an error matching
+// ErrUnsupported, and a Flush that fails inside a transaction dooms it
+// (Commit rolls it back and returns the flush's error).
+type BackendTx interface {
+	// Bind returns ctx for the backend's calls (Find, Count, Links, Write)
+	// that belong to the transaction.
+	Bind(ctx context.Context) context.Context
+	// Commit commits the transaction; an error means it did not commit.
+	Commit(ctx context.Context) error
+	// Rollback aborts the transaction.
+	Rollback(ctx context.Context) error
+}
+
 // BackendQuery is a find for a Backend. Filter uses property names and
 // operators as documented on F; relation paths ("author.name") are already
 // resolved by the entity manager into key lists.
@@ -197,7 +225,7 @@ func (e *EntityManager) findBackend(ctx context.Context, m *EntityMeta, filter a
 	var loaded []unsafe.Pointer
 	start := time.Now()
 	defer func() { e.orm.logBackend(ctx, "SELECT FROM "+m.Table, start, err) }()
-	err = e.orm.backend.Find(ctx, q, func(decode func(entity any) error) error {
+	err = e.orm.backend.Find(e.backendCtx(ctx), q, func(decode func(entity any) error) error {
 		pair := reflect.New(m.pair).UnsafePointer()
 		obj := reflect.NewAt(m.Type, pair).Interface()
 		if err := decode(obj); err != nil {
@@ -222,6 +250,18 @@ func (e *EntityManager) findBackend(ctx context.Context, m *EntityMeta, filter a
 		return err
 	}
 	return e.populate(ctx, m, loaded, o.Populate, popOpts{where: o.PopulateWhere, order: o.PopulateOrderBy, limit: o.PopulateLimit})
+}
+
+// backendCtx binds ctx to the manager's open backend transaction, if it
+// has one. The caller does not hold e.mu.
+func (e *EntityManager) backendCtx(ctx context.Context) context.Context {
+	e.mu.Lock()
+	tx := e.tx
+	e.mu.Unlock()
+	if tx != nil && tx.btx != nil {
+		return tx.btx.Bind(ctx)
+	}
+	return ctx
 }
 
 // logBackend logs a backend operation in debug mode as SQL statements are
@@ -469,7 +509,7 @@ func (e *EntityManager) countBackend(ctx context.Context, m *EntityMeta, filter 
 		return 0, err
 	}
 	start := time.Now()
-	n, err := e.orm.backend.Count(ctx, m, f)
+	n, err := e.orm.backend.Count(e.backendCtx(ctx), m, f)
 	e.orm.logBackend(ctx, "SELECT count FROM "+m.Table, start, err)
 	return n, err
 }
@@ -531,7 +571,11 @@ func (e *EntityManager) writeBackend(ctx context.Context, tx *txState, p *plan, 
 		}
 	}
 	start := time.Now()
-	applied, err := e.orm.backend.Write(ctx, ops)
+	wctx := ctx
+	if tx.btx != nil {
+		wctx = tx.btx.Bind(ctx)
+	}
+	applied, err := e.orm.backend.Write(wctx, ops)
 	if e.orm.cfg.Debug {
 		for _, d := range describeWrites(ops) {
 			e.orm.logBackend(ctx, d, start, err)
@@ -672,7 +716,7 @@ func (e *EntityManager) linkedKeys(ctx context.Context, side any, keys []any) ([
 		return nil, nil
 	}
 	start := time.Now()
-	pairs, err := e.orm.backend.Links(ctx, own, keys, byItem)
+	pairs, err := e.orm.backend.Links(e.backendCtx(ctx), own, keys, byItem)
 	e.orm.logBackend(ctx, "SELECT FROM "+own.Pivot, start, err)
 	if err != nil {
 		return nil, err

@@ -190,22 +190,19 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	}
 
 	own := e.tx == nil
-	if e.orm.backend != nil {
-		// No transaction: the writes the backend applied before a failure
-		// stay applied and the unit of work keeps them; the rest is put back
-		// as it was, to retry.
-		tx := &txState{}
-		pend, rem := slices.Clone(e.pending), slices.Clone(e.removed)
-		if err := e.runFlush(ctx, p, tx); err != nil {
-			if tx.appliedPlan != nil {
-				e.keepApplied(tx, tx.appliedPlan)
-			}
-			e.restore(tx, undoMark{}, pend, rem)
+	if e.orm.backend != nil && own {
+		if e.singleWrite(p) {
+			// One write of one document is atomic on its own.
+			return e.flushUntransacted(ctx, p)
+		}
+		err := e.beginLocked(ctx)
+		if errors.Is(err, ErrTransactionsUnavailable) {
+			return e.flushUntransacted(ctx, p)
+		}
+		if err != nil {
 			return err
 		}
-		return nil
-	}
-	if own && e.singleStatement(p) {
+	} else if own && e.singleStatement(p) {
 		// One statement is atomic on its own: BEGIN and COMMIT would add two
 		// round trips and no safety. Failure still restores the unit of work.
 		tx := &txState{pool: e.orm.conn}
@@ -215,36 +212,44 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 			return err
 		}
 		return nil
-	}
-	var sp string
-	if own {
+	} else if own {
 		if err := e.beginLocked(ctx); err != nil {
 			return err
 		}
-	} else {
-		e.tx.depth++
-		sp = fmt.Sprintf("mikro_flush_%d", e.tx.depth)
-		if _, err := e.orm.exec(ctx, e.tx.sqlTx, "SAVEPOINT "+sp, nil); err != nil {
-			e.tx.depth--
+	}
+	tx := e.tx
+	var sp string
+	if !own && tx.btx == nil {
+		tx.depth++
+		sp = fmt.Sprintf("mikro_flush_%d", tx.depth)
+		if _, err := e.orm.exec(ctx, tx.sqlTx, "SAVEPOINT "+sp, nil); err != nil {
+			tx.depth--
 			return translateError(err, "")
 		}
 	}
-	tx := e.tx
 	mark := tx.mark()
 	pend, rem := slices.Clone(e.pending), slices.Clone(e.removed)
 
 	err = e.runFlush(ctx, p, tx)
 	if err != nil {
 		rctx := context.WithoutCancel(ctx)
-		if own {
+		switch {
+		case own:
 			e.tx = nil
-			rbErr := tx.sqlTx.Rollback(rctx)
-			e.orm.logQuery(rctx, "ROLLBACK", nil, nowTime(), rbErr)
+			rbErr := e.txEnd(rctx, tx, false)
 			e.restore(tx, mark, pend, rem)
 			if evErr := e.emitUnlocked(rctx, &Event{Kind: AfterRollback, Manager: e}); evErr != nil {
 				e.orm.log.WarnContext(rctx, "em: AfterRollback subscriber failed", "error", evErr)
 			}
-		} else {
+			if rbErr != nil {
+				err = errors.Join(err, rbErr)
+			}
+		case tx.btx != nil:
+			// No savepoint to return to: the unit of work goes back to
+			// before this flush, and the transaction can only roll back.
+			tx.failed = err
+			e.restore(tx, mark, pend, rem)
+		default:
 			_, rbErr := e.orm.exec(rctx, tx.sqlTx, "ROLLBACK TO SAVEPOINT "+sp, nil)
 			tx.depth--
 			e.restore(tx, mark, pend, rem)
@@ -257,9 +262,47 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	if own {
 		return e.endLocked(ctx, true)
 	}
+	if tx.btx != nil {
+		return nil
+	}
 	_, err = e.orm.exec(ctx, tx.sqlTx, "RELEASE SAVEPOINT "+sp, nil)
 	tx.depth--
 	return translateError(err, "")
+}
+
+// flushUntransacted writes p on a backend without a transaction: the
+// writes the backend applied before a failure stay applied and the unit of
+// work keeps them; the rest is put back as it was, to retry.
+func (e *EntityManager) flushUntransacted(ctx context.Context, p *plan) error {
+	tx := &txState{}
+	pend, rem := slices.Clone(e.pending), slices.Clone(e.removed)
+	if err := e.runFlush(ctx, p, tx); err != nil {
+		if tx.appliedPlan != nil {
+			e.keepApplied(tx, tx.appliedPlan)
+		}
+		e.restore(tx, undoMark{}, pend, rem)
+		return err
+	}
+	return nil
+}
+
+// singleWrite reports whether a backend flush of p is one write of one
+// entity with nothing else running during it (no hooks, no subscribers),
+// so that it needs no transaction.
+func (e *EntityManager) singleWrite(p *plan) bool {
+	if p.n != 1 || len(p.pivots) > 0 || len(e.orm.cfg.Subscribers) > 0 {
+		return false
+	}
+	for _, u := range p.updates {
+		return u.en.meta.hooks == 0
+	}
+	for m := range p.inserts {
+		return m.hooks == 0
+	}
+	for m := range p.deletes {
+		return m.hooks == 0
+	}
+	return false
 }
 
 // ValidationError reports an entity that cannot be written as it is, found

@@ -238,7 +238,7 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 		chunk := keys[start:min(start+per, len(keys))]
 		if e.orm.backend != nil {
 			start := time.Now()
-			pairs, err := e.orm.backend.Links(ctx, own, chunk, !rel.Owning)
+			pairs, err := e.orm.backend.Links(e.backendCtx(ctx), own, chunk, !rel.Owning)
 			e.orm.logBackend(ctx, "SELECT FROM "+own.Pivot, start, err)
 			if err != nil {
 				return nil, err

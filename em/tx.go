@@ -15,10 +15,15 @@ import (
 // puts the unit of work back as it was if the transaction rolls back.
 type txState struct {
 	sqlTx dbconn.Tx
-	pool  querier // for a flush that runs its single statement without a transaction
-	depth int     // savepoint nesting
-	undo  []undoRec
-	fresh []freshRec // new entities flushed without a full backup (no hooks can have touched them)
+	btx   BackendTx // on a backend, instead of sqlTx
+	// failed is the error of a flush that failed inside a backend
+	// transaction: with no savepoint to return to, the transaction can only
+	// roll back.
+	failed error
+	pool   querier // for a flush that runs its single statement without a transaction
+	depth  int     // savepoint nesting
+	undo   []undoRec
+	fresh  []freshRec // new entities flushed without a full backup (no hooks can have touched them)
 	// During a flush: entities inserted so far, and references bound as NULL
 	// because they point at an entity not inserted yet (a cycle), to set by
 	// an UPDATE once every row is in.
@@ -174,22 +179,68 @@ func (e *EntityManager) Begin(ctx context.Context) error {
 }
 
 func (e *EntityManager) beginLocked(ctx context.Context) error {
-	if e.orm.backend != nil {
-		return fmt.Errorf("%w (%s): the unit of work is flushed without one; see Flush", ErrTransactionsUnavailable, e.orm.backend.Name())
-	}
 	start := time.Now()
-	t, err := e.orm.conn.Begin(ctx)
-	e.orm.logQuery(ctx, "BEGIN", nil, start, err)
-	if err != nil {
-		return translateError(err, "")
+	tx := &txState{}
+	if b := e.orm.backend; b != nil {
+		tb, ok := b.(TxBackend)
+		if !ok {
+			return fmt.Errorf("%w (%s): the unit of work is flushed without one; see Flush", ErrTransactionsUnavailable, b.Name())
+		}
+		bt, err := tb.Begin(ctx)
+		if errors.Is(err, ErrTransactionsUnavailable) {
+			return err // asked on every flush of such a store: not worth a log line
+		}
+		e.orm.logBackend(ctx, "BEGIN", start, err)
+		if err != nil {
+			return err
+		}
+		tx.btx = bt
+	} else {
+		t, err := e.orm.conn.Begin(ctx)
+		e.orm.logQuery(ctx, "BEGIN", nil, start, err)
+		if err != nil {
+			return translateError(err, "")
+		}
+		tx.sqlTx = t
 	}
-	e.tx = &txState{sqlTx: t, savePend: append([]*entry(nil), e.pending...), saveRem: append([]*entry(nil), e.removed...)}
+	tx.savePend, tx.saveRem = append([]*entry(nil), e.pending...), append([]*entry(nil), e.removed...)
+	e.tx = tx
 	if err := e.emitUnlocked(ctx, &Event{Kind: BeforeTransaction, Manager: e}); err != nil {
-		_ = t.Rollback(ctx)
+		_ = e.txEnd(ctx, tx, false)
 		e.tx = nil
 		return err
 	}
 	return nil
+}
+
+// txEnd commits or rolls back tx in its store and logs it. A rollback runs
+// even when ctx is canceled.
+func (e *EntityManager) txEnd(ctx context.Context, tx *txState, commit bool) error {
+	verb := "ROLLBACK"
+	if commit {
+		verb = "COMMIT"
+	} else {
+		ctx = context.WithoutCancel(ctx)
+	}
+	start := time.Now()
+	if tx.btx != nil {
+		var err error
+		if commit {
+			err = tx.btx.Commit(ctx)
+		} else {
+			err = tx.btx.Rollback(ctx)
+		}
+		e.orm.logBackend(ctx, verb, start, err)
+		return err
+	}
+	var err error
+	if commit {
+		err = tx.sqlTx.Commit(ctx)
+	} else {
+		err = tx.sqlTx.Rollback(ctx)
+	}
+	e.orm.logQuery(ctx, verb, nil, start, err)
+	return translateError(err, "")
 }
 
 // Commit flushes pending changes and commits the transaction begun by Begin.
@@ -232,23 +283,28 @@ func (e *EntityManager) Rollback(ctx context.Context) error {
 func (e *EntityManager) endLocked(ctx context.Context, commit bool) error {
 	tx := e.tx
 	e.tx = nil
-	start := time.Now()
+	if commit && tx.failed != nil {
+		// A flush failed in a transaction without savepoints: the store
+		// has given it up, and committing the rest would lose that flush.
+		rbErr := e.txEnd(ctx, tx, false)
+		e.restore(tx, undoMark{}, tx.savePend, tx.saveRem)
+		_ = e.emitUnlocked(ctx, &Event{Kind: AfterRollback, Manager: e})
+		return errors.Join(fmt.Errorf("em: the transaction was rolled back, not committed: a flush in it failed: %w", tx.failed), rbErr)
+	}
 	if commit {
-		if err := tx.sqlTx.Commit(ctx); err != nil {
-			e.orm.logQuery(ctx, "COMMIT", nil, start, err)
+		if err := e.txEnd(ctx, tx, true); err != nil {
+			// A failed commit ends the transaction in both kinds of store.
 			e.restore(tx, undoMark{}, tx.savePend, tx.saveRem)
 			_ = e.emitUnlocked(ctx, &Event{Kind: AfterRollback, Manager: e})
-			return translateError(err, "")
+			return err
 		}
-		e.orm.logQuery(ctx, "COMMIT", nil, start, nil)
 		e.finishCommitted(tx)
 		if err := e.emitUnlocked(ctx, &Event{Kind: AfterCommit, Manager: e}); err != nil {
 			e.orm.log.WarnContext(ctx, "em: AfterCommit subscriber failed", "error", err)
 		}
 		return nil
 	}
-	err := tx.sqlTx.Rollback(context.WithoutCancel(ctx))
-	e.orm.logQuery(ctx, "ROLLBACK", nil, start, err)
+	err := e.txEnd(ctx, tx, false)
 	e.restore(tx, undoMark{}, tx.savePend, tx.saveRem)
 	if err2 := e.emitUnlocked(ctx, &Event{Kind: AfterRollback, Manager: e}); err2 != nil {
 		e.orm.log.WarnContext(ctx, "em: AfterRollback subscriber failed", "error", err2)
@@ -281,9 +337,13 @@ func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityMan
 		rem      []*entry
 		savedErr error
 	)
-	if outer {
+	switch {
+	case outer:
 		savedErr = e.beginLocked(ctx)
-	} else {
+	case e.tx.btx != nil:
+		e.mu.Unlock()
+		return fmt.Errorf("%w: Transactional inside a transaction needs a savepoint, which %s has not", ErrUnsupported, e.orm.backend.Name())
+	default:
 		e.tx.depth++
 		sp = "mikro_sp_" + strconv.Itoa(e.tx.depth)
 		mark = e.tx.mark()
