@@ -517,14 +517,12 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 // finishFlush runs the after hooks and events of a flush whose writes are
 // done, and makes the written state the persisted one.
 func (e *EntityManager) finishFlush(ctx context.Context, p *plan) error {
-	if err := e.hooks(ctx, p, false); err != nil {
-		return err
-	}
-	if err := e.emitUnlocked(ctx, &Event{Kind: AfterFlush, Manager: e}); err != nil {
-		return err
-	}
-
-	// Success: the new state becomes the persisted state.
+	// The written state becomes the persisted one before the after hooks
+	// and events run: they run with e.mu released, and another goroutine's
+	// find that reads an inserted row then must meet its entity in the
+	// identity map, not load a second instance. (A failing hook puts all
+	// of this back through the undo log.) A change an after hook makes is
+	// a change for the next flush.
 	for _, list := range p.inserts {
 		for _, en := range list {
 			en.state = stateManaged
@@ -536,6 +534,12 @@ func (e *EntityManager) finishFlush(ctx context.Context, p *plan) error {
 	}
 	for _, u := range p.updates {
 		e.takeSnapshot(u.en)
+	}
+	if err := e.hooks(ctx, p, false); err != nil {
+		return err
+	}
+	if err := e.emitUnlocked(ctx, &Event{Kind: AfterFlush, Manager: e}); err != nil {
+		return err
 	}
 	for _, list := range p.deletes {
 		for _, en := range list {

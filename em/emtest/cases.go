@@ -28,6 +28,9 @@ func seedAuthors(t *testing.T, v env, names ...string) []*Author {
 	return out
 }
 
+// seenKey carries, in a flush's context, where a subscriber puts what it saw.
+type seenKey struct{}
+
 var behaviourCases = []behaviourCase{
 	{name: "identity_map_same_pointer", run: func(t *testing.T, v env) {
 		seedAuthors(t, v, "Ann", "Bob")
@@ -894,6 +897,36 @@ var behaviourCases = []behaviourCase{
 		close(errs)
 		for err := range errs {
 			t.Error(err)
+		}
+	}},
+	{name: "find_in_after_flush_meets_the_flushed_instance", config: func(c *em.Config) {
+		// After hooks and events run with the manager unlocked; a find then
+		// reads the rows just written and must answer with their instances.
+		c.Subscribers = []em.Subscriber{em.SubscriberFunc(func(ctx context.Context, ev *em.Event) error {
+			seen, ok := ctx.Value(seenKey{}).(*[]*Book)
+			if ev.Kind != em.AfterFlush || !ok {
+				return nil
+			}
+			found, err := em.Find[Book](ctx, ev.Manager, em.F{"title": em.Like("after-%")})
+			*seen = found
+			return err
+		})}
+	}, run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		b1, b2 := &Book{Title: "after-1"}, &Book{Title: "after-2"}
+		must(t, e.Persist(b1, b2))
+		var seen []*Book
+		must(t, e.Flush(context.WithValue(v.ctx, seenKey{}, &seen)))
+		if len(seen) != 2 {
+			t.Fatalf("AfterFlush found %d books, want 2", len(seen))
+		}
+		for _, b := range seen {
+			if b != b1 && b != b2 {
+				t.Fatalf("AfterFlush found a second instance of %q (id %v)", b.Title, b.ID)
+			}
+		}
+		if n := e.ManagedCount(); n != 2 {
+			t.Fatalf("%d managed after the flush, want 2", n)
 		}
 	}},
 	{name: "one_manager_many_goroutines", config: func(c *em.Config) {
