@@ -19,6 +19,7 @@ import (
 // backend implements em.Backend on a MongoDB database.
 type backend struct {
 	db *mongo.Database
+	tx txSupport
 }
 
 func (b *backend) Name() string { return "mongodb" }
@@ -70,7 +71,7 @@ func (b *backend) Find(ctx context.Context, q *em.BackendQuery, each func(decode
 		}
 		opts.SetProjection(proj)
 	}
-	cur, err := b.db.Collection(m.Table).Find(ctx, filter, opts)
+	cur, err := b.db.Collection(m.Table).Find(inTx(ctx), filter, opts)
 	if err != nil {
 		return translate(err, m)
 	}
@@ -89,7 +90,7 @@ func (b *backend) Count(ctx context.Context, m *em.EntityMeta, f em.F) (int64, e
 	if err != nil {
 		return 0, err
 	}
-	n, err := b.db.Collection(m.Table).CountDocuments(ctx, filter)
+	n, err := b.db.Collection(m.Table).CountDocuments(inTx(ctx), filter)
 	return n, translate(err, m)
 }
 
@@ -215,7 +216,7 @@ func (b *backend) writeRun(ctx context.Context, ops []em.WriteOp, applied []bool
 			return fmt.Errorf("mongo: unknown write kind %d", op.Kind)
 		}
 	}
-	res, err := b.db.Collection(m.Table).BulkWrite(ctx, append(models, extra...), options.BulkWrite().SetOrdered(true))
+	res, err := b.db.Collection(m.Table).BulkWrite(inTx(ctx), append(models, extra...), options.BulkWrite().SetOrdered(true))
 	if err != nil {
 		var bwe mongo.BulkWriteException
 		if errors.As(err, &bwe) && len(bwe.WriteErrors) > 0 {
@@ -326,7 +327,7 @@ func (b *backend) Links(ctx context.Context, rel *em.RelationMeta, keys []any, b
 		}
 		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ks}}}}
 	}
-	cur, err := b.db.Collection(m.Table).Find(ctx, filter, options.Find().SetProjection(bson.D{{Key: field, Value: 1}}))
+	cur, err := b.db.Collection(m.Table).Find(inTx(ctx), filter, options.Find().SetProjection(bson.D{{Key: field, Value: 1}}))
 	if err != nil {
 		return nil, translate(err, m)
 	}
@@ -424,7 +425,7 @@ func (b *backend) findStale(ctx context.Context, m *em.EntityMeta, ops []em.Writ
 			ids = append(ids, id)
 		}
 	}
-	cur, err := b.db.Collection(m.Table).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	cur, err := b.db.Collection(m.Table).Find(inTx(ctx), bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
 	if err != nil {
 		return translate(err, m)
 	}
@@ -519,12 +520,18 @@ func normalize(v any) any {
 var indexName = regexp.MustCompile(`index: (\S+)`)
 
 // translate turns driver errors into em's typed errors: a duplicate key is
-// an *em.DBError matching em.ErrUniqueViolation. FerretDB reports a
+// an *em.DBError matching em.ErrUniqueViolation, a transient transaction
+// failure one matching em.ErrSerialization. FerretDB reports a
 // duplicate made by an update as an internal error naming the SQLite
 // UNIQUE constraint; that is a unique violation too.
 func translate(err error, m *em.EntityMeta) error {
 	if err == nil {
 		return nil
+	}
+	if hasLabel(err, "TransientTransactionError") {
+		// A write conflict with another transaction, or an election: the
+		// transaction may succeed if run again.
+		return &em.DBError{Kind: em.ErrSerialization, Entity: m.Name, Err: err}
 	}
 	if mongo.IsDuplicateKeyError(err) || strings.Contains(err.Error(), "UNIQUE constraint failed") {
 		dbe := &em.DBError{Kind: em.ErrUniqueViolation, Entity: m.Name, Err: err}

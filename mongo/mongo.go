@@ -21,31 +21,53 @@
 // value, and matches a nil filter value). JSON fields (orm:"type=json") are
 // stored as BSON documents and arrays.
 //
-// # Writes and failures
+// # Writes, transactions and failures
 //
 // Flush writes one ordered BulkWrite per run of operations on the same
 // collection: inserts, then $set/$unset of the changed fields of updates
 // ({_id, version} filters for versioned entities; no match is an
 // *em.OptimisticLockError), then many-to-many links, then deletes.
 // Integer keys that are not assigned come from a sequence collection
-// (mikro_sequences), reserved in one $inc per collection and flush.
+// (mikro_sequences), reserved in one $inc per collection and flush,
+// outside any transaction (like SQL sequences, so that concurrent flushes
+// do not conflict on the sequence; a key of a rolled-back flush is not
+// reused).
 //
 // A many-to-many collection is stored on the owning document as an array of
 // the items' keys, under the collection's property name ("tags"); links are
 // added with $addToSet and removed with $pullAll, so applying them twice is
 // harmless. Deleting an owner deletes its links with it; deleting an item
-// leaves its key in owners' arrays, where loading skips it. There is no transaction: a flush
-// that fails leaves the writes before the failing one in the database, and
-// the unit of work agrees with the database: the entities whose writes
-// were applied are managed with their new state, the failing one and those
-// after it are as before the flush, so Flush can be called again once the
-// cause is fixed. A duplicate key is an *em.DBError matching
-// em.ErrUniqueViolation. Transactional and Begin return an error matching
-// em.ErrTransactionsUnavailable.
+// leaves its key in owners' arrays, where loading skips it.
+//
+// On a server with transactions (a replica set member, MongoDB 4.0 and
+// later, or a mongos, 4.2 and later; the server is asked once, with hello),
+// a Flush runs in a session transaction, as on SQL (except a flush of a
+// single write with no hooks or subscribers, atomic on its own):
+// it commits all of its writes or none, and on failure the unit of work is
+// exactly as before the call. Begin, Commit, Rollback and Transactional
+// hold a session transaction open around the manager's reads and flushes.
+// There are no savepoints: Transactional inside a transaction returns an
+// error matching em.ErrUnsupported, and a Flush that fails inside a
+// transaction dooms it (the unit of work goes back to before that flush;
+// Commit then rolls back and returns the flush's error). A write conflict
+// or an election during a transaction is an *em.DBError matching
+// em.ErrSerialization, whose Retryable method says to run the transaction
+// again. A commit whose outcome the server could not report is retried,
+// at most three times.
+//
+// On a server without transactions (a standalone server, FerretDB), a
+// flush that fails leaves the writes before the failing one in the
+// database, and the unit of work agrees with the database: the entities
+// whose writes were applied are managed with their new state, the failing
+// one and those after it are as before the flush, so Flush can be called
+// again once the cause is fixed. Transactional and Begin return an error
+// matching em.ErrTransactionsUnavailable.
+//
+// A duplicate key is an *em.DBError matching em.ErrUniqueViolation.
 //
 // # Not supported (yet)
 //
-// The joined populate strategy, pessimistic locks, transactions (see
+// The joined populate strategy, pessimistic locks, savepoints (see
 // above), and the SQL-only calls (QB, Native*, Upsert, the SQL schema
 // generator) return errors matching em.ErrUnsupported. Per-owner populate
 // limits read every item of the owners and keep the first ones.
