@@ -28,8 +28,10 @@ type EntityManager struct {
 	removed []*entry // entities to delete, in Remove order
 	// tracked lists every entry that has a snapshot, for Flush to walk
 	// without iterating maps; entries no longer managed are skipped and
-	// compacted away from time to time.
-	tracked []*entry
+	// compacted away from time to time. Each slot carries what the no-op
+	// comparison needs (see trackSlot), so that a flush that finds nothing
+	// changed reads only the slots, the entities and their snapshots.
+	tracked []trackSlot
 	tx      *txState
 	// flushMu makes concurrent Flush calls on one manager wait for each other.
 	flushMu sync.Mutex
@@ -43,21 +45,60 @@ const (
 	stateRemoved
 )
 
-// entry is the unit of work's record of one entity.
+// entry is the unit of work's record of one entity. The fields a flush
+// reads for every dirty candidate come first, in one cache line.
 type entry struct {
-	meta     *EntityMeta
-	obj      any            // the *T the user holds
-	ptr      unsafe.Pointer // address of the struct
-	snap     unsafe.Pointer // snapshot of the persisted values; nil while new
-	snapJSON [][]byte
-	state    entryState
-	inIM     bool
-	key      pkKey
+	ptr   unsafe.Pointer // address of the struct
+	snap  unsafe.Pointer // snapshot of the persisted values; nil while new
+	meta  *EntityMeta
+	state entryState
+	inIM  bool
 	// partial: loaded with FindOptions.Fields; loadedSet says which fields.
 	partial   bool
+	inTracked bool  // has a slot in EntityManager.tracked, at index slot
+	slot      int32 // index in EntityManager.tracked while inTracked
+
+	obj       any // the *T the user holds
+	key       pkKey
+	snapJSON  [][]byte
 	loadedSet map[*FieldMeta]bool
-	inTracked bool
 	spare     unsafe.Pointer // memory for the first snapshot, allocated with the record
+}
+
+// trackSlot is one entry of EntityManager.tracked: the entity and snapshot
+// addresses copied out of the entry, and the number of bytes a memory
+// comparison covers for flat types (0: compare field by field). Invariant:
+// while en.inTracked, tracked[en.slot] is en's slot and its snap equals
+// en.snap (setSnap keeps them together). Bytes equal to the snapshot mean no
+// change whatever the entry's state, so a clean entity costs no read of its
+// entry.
+type trackSlot struct {
+	ptr, snap unsafe.Pointer
+	en        *entry
+	size      uintptr
+}
+
+// setSnap points en at snapshot memory p (nil: no snapshot), keeping its
+// tracked slot in step. The caller holds e.mu.
+func (e *EntityManager) setSnap(en *entry, p unsafe.Pointer) {
+	en.snap = p
+	if en.inTracked {
+		e.tracked[en.slot].snap = p
+	}
+}
+
+// track gives en, which has a snapshot, a slot in e.tracked. The caller
+// holds e.mu.
+func (e *EntityManager) track(en *entry) {
+	if en.inTracked {
+		return
+	}
+	var size uintptr
+	if en.meta.flat {
+		size = en.meta.size
+	}
+	en.inTracked, en.slot = true, int32(len(e.tracked))
+	e.tracked = append(e.tracked, trackSlot{ptr: en.ptr, snap: en.snap, en: en, size: size})
 }
 
 // pkKey is a primary key normalized for the identity map.
@@ -548,8 +589,8 @@ func (e *EntityManager) forget(en *entry) {
 func (e *EntityManager) Clear() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, en := range e.tracked {
-		en.inTracked = false
+	for _, s := range e.tracked {
+		s.en.inTracked = false
 	}
 	e.im = map[*EntityMeta]map[pkKey]*entry{}
 	e.byPtr = map[unsafe.Pointer]*entry{}
@@ -621,16 +662,14 @@ func (e *EntityManager) takeSnapshot(en *entry) {
 	m := en.meta
 	if en.snap == nil {
 		if en.spare != nil {
-			en.snap, en.spare = en.spare, nil
+			e.setSnap(en, en.spare)
+			en.spare = nil
 		} else {
-			en.snap = reflect.New(m.Type).UnsafePointer()
+			e.setSnap(en, reflect.New(m.Type).UnsafePointer())
 		}
 	}
-	if !en.inTracked {
-		en.inTracked = true
-		e.tracked = append(e.tracked, en)
-	}
 	copyStruct(m, en.snap, en.ptr)
+	e.track(en)
 	if m.jsonN > 0 {
 		if en.snapJSON == nil {
 			en.snapJSON = make([][]byte, m.jsonN)

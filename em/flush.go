@@ -37,47 +37,57 @@ func (p *plan) empty() bool { return p.n == 0 }
 // computePlan compares every managed entity with its snapshot. The caller
 // holds e.mu.
 func (e *EntityManager) computePlan() *plan {
-	p := &plan{inserts: map[*EntityMeta][]*entry{}, deletes: map[*EntityMeta][]*entry{}}
-	for _, en := range e.pending {
-		p.inserts[en.meta] = append(p.inserts[en.meta], en)
-		p.n++
+	p := &plan{}
+	if len(e.pending) > 0 {
+		p.inserts = map[*EntityMeta][]*entry{}
+		for _, en := range e.pending {
+			p.inserts[en.meta] = append(p.inserts[en.meta], en)
+			p.n++
+		}
 	}
-	for _, en := range e.removed {
-		p.deletes[en.meta] = append(p.deletes[en.meta], en)
-		p.n++
+	if len(e.removed) > 0 {
+		p.deletes = map[*EntityMeta][]*entry{}
+		for _, en := range e.removed {
+			p.deletes[en.meta] = append(p.deletes[en.meta], en)
+			p.n++
+		}
 	}
-	updates, dead := scanTracked(e.tracked)
-	p.updates = updates
-	p.n += len(updates)
-	lists := [2][]*entry{e.pending, e.tracked}
-	if !e.anyManaged(func(m *EntityMeta) bool { return m.hasOwningM2M }) {
-		lists[1] = nil
-	}
-	for _, list := range lists {
-		for _, en := range list {
-			if !en.meta.hasOwningM2M || en.state == stateRemoved || en.state == 0 {
+	p.updates = scanTracked(e.tracked)
+	p.n += len(p.updates)
+	pivotOwner := func(en *entry) {
+		if !en.meta.hasOwningM2M || en.state == stateRemoved || en.state == 0 {
+			return
+		}
+		for _, rel := range en.meta.Relations {
+			if !rel.Owning {
 				continue
 			}
-			for _, rel := range en.meta.Relations {
-				if !rel.Owning {
-					continue
-				}
-				h := (*collHeader)(unsafe.Add(en.ptr, rel.offset))
-				if len(h.added)+len(h.removed) > 0 {
-					p.pivots = append(p.pivots, pivotOp{rel: rel, owner: en, h: h})
-					p.n++
-				}
+			h := (*collHeader)(unsafe.Add(en.ptr, rel.offset))
+			if len(h.added)+len(h.removed) > 0 {
+				p.pivots = append(p.pivots, pivotOp{rel: rel, owner: en, h: h})
+				p.n++
 			}
 		}
 	}
-	if dead > 64 && dead > len(e.tracked)/2 {
+	for _, en := range e.pending {
+		pivotOwner(en)
+	}
+	if e.anyManaged(func(m *EntityMeta) bool { return m.hasOwningM2M }) {
+		for _, s := range e.tracked {
+			pivotOwner(s.en)
+		}
+	}
+	// Every live tracked entry is in byPtr, so at least len(tracked) -
+	// len(byPtr) slots are dead: compact when they are most of the list.
+	if dead := len(e.tracked) - len(e.byPtr); dead > 64 && dead > len(e.tracked)/2 {
 		live := e.tracked[:0]
-		for _, en := range e.tracked {
-			if en.state == 0 {
-				en.inTracked = false
+		for _, s := range e.tracked {
+			if s.en.state == 0 {
+				s.en.inTracked = false
 				continue
 			}
-			live = append(live, en)
+			s.en.slot = int32(len(live))
+			live = append(live, s)
 		}
 		clear(e.tracked[len(live):])
 		e.tracked = live
@@ -97,56 +107,79 @@ func (e *EntityManager) anyManaged(has func(*EntityMeta) bool) bool {
 	return false
 }
 
-// parallelScan is the number of managed entities above which Flush compares
-// them with their snapshots on several cores: the walk is memory-bound, and
-// splitting it keeps a no-op flush of many entities under a round trip.
-const parallelScan = 8192
+// parallelScan is twice the number of managed entities each goroutine of a
+// parallel snapshot comparison takes: below it one goroutine walks them all
+// (at 10,000 entities, waking a second goroutine cost more than it saved on
+// two cores), above it up to four share the walk, which is memory-bound.
+const parallelScan = 32768
 
 // scanTracked compares every managed entity in list with its snapshot and
-// returns the updates, in list order, and the number of dead records. Large
-// lists are split across up to GOMAXPROCS goroutines (at most 4), each
-// reading its own range; nothing is written but the results.
-func scanTracked(list []*entry) ([]update, int) {
+// returns the updates, in list order. Large lists are split across up to
+// GOMAXPROCS goroutines (at most 4), each reading its own range; nothing is
+// written but the results.
+func scanTracked(list []trackSlot) []update {
 	workers := min(runtime.GOMAXPROCS(0), 4, len(list)/(parallelScan/2))
 	if workers <= 1 {
 		return scanRange(list)
 	}
-	type part struct {
-		updates []update
-		dead    int
-	}
-	parts := make([]part, workers)
+	var parts [4][]update
 	size := (len(list) + workers - 1) / workers
 	var wg sync.WaitGroup
 	for w := 1; w < workers; w++ {
 		wg.Go(func() {
-			parts[w].updates, parts[w].dead = scanRange(list[w*size : min((w+1)*size, len(list))])
+			parts[w] = scanRange(list[w*size : min((w+1)*size, len(list))])
 		})
 	}
-	parts[0].updates, parts[0].dead = scanRange(list[:size])
+	parts[0] = scanRange(list[:size])
 	wg.Wait()
-	updates, dead := parts[0].updates, parts[0].dead
-	for _, pt := range parts[1:] {
-		updates = append(updates, pt.updates...)
-		dead += pt.dead
+	updates := parts[0]
+	for _, pt := range parts[1:workers] {
+		updates = append(updates, pt...)
 	}
-	return updates, dead
+	return updates
 }
 
-func scanRange(list []*entry) (updates []update, dead int) {
+// scanRange returns the updates of the managed entities of list. A slot
+// whose entity is byte for byte its snapshot is clean whatever its entry
+// says, and is passed over without reading the entry.
+func scanRange(list []trackSlot) (updates []update) {
 	var buf []*FieldMeta
-	for _, en := range list {
+	for i := 0; i < len(list); i++ {
+		// Runs of clean slots in bounded chunks, so that the walk stays
+		// preemptible between them.
+		if n := cleanRun(list[i:min(i+cleanChunk, len(list))]); n > 0 {
+			i += n - 1
+			continue
+		}
+		en := list[i].en
 		if en.state != stateManaged || en.snap == nil {
-			if en.state == 0 {
-				dead++
-			}
 			continue
 		}
 		if buf = en.changed(buf[:0]); len(buf) > 0 {
 			updates = append(updates, update{en: en, fields: slices.Clone(buf)})
 		}
 	}
-	return updates, dead
+	return updates
+}
+
+// cleanChunk is the most slots one cleanRun call walks.
+const cleanChunk = 1024
+
+// cleanRunGo is cleanRun in Go: the reference the assembly is tested
+// against, and the implementation on other architectures.
+func cleanRunGo(slots []trackSlot) int {
+	for i := range slots {
+		s := &slots[i]
+		if s.size == 0 || s.snap == nil || !memEqual(s.ptr, s.snap, s.size) {
+			return i
+		}
+	}
+	return len(slots)
+}
+
+// memEqual reports whether the n bytes at a and b are equal.
+func memEqual(a, b unsafe.Pointer, n uintptr) bool {
+	return string(unsafe.Slice((*byte)(a), n)) == string(unsafe.Slice((*byte)(b), n))
 }
 
 // Flush writes every change of the unit of work in one transaction: inserts
@@ -315,18 +348,27 @@ func checkRefs(p *plan) error {
 // cascadeAll persists new entities that pending or managed entities came to
 // refer to after they were persisted or loaded. The caller holds e.mu.
 func (e *EntityManager) cascadeAll() error {
-	lists := [2][]*entry{slices.Clone(e.pending), e.tracked}
-	if !e.anyManaged(func(m *EntityMeta) bool { return m.hasRefs || len(m.Relations) > 0 }) {
-		lists[1] = nil // no managed entity can refer to anything: skip the walk
+	visit := func(en *entry) error {
+		if (!en.meta.hasRefs && len(en.meta.Relations) == 0) || en.state == stateRemoved || en.state == 0 {
+			return nil
+		}
+		return e.cascade(en)
 	}
-	for _, list := range lists {
-		for _, en := range list {
-			if (!en.meta.hasRefs && len(en.meta.Relations) == 0) || en.state == stateRemoved || en.state == 0 {
-				continue
-			}
-			if err := e.cascade(en); err != nil {
+	if len(e.pending) > 0 {
+		for _, en := range slices.Clone(e.pending) {
+			if err := visit(en); err != nil {
 				return err
 			}
+		}
+	}
+	if !e.anyManaged(func(m *EntityMeta) bool { return m.hasRefs || len(m.Relations) > 0 }) {
+		return nil // no managed entity can refer to anything: skip the walk
+	}
+	// cascade may persist entities but never tracks one: the list does
+	// not move under the walk.
+	for i := range e.tracked {
+		if err := visit(e.tracked[i].en); err != nil {
+			return err
 		}
 	}
 	return nil

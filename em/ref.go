@@ -272,7 +272,8 @@ func (e *EntityManager) batchFetch(ctx context.Context, m *EntityMeta, id any) e
 	if e.lookup(m, k0) == nil {
 		keys = append(keys, k0.value(m.PK))
 		seen := map[pkKey]bool{k0: true}
-		for _, en := range e.tracked {
+		for _, ts := range e.tracked {
+			en := ts.en
 			if en.state != stateManaged {
 				continue
 			}

@@ -106,7 +106,8 @@ func (e *EntityManager) restore(tx *txState, from undoMark, pend, rem []*entry) 
 		u := tx.undo[i]
 		en := u.en
 		copyStruct(en.meta, en.ptr, u.backup)
-		en.snap, en.snapJSON, en.state = u.snap, u.snapJSON, u.state
+		e.setSnap(en, u.snap)
+		en.snapJSON, en.state = u.snapJSON, u.state
 		e.dropIM(en)
 		if u.inIM {
 			en.key = u.key
@@ -114,15 +115,15 @@ func (e *EntityManager) restore(tx *txState, from undoMark, pend, rem []*entry) 
 			en.inIM = true
 		}
 		e.byPtr[en.ptr] = en
-		if !en.inTracked && en.snap != nil {
-			en.inTracked = true
-			e.tracked = append(e.tracked, en)
+		if en.snap != nil {
+			e.track(en)
 		}
 	}
 	for i := len(tx.fresh) - 1; i >= from.fresh; i-- {
 		r := tx.fresh[i]
 		en := r.en
-		en.state, en.snap, en.snapJSON = stateNew, nil, nil
+		e.setSnap(en, nil)
+		en.state, en.snapJSON = stateNew, nil
 		e.dropIM(en)
 		if r.inIM {
 			en.key = r.key
