@@ -462,14 +462,19 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 	rememberPlan(p)
 
 	// Before hooks and events may change entities (or persist new ones), so
-	// the plan is computed again after them.
-	if err := e.hooks(ctx, p, true); err != nil {
+	// the plan is computed again after them, when any ran: without them
+	// e.mu was held all along and the plan stands (a second walk of every
+	// managed entity saved).
+	ran, err := e.hooks(ctx, p, true)
+	if err != nil {
 		return err
 	}
-	p = e.computePlan()
-	rememberPlan(p)
-	if p.empty() {
-		return nil
+	if ran {
+		p = e.computePlan()
+		rememberPlan(p)
+		if p.empty() {
+			return nil
+		}
 	}
 	e.applyGenerators(p, tx)
 	if err := e.emitUnlocked(ctx, &Event{Kind: OnFlush, Manager: e}); err != nil {
@@ -516,7 +521,7 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 // finishFlush runs the after hooks and events of a flush whose writes are
 // done, and makes the written state the persisted one.
 func (e *EntityManager) finishFlush(ctx context.Context, p *plan) error {
-	if err := e.hooks(ctx, p, false); err != nil {
+	if _, err := e.hooks(ctx, p, false); err != nil {
 		return err
 	}
 	if err := e.emitUnlocked(ctx, &Event{Kind: AfterFlush, Manager: e}); err != nil {
@@ -578,20 +583,21 @@ func (e *EntityManager) emitUnlocked(ctx context.Context, ev *Event) error {
 
 // hooks runs the entity hooks and entity events of the plan, Before or After.
 // Hooks run without e.mu held (they may read through the manager) and get a
-// context with which Flush of this manager is ErrFlushInHook.
-func (e *EntityManager) hooks(ctx context.Context, p *plan, before bool) error {
+// context with which Flush of this manager is ErrFlushInHook. ran reports
+// whether any hook or subscriber was called (and e.mu released).
+func (e *EntityManager) hooks(ctx context.Context, p *plan, before bool) (ran bool, err error) {
 	type call struct {
 		en     *entry
 		kind   EventKind
 		fields []*FieldMeta
 	}
 	var calls []call
+	subs := len(e.orm.cfg.Subscribers) > 0
 	if before {
 		if err := e.emitUnlocked(ctx, &Event{Kind: BeforeFlush, Manager: e}); err != nil {
-			return err
+			return subs, err
 		}
 	}
-	subs := len(e.orm.cfg.Subscribers) > 0
 	wants := func(en *entry, kind EventKind) bool { return subs || en.meta.hooks&hookBit(kind) != 0 }
 	order := topoOrder(e.orm.reg.order)
 	for _, m := range order {
@@ -614,14 +620,14 @@ func (e *EntityManager) hooks(ctx context.Context, p *plan, before bool) error {
 		}
 	}
 	if len(calls) == 0 {
-		return nil
+		return before && subs, nil
 	}
 	e.mu.Unlock()
 	defer e.mu.Lock()
 	ctx = hookContext(ctx, e)
 	for _, c := range calls {
 		if err := runHook(ctx, e, c.en, c.kind); err != nil {
-			return fmt.Errorf("em: %s hook of %s: %w", c.kind, c.en.meta.Name, err)
+			return true, fmt.Errorf("em: %s hook of %s: %w", c.kind, c.en.meta.Name, err)
 		}
 		if len(e.orm.cfg.Subscribers) > 0 {
 			ev := &Event{Kind: c.kind, Manager: e, Entity: c.en.obj, Meta: c.en.meta}
@@ -629,11 +635,11 @@ func (e *EntityManager) hooks(ctx context.Context, p *plan, before bool) error {
 				ev.Changed = append(ev.Changed, f.Property)
 			}
 			if err := e.orm.emit(ctx, ev); err != nil {
-				return err
+				return true, err
 			}
 		}
 	}
-	return nil
+	return true, nil
 }
 
 func hookBit(k EventKind) hookMask {
