@@ -32,7 +32,11 @@ type EntityManager struct {
 	// comparison needs (see trackSlot), so that a flush that finds nothing
 	// changed reads only the slots, the entities and their snapshots.
 	tracked []trackSlot
-	tx      *txState
+	// trackBuf holds the first slots of tracked, inside the manager: a
+	// fork that reads a few entities allocates no slot array.
+	trackBuf [2]trackSlot
+	slab     []entry // records not yet handed out by newEntry
+	tx       *txState
 	// flushMu makes concurrent Flush calls on one manager wait for each other.
 	flushMu sync.Mutex
 }
@@ -53,17 +57,50 @@ type entry struct {
 	meta  *EntityMeta
 	state entryState
 	inIM  bool
-	// partial: loaded with FindOptions.Fields; loadedSet says which fields.
+	// partial: loaded with FindOptions.Fields; extra.loadedSet says which
+	// fields.
 	partial   bool
-	inTracked bool  // has a slot in EntityManager.tracked, at index slot
-	slot      int32 // index in EntityManager.tracked while inTracked
+	inTracked bool // has a slot in EntityManager.tracked, at index slot
+	// slot is the index in EntityManager.tracked while inTracked. Before
+	// that, spareSlot marks the record of a persisted entity that is the N
+	// of an m.fresh {S T; N entry}, whose S is free memory for the first
+	// snapshot.
+	slot int32
 
-	obj       any // the *T the user holds
-	key       pkKey
+	key   pkKey
+	extra *entryExtra // nil unless the entity has JSON fields or is partial
+}
+
+// spareSlot is entry.slot of a new record with room for its snapshot.
+const spareSlot = -1
+
+// entryExtra is what few records need, kept out of entry so that a record
+// and an entity's two copies fit in 256 bytes for the common entity of
+// 96: the JSON text of the snapshot's JSON fields, and the fields a
+// partial load read.
+type entryExtra struct {
 	snapJSON  [][]byte
 	loadedSet map[*FieldMeta]bool
-	spare     unsafe.Pointer // memory for the first snapshot, allocated with the record
 }
+
+// ext returns en.extra, made if needed.
+func (en *entry) ext() *entryExtra {
+	if en.extra == nil {
+		en.extra = &entryExtra{}
+	}
+	return en.extra
+}
+
+// snapJSON returns the JSON text of the snapshot's JSON fields (nil: none).
+func (en *entry) snapJSON() [][]byte {
+	if en.extra == nil {
+		return nil
+	}
+	return en.extra.snapJSON
+}
+
+// object returns the entity as the *T the user holds.
+func (en *entry) object() any { return reflect.NewAt(en.meta.Type, en.ptr).Interface() }
 
 // trackSlot is one entry of EntityManager.tracked: the entity and snapshot
 // addresses copied out of the entry, and the number of bytes a memory
@@ -340,7 +377,7 @@ func (e *EntityManager) persistLocked(v any) error {
 	}
 	mem := reflect.New(m.fresh).UnsafePointer()
 	en := (*entry)(unsafe.Add(mem, m.freshEntryOff))
-	*en = entry{meta: m, obj: v, ptr: p, state: stateNew, spare: mem}
+	*en = entry{meta: m, ptr: p, state: stateNew, slot: spareSlot}
 	if !m.PK.AutoIncr || !m.PK.isZero(m.PK.ptr(p)) {
 		if other := e.lookup(m, keyOf(m.PK, p)); other != nil {
 			return fmt.Errorf("em: Persist: another %s with %s %v is already managed", m.Name, m.PK.Property, m.PK.Get(v))
@@ -491,7 +528,7 @@ func (e *EntityManager) cascadeRemove(en *entry, seen map[*entry]bool, out *[]*e
 		}
 		h := (*collHeader)(unsafe.Add(en.ptr, rel.offset))
 		if !h.initialized {
-			return &ValidationError{Entity: m.Name, Field: rel.Name, Value: m.PK.Get(en.obj),
+			return &ValidationError{Entity: m.Name, Field: rel.Name, Value: m.PK.Get(en.object()),
 				Reason: fmt.Sprintf("cascade remove needs the items: Init the collection or populate %q before Remove", rel.Property)}
 		}
 		for _, it := range h.items {
@@ -508,7 +545,7 @@ func (e *EntityManager) cascadeRemove(en *entry, seen map[*entry]bool, out *[]*e
 		}
 		h := (*refHeader)(unsafe.Add(en.ptr, rel.offset))
 		if isInverseMark(h.id) {
-			return &ValidationError{Entity: m.Name, Field: rel.Name, Value: m.PK.Get(en.obj),
+			return &ValidationError{Entity: m.Name, Field: rel.Name, Value: m.PK.Get(en.object()),
 				Reason: fmt.Sprintf("cascade remove needs the related %s: Load the reference or populate %q before Remove", rel.Target.Name, rel.Property)}
 		}
 		if x, ok := e.byPtr[h.entity]; ok && h.entity != nil {
@@ -531,7 +568,7 @@ func (e *EntityManager) cascadeRemove(en *entry, seen map[*entry]bool, out *[]*e
 				}
 			}
 			if target == nil {
-				return &ValidationError{Entity: m.Name, Field: f.Name, Value: m.PK.Get(en.obj),
+				return &ValidationError{Entity: m.Name, Field: f.Name, Value: m.PK.Get(en.object()),
 					Reason: fmt.Sprintf("cascade remove of %s %v, which is not loaded: Load the reference or populate it before Remove", f.Ref.Name, h.id)}
 			}
 		}
@@ -645,12 +682,27 @@ func (e *EntityManager) registerAttached(m *EntityMeta, obj any, p unsafe.Pointe
 // (written to snap when the caller allocated room for it next to the entity).
 // The caller holds e.mu.
 func (e *EntityManager) register(m *EntityMeta, obj any, p, snap unsafe.Pointer) *entry {
-	return e.registerEntry(&entry{}, m, obj, p, snap)
+	return e.registerEntry(e.newEntry(), m, obj, p, snap)
+}
+
+// entrySlab is the number of records newEntry allocates at a time.
+const entrySlab = 32
+
+// newEntry returns a zeroed record for an entity the caller allocated. The
+// records come in slabs, apart from entities and snapshots: a flush that
+// walks them does not stream records it does not read. The caller holds e.mu.
+func (e *EntityManager) newEntry() *entry {
+	if len(e.slab) == 0 {
+		e.slab = make([]entry, entrySlab)
+	}
+	en := &e.slab[0]
+	e.slab = e.slab[1:]
+	return en
 }
 
 // registerEntry is register with the record's memory given (inside a pair).
 func (e *EntityManager) registerEntry(en *entry, m *EntityMeta, obj any, p, snap unsafe.Pointer) *entry {
-	*en = entry{meta: m, obj: obj, ptr: p, state: stateManaged, snap: snap}
+	*en = entry{meta: m, ptr: p, state: stateManaged, snap: snap}
 	e.takeSnapshot(en)
 	e.addIM(en)
 	e.byPtr[p] = en
@@ -661,9 +713,9 @@ func (e *EntityManager) registerEntry(en *entry, m *EntityMeta, obj any, p, snap
 func (e *EntityManager) takeSnapshot(en *entry) {
 	m := en.meta
 	if en.snap == nil {
-		if en.spare != nil {
-			e.setSnap(en, en.spare)
-			en.spare = nil
+		if !en.inTracked && en.slot == spareSlot {
+			e.setSnap(en, unsafe.Add(unsafe.Pointer(en), -int(m.freshEntryOff)))
+			en.slot = 0
 		} else {
 			e.setSnap(en, reflect.New(m.Type).UnsafePointer())
 		}
@@ -671,12 +723,13 @@ func (e *EntityManager) takeSnapshot(en *entry) {
 	copyStruct(m, en.snap, en.ptr)
 	e.track(en)
 	if m.jsonN > 0 {
-		if en.snapJSON == nil {
-			en.snapJSON = make([][]byte, m.jsonN)
+		x := en.ext()
+		if x.snapJSON == nil {
+			x.snapJSON = make([][]byte, m.jsonN)
 		}
 		for _, f := range m.Fields {
 			if f.JSON {
-				en.snapJSON[f.jsonIdx], _ = marshalJSON(f, en.ptr)
+				x.snapJSON[f.jsonIdx], _ = marshalJSON(f, en.ptr)
 			}
 		}
 	}
@@ -706,7 +759,7 @@ func (en *entry) changed(buf []*FieldMeta) []*FieldMeta {
 	for _, f := range m.Fields {
 		if f.JSON {
 			cur, _ := marshalJSON(f, en.ptr)
-			if string(cur) != string(en.snapJSON[f.jsonIdx]) {
+			if string(cur) != string(en.extra.snapJSON[f.jsonIdx]) {
 				buf = append(buf, f)
 			}
 			continue

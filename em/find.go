@@ -114,7 +114,7 @@ func FindOne[T any](ctx context.Context, e *EntityManager, filter any, opts ...F
 		case ok && en == nil:
 			return nil, nil
 		case ok:
-			out = en.obj.(*T)
+			out = en.object().(*T)
 		case pk != nil && e.orm.backend == nil:
 			// A key not yet managed: the SELECT by key was built at Open.
 			if err := e.load(ctx, m, m.byPKSQL, []any{pk}, func(obj any) { out = obj.(*T) }); err != nil {
@@ -408,7 +408,7 @@ func (e *EntityManager) hydrate(rows dbconn.Rows, m *EntityMeta, fields []*Field
 		if en := e.lookup(m, keyOf(m.PK, p)); en != nil {
 			mergeLoaded(e, en, fields, p, refresh, partial)
 			if en.state != stateRemoved {
-				each(en.obj)
+				each(en.object())
 			}
 			continue
 		}
@@ -434,7 +434,7 @@ func mergeLoaded(e *EntityManager, en *entry, fields []*FieldMeta, p unsafe.Poin
 				copyFields([]*FieldMeta{f}, en.snap, p)
 			}
 		}
-		en.partial, en.loadedSet = false, nil
+		en.setLoaded(nil)
 	}
 }
 
@@ -450,16 +450,24 @@ func (e *EntityManager) registerLoaded(m *EntityMeta, obj any, pair unsafe.Point
 		markInverses(m, pair)
 	}
 	if partial {
-		en.partial = true
-		en.loadedSet = make(map[*FieldMeta]bool, len(fields))
+		set := make(map[*FieldMeta]bool, len(fields))
 		for _, f := range fields {
-			en.loadedSet[f] = true
+			set[f] = true
 		}
+		en.setLoaded(set)
 	}
 	return en
 }
 
-func (en *entry) loaded(f *FieldMeta) bool { return !en.partial || en.loadedSet[f] }
+func (en *entry) loaded(f *FieldMeta) bool { return !en.partial || en.extra.loadedSet[f] }
+
+// setLoaded makes en partial with the fields of set, or complete (nil).
+func (en *entry) setLoaded(set map[*FieldMeta]bool) {
+	en.partial = set != nil
+	if set != nil || en.extra != nil {
+		en.ext().loadedSet = set
+	}
+}
 
 func copyFields(fields []*FieldMeta, dst, src unsafe.Pointer) {
 	for _, f := range fields {

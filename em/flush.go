@@ -319,7 +319,7 @@ func checkRefs(p *plan) error {
 	check := func(en *entry) error {
 		for _, f := range en.meta.Fields {
 			if f.isRef && !f.Nullable && f.isZero(f.ptr(en.ptr)) {
-				return &ValidationError{Entity: en.meta.Name, Field: f.Name, Value: en.meta.PK.Get(en.obj),
+				return &ValidationError{Entity: en.meta.Name, Field: f.Name, Value: en.meta.PK.Get(en.object()),
 					Reason: fmt.Sprintf("the reference to %s is required (NOT NULL) but empty; set it, make it nullable, remove the entity, or use orphanRemoval on the collection it left", f.Ref.Name)}
 			}
 		}
@@ -630,7 +630,7 @@ func (e *EntityManager) hooks(ctx context.Context, p *plan, before bool) (ran bo
 			return true, fmt.Errorf("em: %s hook of %s: %w", c.kind, c.en.meta.Name, err)
 		}
 		if len(e.orm.cfg.Subscribers) > 0 {
-			ev := &Event{Kind: c.kind, Manager: e, Entity: c.en.obj, Meta: c.en.meta}
+			ev := &Event{Kind: c.kind, Manager: e, Entity: c.en.object(), Meta: c.en.meta}
 			for _, f := range c.fields {
 				ev.Changed = append(ev.Changed, f.Property)
 			}
@@ -668,7 +668,7 @@ func pick(before bool, a, b EventKind) EventKind {
 }
 
 func runHook(ctx context.Context, e *EntityManager, en *entry, kind EventKind) error {
-	obj := en.obj
+	obj := en.object()
 	switch kind {
 	case BeforeCreate:
 		if h, ok := obj.(BeforeCreateHook); ok {

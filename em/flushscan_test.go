@@ -297,3 +297,11 @@ func TestFailedFlushKeepsSlots(t *testing.T) {
 	}
 	checkTracked(t, e)
 }
+
+func TestEntrySize(t *testing.T) {
+	// A record and two copies of a 96-byte entity fill a 256-byte size
+	// class; a larger record puts every loaded entity in the next one.
+	if s := unsafe.Sizeof(entry{}); s > 64 {
+		t.Fatalf("entry is %d bytes, want at most 64", s)
+	}
+}

@@ -140,7 +140,7 @@ func GetReference[T any](e *EntityManager, id any) (Ref[T], error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if en := e.lookup(m, k); en != nil && en.state != stateRemoved {
-		r.entity = en.obj.(*T)
+		r.entity = en.object().(*T)
 	}
 	return r, nil
 }

@@ -208,7 +208,7 @@ func (e *EntityManager) insertChunk(ctx context.Context, tx *txState, m *EntityM
 			return fmt.Errorf("em: insert %s: the database returned more keys than rows", m.Name)
 		}
 		tx.zeroed = append(tx.zeroed, zeroRec{chunk[i], m.PK})
-		if err := rows.Scan(m.PK.Addr(chunk[i].obj)); err != nil {
+		if err := rows.Scan(m.PK.Addr(chunk[i].object())); err != nil {
 			return fmt.Errorf("em: insert %s: reading the generated key: %w", m.Name, err)
 		}
 		i++
@@ -444,7 +444,7 @@ func (e *EntityManager) bindRef(tx *txState, en *entry, f *FieldMeta) (any, erro
 	if h.entity != nil && !tx.inserted[h.entity] {
 		if t, ok := e.byPtr[h.entity]; ok && t.state == stateNew && h.entity != en.ptr {
 			if !f.Nullable {
-				return nil, &ValidationError{Entity: en.meta.Name, Field: f.Name, Value: en.meta.PK.Get(en.obj),
+				return nil, &ValidationError{Entity: en.meta.Name, Field: f.Name, Value: en.meta.PK.Get(en.object()),
 					Reason: fmt.Sprintf("new entities refer to each other through this NOT NULL reference to %s; make one reference nullable, or flush one entity first", f.Ref.Name)}
 			}
 			tx.deferred = append(tx.deferred, deferredRef{en, f})

@@ -88,7 +88,7 @@ func (tx *txState) remember(en *entry) {
 		snap = reflect.New(en.meta.Type).UnsafePointer()
 		copyStruct(en.meta, snap, en.snap)
 	}
-	tx.undo = append(tx.undo, undoRec{en: en, backup: b, snap: snap, snapJSON: append([][]byte(nil), en.snapJSON...),
+	tx.undo = append(tx.undo, undoRec{en: en, backup: b, snap: snap, snapJSON: append([][]byte(nil), en.snapJSON()...),
 		state: en.state, inIM: en.inIM, key: en.key})
 }
 
@@ -107,12 +107,13 @@ func (e *EntityManager) restore(tx *txState, from undoMark, pend, rem []*entry) 
 		en := u.en
 		copyStruct(en.meta, en.ptr, u.backup)
 		e.setSnap(en, u.snap)
-		en.snapJSON, en.state = u.snapJSON, u.state
+		en.state = u.state
+		if u.snapJSON != nil || en.extra != nil {
+			en.ext().snapJSON = u.snapJSON
+		}
 		e.dropIM(en)
 		if u.inIM {
-			en.key = u.key
-			e.im[en.meta][u.key] = en
-			en.inIM = true
+			e.addIMKey(en, u.key)
 		}
 		e.byPtr[en.ptr] = en
 		if en.snap != nil {
@@ -123,7 +124,10 @@ func (e *EntityManager) restore(tx *txState, from undoMark, pend, rem []*entry) 
 		r := tx.fresh[i]
 		en := r.en
 		e.setSnap(en, nil)
-		en.state, en.snapJSON = stateNew, nil
+		en.state = stateNew
+		if en.extra != nil {
+			en.extra.snapJSON = nil
+		}
 		e.dropIM(en)
 		if r.inIM {
 			en.key = r.key

@@ -162,7 +162,7 @@ func UpsertMany[T any](ctx context.Context, e *EntityManager, entities []*T, onC
 				return nil, fmt.Errorf("em: UpsertMany[%s]: row %d was not found after the upsert", m.Name, start+i)
 			}
 			copyStruct(m, p, row)
-			out[start+i] = e.adopt(m, v, p).obj.(*T)
+			out[start+i] = e.adopt(m, v, p).object().(*T)
 		}
 	}
 	return out, nil
