@@ -6,6 +6,7 @@ import (
 	"encoding"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"unsafe"
 )
@@ -21,11 +22,19 @@ type EntityManager struct {
 	orm  *ORM
 	root bool
 
-	mu      sync.Mutex
-	im      map[*EntityMeta]map[pkKey]*entry
-	byPtr   map[unsafe.Pointer]*entry
-	pending []*entry // new entities, in Persist order
-	removed []*entry // entities to delete, in Remove order
+	mu sync.Mutex
+	// im is the identity map, byPtr the records by entity address; both
+	// are made on first use (nil until then: a fork that reads nothing
+	// allocates no map).
+	im    map[imIntKey]*entry // integer keys (and the empty string)
+	imS   map[imStrKey]*entry // string and text keys
+	byPtr map[unsafe.Pointer]*entry
+	// imRefs and imM2M count the entities in im whose type can refer to
+	// others (references or collections) and whose type owns many-to-many
+	// collections: a flush skips the walks they need when they are 0.
+	imRefs, imM2M int
+	pending       []*entry // new entities, in Persist order
+	removed       []*entry // entities to delete, in Remove order
 	// tracked lists every entry that has a snapshot, for Flush to walk
 	// without iterating maps; entries no longer managed are skipped and
 	// compacted away from time to time. Each slot carries what the no-op
@@ -144,8 +153,23 @@ type pkKey struct {
 	s string
 }
 
+// imIntKey and imStrKey are identity-map keys: the entity type and its
+// primary key, in one map for every type. Integer keys have a map of their
+// own, whose fixed-size keys hash as plain memory.
+type imIntKey struct {
+	m *EntityMeta
+	i int64
+}
+
+type imStrKey struct {
+	m *EntityMeta
+	s string
+}
+
 func newManager(o *ORM, root bool) *EntityManager {
-	return &EntityManager{orm: o, root: root, im: map[*EntityMeta]map[pkKey]*entry{}, byPtr: map[unsafe.Pointer]*entry{}}
+	e := &EntityManager{orm: o, root: root}
+	e.tracked = e.trackBuf[:0]
+	return e
 }
 
 // ORM returns the ORM the manager belongs to.
@@ -285,29 +309,25 @@ func keyFromValue(f *FieldMeta, v any) (pkKey, bool) {
 }
 
 func (e *EntityManager) lookup(m *EntityMeta, k pkKey) *entry {
-	if byKey := e.im[m]; byKey != nil {
-		return byKey[k]
+	if k.s == "" {
+		return e.im[imIntKey{m, k.i}]
 	}
-	return nil
+	return e.imS[imStrKey{m, k.s}]
 }
 
 func (e *EntityManager) addIM(en *entry) {
-	byKey := e.im[en.meta]
-	if byKey == nil {
-		byKey = map[pkKey]*entry{}
-		e.im[en.meta] = byKey
-	}
-	en.key = keyOf(en.meta.PK, en.ptr)
-	byKey[en.key] = en
-	en.inIM = true
+	e.addIMKey(en, keyOf(en.meta.PK, en.ptr))
 }
 
-// reserve sizes the maps of a fresh manager for n entities of m about to be
+// reserve sizes the maps of a fresh manager for n entities about to be
 // loaded, so that they do not grow step by step. The caller holds e.mu.
-func (e *EntityManager) reserve(m *EntityMeta, n int) {
+func (e *EntityManager) reserve(n int) {
 	n = min(n, 4096)
-	if e.im[m] == nil {
-		e.im[m] = make(map[pkKey]*entry, n)
+	if len(e.im) == 0 {
+		e.im = make(map[imIntKey]*entry, n)
+	}
+	if cap(e.tracked)-len(e.tracked) < n {
+		e.tracked = slices.Grow(e.tracked, n)
 	}
 	if len(e.byPtr) == 0 {
 		e.byPtr = make(map[unsafe.Pointer]*entry, n)
@@ -316,20 +336,52 @@ func (e *EntityManager) reserve(m *EntityMeta, n int) {
 
 // addIMKey puts en into the identity map under k.
 func (e *EntityManager) addIMKey(en *entry, k pkKey) {
-	byKey := e.im[en.meta]
-	if byKey == nil {
-		byKey = map[pkKey]*entry{}
-		e.im[en.meta] = byKey
+	if k.s == "" {
+		if e.im == nil {
+			e.im = map[imIntKey]*entry{}
+		}
+		e.im[imIntKey{en.meta, k.i}] = en
+	} else {
+		if e.imS == nil {
+			e.imS = map[imStrKey]*entry{}
+		}
+		e.imS[imStrKey{en.meta, k.s}] = en
 	}
-	byKey[k] = en
+	if !en.inIM {
+		e.countIM(en.meta, 1)
+	}
 	en.key, en.inIM = k, true
 }
 
 func (e *EntityManager) dropIM(en *entry) {
 	if en.inIM {
-		delete(e.im[en.meta], en.key)
+		if en.key.s == "" {
+			delete(e.im, imIntKey{en.meta, en.key.i})
+		} else {
+			delete(e.imS, imStrKey{en.meta, en.key.s})
+		}
 		en.inIM = false
+		e.countIM(en.meta, -1)
 	}
+}
+
+// countIM keeps imRefs and imM2M when an entity of m enters (d = 1) or
+// leaves (d = -1) the identity map.
+func (e *EntityManager) countIM(m *EntityMeta, d int) {
+	if m.hasRefs || len(m.Relations) > 0 {
+		e.imRefs += d
+	}
+	if m.hasOwningM2M {
+		e.imM2M += d
+	}
+}
+
+// setPtr records en as the record of the entity at p.
+func (e *EntityManager) setPtr(p unsafe.Pointer, en *entry) {
+	if e.byPtr == nil {
+		e.byPtr = map[unsafe.Pointer]*entry{}
+	}
+	e.byPtr[p] = en
 }
 
 // Persist marks new entities for insertion at the next Flush, and re-attaches
@@ -384,7 +436,7 @@ func (e *EntityManager) persistLocked(v any) error {
 		}
 		e.addIM(en)
 	}
-	e.byPtr[p] = en
+	e.setPtr(p, en)
 	e.pending = append(e.pending, en)
 	if len(m.Relations) > 0 {
 		attachCollections(m, p, true)
@@ -629,9 +681,15 @@ func (e *EntityManager) Clear() {
 	for _, s := range e.tracked {
 		s.en.inTracked = false
 	}
-	e.im = map[*EntityMeta]map[pkKey]*entry{}
-	e.byPtr = map[unsafe.Pointer]*entry{}
-	e.pending, e.removed, e.tracked = nil, nil, nil
+	for _, en := range e.im {
+		en.inIM = false
+	}
+	for _, en := range e.imS {
+		en.inIM = false
+	}
+	e.im, e.imS, e.byPtr, e.imRefs, e.imM2M = nil, nil, nil, 0, 0
+	e.pending, e.removed, e.tracked = nil, nil, e.trackBuf[:0]
+	clear(e.trackBuf[:])
 }
 
 // ManagedCount returns the number of entities the manager tracks (new,
@@ -705,7 +763,7 @@ func (e *EntityManager) registerEntry(en *entry, m *EntityMeta, obj any, p, snap
 	*en = entry{meta: m, ptr: p, state: stateManaged, snap: snap}
 	e.takeSnapshot(en)
 	e.addIM(en)
-	e.byPtr[p] = en
+	e.setPtr(p, en)
 	return en
 }
 

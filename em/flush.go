@@ -72,7 +72,7 @@ func (e *EntityManager) computePlan() *plan {
 	for _, en := range e.pending {
 		pivotOwner(en)
 	}
-	if e.anyManaged(func(m *EntityMeta) bool { return m.hasOwningM2M }) {
+	if e.imM2M > 0 {
 		for _, s := range e.tracked {
 			pivotOwner(s.en)
 		}
@@ -93,18 +93,6 @@ func (e *EntityManager) computePlan() *plan {
 		e.tracked = live
 	}
 	return p
-}
-
-// anyManaged reports whether an entity type with the property has entities
-// in the identity map (every tracked entity is in it). It looks at types, not
-// entities, so that a flush skips walks that cannot find anything.
-func (e *EntityManager) anyManaged(has func(*EntityMeta) bool) bool {
-	for m, byKey := range e.im {
-		if len(byKey) > 0 && has(m) {
-			return true
-		}
-	}
-	return false
 }
 
 // parallelScan is twice the number of managed entities each goroutine of a
@@ -361,7 +349,7 @@ func (e *EntityManager) cascadeAll() error {
 			}
 		}
 	}
-	if !e.anyManaged(func(m *EntityMeta) bool { return m.hasRefs || len(m.Relations) > 0 }) {
+	if e.imRefs == 0 {
 		return nil // no managed entity can refer to anything: skip the walk
 	}
 	// cascade may persist entities but never tracks one: the list does

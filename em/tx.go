@@ -115,7 +115,7 @@ func (e *EntityManager) restore(tx *txState, from undoMark, pend, rem []*entry) 
 		if u.inIM {
 			e.addIMKey(en, u.key)
 		}
-		e.byPtr[en.ptr] = en
+		e.setPtr(en.ptr, en)
 		if en.snap != nil {
 			e.track(en)
 		}
@@ -133,7 +133,7 @@ func (e *EntityManager) restore(tx *txState, from undoMark, pend, rem []*entry) 
 			en.key = r.key
 			e.addIMKey(en, r.key)
 		}
-		e.byPtr[en.ptr] = en
+		e.setPtr(en.ptr, en)
 	}
 	for i := len(tx.zeroed) - 1; i >= from.zeroed; i-- {
 		z := tx.zeroed[i]
