@@ -505,7 +505,7 @@ func (e *EntityManager) writeBackend(ctx context.Context, tx *txState, p *plan, 
 		keys := func(list []unsafe.Pointer) []any {
 			var out []any
 			for _, it := range list {
-				if en := e.byPtr[it]; en != nil && en.state == stateRemoved || pk.isZero(pk.ptr(it)) {
+				if en := e.rec(it); en != nil && en.state == stateRemoved || pk.isZero(pk.ptr(it)) {
 					continue
 				}
 				out = append(out, keyOf(pk, it).value(pk))
@@ -596,7 +596,7 @@ func (e *EntityManager) keepApplied(tx *txState, p *plan) {
 		for _, en := range list {
 			if tx.applied[en] {
 				e.dropIM(en)
-				delete(e.byPtr, en.ptr)
+				e.delPtr(en.ptr)
 				en.state = 0
 			}
 		}

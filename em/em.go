@@ -23,12 +23,16 @@ type EntityManager struct {
 	root bool
 
 	mu sync.Mutex
-	// im is the identity map, byPtr the records by entity address; both
-	// are made on first use (nil until then: a fork that reads nothing
-	// allocates no map).
-	im    map[imIntKey]*entry // integer keys (and the empty string)
-	imS   map[imStrKey]*entry // string and text keys
-	byPtr map[unsafe.Pointer]*entry
+	// im is the identity map, byPtr the records by entity address. While
+	// the manager has at most len(fewBuf) records, byPtr is nil and few
+	// lists the records, oldest first, found by a walk; the identity map
+	// is then the records with inIM, under their key. The maps are made
+	// when one record more arrives (grow), and few is unused from then on.
+	im     map[imIntKey]*entry // integer keys (and the empty string)
+	imS    map[imStrKey]*entry // string and text keys
+	byPtr  map[unsafe.Pointer]*entry
+	few    []*entry
+	fewBuf [6]*entry
 	// imRefs and imM2M count the entities in im whose type can refer to
 	// others (references or collections) and whose type owns many-to-many
 	// collections: a flush skips the walks they need when they are 0.
@@ -169,7 +173,87 @@ type imStrKey struct {
 func newManager(o *ORM, root bool) *EntityManager {
 	e := &EntityManager{orm: o, root: root}
 	e.tracked = e.trackBuf[:0]
+	e.few = e.fewBuf[:0]
 	return e
+}
+
+// small reports whether the records are in few rather than in the maps.
+func (e *EntityManager) small() bool { return e.byPtr == nil }
+
+// grow moves the records of few into the maps, sized for n records. The
+// caller holds e.mu.
+func (e *EntityManager) grow(n int) {
+	if !e.small() {
+		return
+	}
+	e.byPtr = make(map[unsafe.Pointer]*entry, max(n, 2*len(e.fewBuf)))
+	for _, en := range e.few {
+		e.byPtr[en.ptr] = en
+		if en.inIM {
+			// Oldest first: a later record under the same key wins, as an
+			// assignment to the map would have made it.
+			e.putIM(en.meta, en.key, en)
+		}
+	}
+	clear(e.fewBuf[:])
+	e.few = nil
+}
+
+// rec returns the record of the entity at p, or nil.
+func (e *EntityManager) rec(p unsafe.Pointer) *entry {
+	if !e.small() {
+		return e.byPtr[p]
+	}
+	for _, en := range e.few {
+		if en.ptr == p {
+			return en
+		}
+	}
+	return nil
+}
+
+// recOK is rec with the comma-ok of a map read.
+func (e *EntityManager) recOK(p unsafe.Pointer) (*entry, bool) {
+	en := e.rec(p)
+	return en, en != nil
+}
+
+// nRecs returns the number of records.
+func (e *EntityManager) nRecs() int {
+	if e.small() {
+		return len(e.few)
+	}
+	return len(e.byPtr)
+}
+
+// delPtr forgets the record of the entity at p.
+func (e *EntityManager) delPtr(p unsafe.Pointer) {
+	if !e.small() {
+		delete(e.byPtr, p)
+		return
+	}
+	for i, en := range e.few {
+		if en.ptr == p {
+			e.few = append(e.few[:i], e.few[i+1:]...)
+			e.fewBuf[len(e.few)] = nil
+			return
+		}
+	}
+}
+
+// putIM is the assignment to the identity map's maps.
+func (e *EntityManager) putIM(m *EntityMeta, k pkKey, en *entry) {
+	if k.s == "" {
+		if e.im == nil {
+			e.im = map[imIntKey]*entry{}
+		}
+		e.im[imIntKey{m, k.i}] = en
+	} else {
+		if e.imS == nil {
+			e.imS = map[imStrKey]*entry{}
+		}
+		e.imS[imStrKey{m, k.s}] = en
+	}
 }
 
 // ORM returns the ORM the manager belongs to.
@@ -309,6 +393,16 @@ func keyFromValue(f *FieldMeta, v any) (pkKey, bool) {
 }
 
 func (e *EntityManager) lookup(m *EntityMeta, k pkKey) *entry {
+	if e.small() {
+		// Newest first: the last record put under a key is the one the
+		// map would hold.
+		for i := len(e.few) - 1; i >= 0; i-- {
+			if en := e.few[i]; en.inIM && en.meta == m && en.key == k {
+				return en
+			}
+		}
+		return nil
+	}
 	if k.s == "" {
 		return e.im[imIntKey{m, k.i}]
 	}
@@ -323,29 +417,35 @@ func (e *EntityManager) addIM(en *entry) {
 // loaded, so that they do not grow step by step. The caller holds e.mu.
 func (e *EntityManager) reserve(n int) {
 	n = min(n, 4096)
-	if len(e.im) == 0 {
-		e.im = make(map[imIntKey]*entry, n)
-	}
 	if cap(e.tracked)-len(e.tracked) < n {
 		e.tracked = slices.Grow(e.tracked, n)
 	}
-	if len(e.byPtr) == 0 {
-		e.byPtr = make(map[unsafe.Pointer]*entry, n)
+	if !e.small() || len(e.few)+n <= len(e.fewBuf) {
+		return
 	}
+	if len(e.im) == 0 {
+		e.im = make(map[imIntKey]*entry, n)
+	}
+	e.grow(n)
 }
 
 // addIMKey puts en into the identity map under k.
 func (e *EntityManager) addIMKey(en *entry, k pkKey) {
-	if k.s == "" {
-		if e.im == nil {
-			e.im = map[imIntKey]*entry{}
+	if e.small() {
+		// In few, en is in the identity map by its inIM and key, as the
+		// newest record: it moves to the end (every entity in the identity
+		// map has a record; the callers that give it one after this call
+		// find it there). A record of another entry at the same address is
+		// replaced, as setPtr would.
+		e.delPtr(en.ptr)
+		if len(e.few) == len(e.fewBuf) {
+			e.grow(0)
 		}
-		e.im[imIntKey{en.meta, k.i}] = en
+	}
+	if e.small() {
+		e.few = append(e.few, en)
 	} else {
-		if e.imS == nil {
-			e.imS = map[imStrKey]*entry{}
-		}
-		e.imS[imStrKey{en.meta, k.s}] = en
+		e.putIM(en.meta, k, en)
 	}
 	if !en.inIM {
 		e.countIM(en.meta, 1)
@@ -354,6 +454,11 @@ func (e *EntityManager) addIMKey(en *entry, k pkKey) {
 }
 
 func (e *EntityManager) dropIM(en *entry) {
+	if en.inIM && e.small() {
+		en.inIM = false
+		e.countIM(en.meta, -1)
+		return
+	}
 	if en.inIM {
 		if en.key.s == "" {
 			delete(e.im, imIntKey{en.meta, en.key.i})
@@ -378,8 +483,18 @@ func (e *EntityManager) countIM(m *EntityMeta, d int) {
 
 // setPtr records en as the record of the entity at p.
 func (e *EntityManager) setPtr(p unsafe.Pointer, en *entry) {
-	if e.byPtr == nil {
-		e.byPtr = map[unsafe.Pointer]*entry{}
+	if e.small() {
+		for i, x := range e.few {
+			if x.ptr == p {
+				e.few[i] = en
+				return
+			}
+		}
+		if len(e.few) < len(e.fewBuf) {
+			e.few = append(e.few, en)
+			return
+		}
+		e.grow(0)
 	}
 	e.byPtr[p] = en
 }
@@ -411,7 +526,7 @@ func (e *EntityManager) persistLocked(v any) error {
 	if err != nil {
 		return err
 	}
-	if en, ok := e.byPtr[p]; ok {
+	if en, ok := e.recOK(p); ok {
 		if en.state == stateRemoved {
 			en.state = stateManaged
 			e.removed = removeEntry(e.removed, en)
@@ -455,7 +570,7 @@ func (e *EntityManager) cascade(en *entry) error {
 			attachCollections(en.meta, en.ptr, en.state == stateNew)
 		}
 		for _, it := range h.items {
-			if _, ok := e.byPtr[it]; ok || !rel.Target.PK.isZero(rel.Target.PK.ptr(it)) {
+			if _, ok := e.recOK(it); ok || !rel.Target.PK.isZero(rel.Target.PK.ptr(it)) {
 				continue
 			}
 			if err := e.persistLocked(reflect.NewAt(rel.Target.Type, it).Interface()); err != nil {
@@ -464,7 +579,7 @@ func (e *EntityManager) cascade(en *entry) error {
 		}
 		if rel.OrphanRemoval && len(h.removed) > 0 {
 			for _, it := range h.removed {
-				if o, ok := e.byPtr[it]; ok && o.state != stateRemoved {
+				if o, ok := e.recOK(it); ok && o.state != stateRemoved {
 					switch o.state {
 					case stateNew:
 						e.forget(o)
@@ -487,7 +602,7 @@ func (e *EntityManager) cascade(en *entry) error {
 		if oh := (*refHeader)(rel.MappedBy.ptr(h.entity)); oh.entity == nil && oh.id == nil {
 			oh.entity = en.ptr
 		}
-		if _, ok := e.byPtr[h.entity]; ok || !rel.Target.PK.isZero(rel.Target.PK.ptr(h.entity)) {
+		if _, ok := e.recOK(h.entity); ok || !rel.Target.PK.isZero(rel.Target.PK.ptr(h.entity)) {
 			continue
 		}
 		if err := e.persistLocked(reflect.NewAt(rel.Target.Type, h.entity).Interface()); err != nil {
@@ -502,7 +617,7 @@ func (e *EntityManager) cascade(en *entry) error {
 		if h.entity == nil {
 			continue
 		}
-		if _, ok := e.byPtr[h.entity]; ok {
+		if _, ok := e.recOK(h.entity); ok {
 			continue
 		}
 		if !f.Ref.PK.isZero(f.Ref.PK.ptr(h.entity)) {
@@ -532,7 +647,7 @@ func (e *EntityManager) Remove(entities ...any) error {
 		if err != nil {
 			return err
 		}
-		en, ok := e.byPtr[p]
+		en, ok := e.recOK(p)
 		if !ok {
 			return fmt.Errorf("%w: Remove of a %s that this entity manager does not manage", ErrNotManaged, m.Name)
 		}
@@ -557,7 +672,7 @@ func (e *EntityManager) removeLocked(en *entry) error {
 		case stateNew:
 			e.pending = removeEntry(e.pending, x)
 			e.dropIM(x)
-			delete(e.byPtr, x.ptr)
+			e.delPtr(x.ptr)
 			x.state = 0
 		case stateManaged:
 			x.state = stateRemoved
@@ -584,7 +699,7 @@ func (e *EntityManager) cascadeRemove(en *entry, seen map[*entry]bool, out *[]*e
 				Reason: fmt.Sprintf("cascade remove needs the items: Init the collection or populate %q before Remove", rel.Property)}
 		}
 		for _, it := range h.items {
-			if x, ok := e.byPtr[it]; ok {
+			if x, ok := e.recOK(it); ok {
 				if err := e.cascadeRemove(x, seen, out); err != nil {
 					return err
 				}
@@ -600,7 +715,7 @@ func (e *EntityManager) cascadeRemove(en *entry, seen map[*entry]bool, out *[]*e
 			return &ValidationError{Entity: m.Name, Field: rel.Name, Value: m.PK.Get(en.object()),
 				Reason: fmt.Sprintf("cascade remove needs the related %s: Load the reference or populate %q before Remove", rel.Target.Name, rel.Property)}
 		}
-		if x, ok := e.byPtr[h.entity]; ok && h.entity != nil {
+		if x, ok := e.recOK(h.entity); ok && h.entity != nil {
 			if err := e.cascadeRemove(x, seen, out); err != nil {
 				return err
 			}
@@ -625,7 +740,7 @@ func (e *EntityManager) cascadeRemove(en *entry, seen map[*entry]bool, out *[]*e
 			}
 		}
 		if target != nil {
-			if x, ok := e.byPtr[target]; ok {
+			if x, ok := e.recOK(target); ok {
 				if err := e.cascadeRemove(x, seen, out); err != nil {
 					return err
 				}
@@ -644,7 +759,7 @@ func (e *EntityManager) IsManaged(entity any) bool {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	_, ok := e.byPtr[p]
+	_, ok := e.recOK(p)
 	return ok
 }
 
@@ -656,14 +771,14 @@ func (e *EntityManager) Detach(entity any) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if en, ok := e.byPtr[p]; ok {
+	if en, ok := e.recOK(p); ok {
 		e.forget(en)
 	}
 }
 
 func (e *EntityManager) forget(en *entry) {
 	e.dropIM(en)
-	delete(e.byPtr, en.ptr)
+	e.delPtr(en.ptr)
 	switch en.state {
 	case stateNew:
 		e.pending = removeEntry(e.pending, en)
@@ -687,7 +802,12 @@ func (e *EntityManager) Clear() {
 	for _, en := range e.imS {
 		en.inIM = false
 	}
+	for _, en := range e.few {
+		en.inIM = false
+	}
 	e.im, e.imS, e.byPtr, e.imRefs, e.imM2M = nil, nil, nil, 0, 0
+	clear(e.fewBuf[:])
+	e.few = e.fewBuf[:0]
 	e.pending, e.removed, e.tracked = nil, nil, e.trackBuf[:0]
 	clear(e.trackBuf[:])
 }
@@ -697,7 +817,7 @@ func (e *EntityManager) Clear() {
 func (e *EntityManager) ManagedCount() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return len(e.byPtr)
+	return e.nRecs()
 }
 
 func removeEntry(list []*entry, en *entry) []*entry {

@@ -86,7 +86,7 @@ func Merge[T any](e *EntityManager, entity *T) (*T, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if en, ok := e.byPtr[p]; ok {
+	if en, ok := e.recOK(p); ok {
 		return en.object().(*T), nil
 	}
 	if m.PK.isZero(m.PK.ptr(p)) {
@@ -114,7 +114,7 @@ func (e *EntityManager) Refresh(ctx context.Context, entity any) error {
 		return err
 	}
 	e.mu.Lock()
-	en, ok := e.byPtr[p]
+	en, ok := e.recOK(p)
 	e.mu.Unlock()
 	if !ok || en.state == stateNew {
 		return fmt.Errorf("%w: Refresh of a %s that was never loaded or flushed", ErrNotManaged, m.Name)

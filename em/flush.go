@@ -79,7 +79,7 @@ func (e *EntityManager) computePlan() *plan {
 	}
 	// Every live tracked entry is in byPtr, so at least len(tracked) -
 	// len(byPtr) slots are dead: compact when they are most of the list.
-	if dead := len(e.tracked) - len(e.byPtr); dead > 64 && dead > len(e.tracked)/2 {
+	if dead := len(e.tracked) - e.nRecs(); dead > 64 && dead > len(e.tracked)/2 {
 		live := e.tracked[:0]
 		for _, s := range e.tracked {
 			if s.en.state == 0 {
@@ -532,7 +532,7 @@ func (e *EntityManager) finishFlush(ctx context.Context, p *plan) error {
 	for _, list := range p.deletes {
 		for _, en := range list {
 			e.dropIM(en)
-			delete(e.byPtr, en.ptr)
+			e.delPtr(en.ptr)
 			en.state = 0
 		}
 	}

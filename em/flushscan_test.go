@@ -305,3 +305,90 @@ func TestEntrySize(t *testing.T) {
 		t.Fatalf("entry is %d bytes, want at most 64", s)
 	}
 }
+
+// TestFewRecords checks the identity map and the records by address while
+// they are a short list and after they move into maps: the same answers
+// before, across and after the move.
+func TestFewRecords(t *testing.T) {
+	ctx := context.Background()
+	e, _ := managedRows(t, 0)
+	m := e.orm.reg.order[0]
+	var rows []*scanRow
+	check := func(when string) {
+		t.Helper()
+		live := 0
+		for i, r := range rows {
+			if r == nil {
+				continue
+			}
+			live++
+			if !e.IsManaged(r) {
+				t.Fatalf("%s: row %d not managed", when, i)
+			}
+			got, err := FindOne[scanRow](ctx, e, r.ID)
+			if err != nil || got != r {
+				t.Fatalf("%s: FindOne(%d) = %p, %v; want %p", when, r.ID, got, err, r)
+			}
+		}
+		if n := e.ManagedCount(); n != live {
+			t.Fatalf("%s: ManagedCount %d, want %d", when, n, live)
+		}
+		if e.imRefs != 0 || e.imM2M != 0 {
+			t.Fatalf("%s: counters %d %d for a type without relations", when, e.imRefs, e.imM2M)
+		}
+	}
+	add := func(id int) {
+		r, err := Merge(e, &scanRow{ID: id, Name: "n"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	for id := 1; id <= len(e.fewBuf); id++ {
+		add(id)
+	}
+	if !e.small() {
+		t.Fatal("records in maps before the list is full")
+	}
+	check("full list")
+	// A second instance of a managed key is refused, a removed one leaves.
+	if err := e.Persist(&scanRow{ID: 3}); err == nil {
+		t.Fatal("Persist of a managed key accepted")
+	}
+	e.Detach(rows[2])
+	rows[2] = nil
+	if got, _ := FindOne[scanRow](ctx, e, 3); got != nil {
+		t.Fatal("detached row still in the identity map")
+	}
+	check("after Detach")
+	// A new entity whose key the database gives has a record, no key.
+	fresh := &scanRow{Name: "new"}
+	if err := e.Persist(fresh); err != nil {
+		t.Fatal(err)
+	}
+	if !e.IsManaged(fresh) || e.lookup(m, pkKey{}) != nil {
+		t.Fatal("persisted row: record or key wrong")
+	}
+	add(100)
+	add(101) // one more than the list holds: into the maps
+	if e.small() {
+		t.Fatal("records still in the list")
+	}
+	if !e.IsManaged(fresh) {
+		t.Fatal("persisted row lost in the move")
+	}
+	e.Detach(fresh)
+	check("after the move")
+	e.Clear()
+	for _, r := range rows {
+		if r != nil && e.IsManaged(r) {
+			t.Fatal("managed after Clear")
+		}
+	}
+	if !e.small() || e.ManagedCount() != 0 {
+		t.Fatal("Clear left records")
+	}
+	rows = nil
+	add(7)
+	check("after Clear")
+}

@@ -153,7 +153,7 @@ func (e *EntityManager) collect(st entryState, lists ...[]*entry) []*entry {
 	var out []*entry
 	for _, list := range lists {
 		for _, en := range list {
-			if !seen[en] && en.state == st && e.byPtr[en.ptr] == en {
+			if !seen[en] && en.state == st && e.rec(en.ptr) == en {
 				seen[en] = true
 				out = append(out, en)
 			}
