@@ -392,3 +392,25 @@ func TestFewRecords(t *testing.T) {
 	add(7)
 	check("after Clear")
 }
+
+// TestParallelScanOrder: the updates of a scan shared between goroutines
+// come in list order, whichever goroutine found them.
+func TestParallelScanOrder(t *testing.T) {
+	e, rows := managedRows(t, 5*parallelScan/2)
+	var want []unsafe.Pointer
+	for i := 3; i < len(rows); i += 977 {
+		rows[i].Counter--
+		want = append(want, unsafe.Pointer(rows[i]))
+	}
+	for range 20 {
+		p := e.computePlan()
+		if len(p.updates) != len(want) {
+			t.Fatalf("%d updates, want %d", len(p.updates), len(want))
+		}
+		for i, u := range p.updates {
+			if u.en.ptr != want[i] {
+				t.Fatalf("update %d is not the entity changed %d-th", i, i)
+			}
+		}
+	}
+}
