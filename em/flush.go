@@ -115,41 +115,54 @@ const (
 func scanTracked(list []trackSlot) []update {
 	helpers := min(runtime.GOMAXPROCS(0)-1, 3)
 	if len(list) < parallelScan || helpers <= 0 {
-		return scanRange(list)
+		return scanRange(nil, list)
 	}
 	n := (len(list) + scanChunk - 1) / scanChunk
-	parts := make([][]update, n)
+	// Each goroutine appends to its own list; spans says where the updates
+	// of each chunk are, to join them in list order.
+	type span struct{ w, from, to int }
+	spans := make([]span, n)
+	var found [4][]update
 	var next, done atomic.Int64
-	work := func() {
+	work := func(w int) {
 		for {
 			i := int(next.Add(1) - 1)
 			if i >= n {
 				return
 			}
-			parts[i] = scanRange(list[i*scanChunk : min((i+1)*scanChunk, len(list))])
+			from := len(found[w])
+			found[w] = scanRange(found[w], list[i*scanChunk:min((i+1)*scanChunk, len(list))])
+			spans[i] = span{w, from, len(found[w])}
 			done.Add(1)
 		}
 	}
-	for range helpers {
-		go work()
+	for w := 1; w <= helpers; w++ {
+		go work(w)
 	}
-	work()
+	work(0)
 	// What is not done yet is in the hands of a running helper: a chunk
 	// takes microseconds.
 	for done.Load() < int64(n) {
 		runtime.Gosched()
 	}
-	var updates []update
-	for _, pt := range parts {
-		updates = append(updates, pt...)
+	total := 0
+	for _, f := range found {
+		total += len(f)
+	}
+	if total == 0 {
+		return nil
+	}
+	updates := make([]update, 0, total)
+	for _, sp := range spans {
+		updates = append(updates, found[sp.w][sp.from:sp.to]...)
 	}
 	return updates
 }
 
-// scanRange returns the updates of the managed entities of list. A slot
+// scanRange appends the updates of the managed entities of list. A slot
 // whose entity is byte for byte its snapshot is clean whatever its entry
 // says, and is passed over without reading the entry.
-func scanRange(list []trackSlot) (updates []update) {
+func scanRange(updates []update, list []trackSlot) []update {
 	var buf []*FieldMeta
 	for i := 0; i < len(list); i++ {
 		// Runs of clean slots in bounded chunks, so that the walk stays
