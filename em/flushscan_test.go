@@ -71,16 +71,6 @@ func BenchmarkNoopFlush(b *testing.B) {
 	}
 }
 
-func TestTrackSlotLayout(t *testing.T) {
-	// scan_amd64.s reads slots at these offsets.
-	var s trackSlot
-	if unsafe.Sizeof(s) != 32 || unsafe.Offsetof(s.ptr) != 0 || unsafe.Offsetof(s.snap) != 8 ||
-		unsafe.Offsetof(s.en) != 16 || unsafe.Offsetof(s.size) != 24 {
-		t.Fatalf("trackSlot layout changed: size %d, offsets %d %d %d %d", unsafe.Sizeof(s),
-			unsafe.Offsetof(s.ptr), unsafe.Offsetof(s.snap), unsafe.Offsetof(s.en), unsafe.Offsetof(s.size))
-	}
-}
-
 // TestCleanRun checks the comparison of runs of slots against the Go
 // reference, for every size up to 300 bytes and a difference in every byte:
 // a changed byte is never passed over, whatever its position.
