@@ -237,7 +237,7 @@ func (e *EntityManager) findBackend(ctx context.Context, m *EntityMeta, filter a
 			mergeLoaded(e, en, fields, pair, o.Refresh, partial)
 			if en.state != stateRemoved {
 				loaded = append(loaded, en.ptr)
-				each(en.obj)
+				each(en.object())
 			}
 			return nil
 		}
@@ -528,12 +528,12 @@ func (e *EntityManager) writeBackend(ctx context.Context, tx *txState, p *plan, 
 				// zero if the insert does not apply.
 				tx.zeroed = append(tx.zeroed, zeroRec{en, m.PK})
 			}
-			ops = append(ops, WriteOp{Kind: WriteInsert, Meta: m, Entity: en.obj})
+			ops = append(ops, WriteOp{Kind: WriteInsert, Meta: m, Entity: en.object()})
 			ens = append(ens, en)
 		}
 	}
 	for _, u := range p.updates {
-		op := WriteOp{Kind: WriteUpdate, Meta: u.en.meta, Entity: u.en.obj, Fields: u.fields}
+		op := WriteOp{Kind: WriteUpdate, Meta: u.en.meta, Entity: u.en.object(), Fields: u.fields}
 		if v := u.en.meta.Version; v != nil {
 			op.Version = v.value(u.en.snap).Interface()
 		}
@@ -545,7 +545,7 @@ func (e *EntityManager) writeBackend(ctx context.Context, tx *txState, p *plan, 
 		keys := func(list []unsafe.Pointer) []any {
 			var out []any
 			for _, it := range list {
-				if en := e.byPtr[it]; en != nil && en.state == stateRemoved || pk.isZero(pk.ptr(it)) {
+				if en := e.rec(it); en != nil && en.state == stateRemoved || pk.isZero(pk.ptr(it)) {
 					continue
 				}
 				out = append(out, keyOf(pk, it).value(pk))
@@ -556,13 +556,13 @@ func (e *EntityManager) writeBackend(ctx context.Context, tx *txState, p *plan, 
 		if len(added)+len(removed) == 0 {
 			continue
 		}
-		ops = append(ops, WriteOp{Kind: WriteLinks, Meta: op.rel.Owner, Entity: op.owner.obj, Rel: op.rel, Added: added, Removed: removed})
+		ops = append(ops, WriteOp{Kind: WriteLinks, Meta: op.rel.Owner, Entity: op.owner.object(), Rel: op.rel, Added: added, Removed: removed})
 		ens = append(ens, nil) // links are idempotent: not part of the applied record
 	}
 	for i := len(order) - 1; i >= 0; i-- {
 		m := order[i]
 		for _, en := range p.deletes[m] {
-			op := WriteOp{Kind: WriteDelete, Meta: m, Entity: en.obj}
+			op := WriteOp{Kind: WriteDelete, Meta: m, Entity: en.object()}
 			if v := m.Version; v != nil && en.snap != nil {
 				op.Version = v.value(en.snap).Interface()
 			}
@@ -640,7 +640,7 @@ func (e *EntityManager) keepApplied(tx *txState, p *plan) {
 		for _, en := range list {
 			if tx.applied[en] {
 				e.dropIM(en)
-				delete(e.byPtr, en.ptr)
+				e.delPtr(en.ptr)
 				en.state = 0
 			}
 		}

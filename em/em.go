@@ -6,6 +6,7 @@ import (
 	"encoding"
 	"fmt"
 	"reflect"
+	"slices"
 	"sync"
 	"unsafe"
 )
@@ -21,16 +22,34 @@ type EntityManager struct {
 	orm  *ORM
 	root bool
 
-	mu      sync.Mutex
-	im      map[*EntityMeta]map[pkKey]*entry
-	byPtr   map[unsafe.Pointer]*entry
-	pending []*entry // new entities, in Persist order
-	removed []*entry // entities to delete, in Remove order
+	mu sync.Mutex
+	// im is the identity map, byPtr the records by entity address. While
+	// the manager has at most len(fewBuf) records, byPtr is nil and few
+	// lists the records, oldest first, found by a walk; the identity map
+	// is then the records with inIM, under their key. The maps are made
+	// when one record more arrives (grow), and few is unused from then on.
+	im     map[imIntKey]*entry // integer keys (and the empty string)
+	imS    map[imStrKey]*entry // string and text keys
+	byPtr  map[unsafe.Pointer]*entry
+	few    []*entry
+	fewBuf [6]*entry
+	// imRefs and imM2M count the entities in im whose type can refer to
+	// others (references or collections) and whose type owns many-to-many
+	// collections: a flush skips the walks they need when they are 0.
+	imRefs, imM2M int
+	pending       []*entry // new entities, in Persist order
+	removed       []*entry // entities to delete, in Remove order
 	// tracked lists every entry that has a snapshot, for Flush to walk
 	// without iterating maps; entries no longer managed are skipped and
-	// compacted away from time to time.
-	tracked []*entry
-	tx      *txState
+	// compacted away from time to time. Each slot carries what the no-op
+	// comparison needs (see trackSlot), so that a flush that finds nothing
+	// changed reads only the slots, the entities and their snapshots.
+	tracked []trackSlot
+	// trackBuf holds the first slots of tracked, inside the manager: a
+	// fork that reads a few entities allocates no slot array.
+	trackBuf [2]trackSlot
+	slab     []entry // records not yet handed out by newEntry
+	tx       *txState
 	// flushMu makes concurrent Flush calls on one manager wait for each other.
 	flushMu sync.Mutex
 }
@@ -43,21 +62,93 @@ const (
 	stateRemoved
 )
 
-// entry is the unit of work's record of one entity.
+// entry is the unit of work's record of one entity. The fields a flush
+// reads for every dirty candidate come first, in one cache line.
 type entry struct {
-	meta     *EntityMeta
-	obj      any            // the *T the user holds
-	ptr      unsafe.Pointer // address of the struct
-	snap     unsafe.Pointer // snapshot of the persisted values; nil while new
-	snapJSON [][]byte
-	state    entryState
-	inIM     bool
-	key      pkKey
-	// partial: loaded with FindOptions.Fields; loadedSet says which fields.
+	ptr   unsafe.Pointer // address of the struct
+	snap  unsafe.Pointer // snapshot of the persisted values; nil while new
+	meta  *EntityMeta
+	state entryState
+	inIM  bool
+	// partial: loaded with FindOptions.Fields; extra.loadedSet says which
+	// fields.
 	partial   bool
+	inTracked bool // has a slot in EntityManager.tracked, at index slot
+	// slot is the index in EntityManager.tracked while inTracked. Before
+	// that, spareSlot marks the record of a persisted entity that is the N
+	// of an m.fresh {S T; N entry}, whose S is free memory for the first
+	// snapshot.
+	slot int32
+
+	key   pkKey
+	extra *entryExtra // nil unless the entity has JSON fields or is partial
+}
+
+// spareSlot is entry.slot of a new record with room for its snapshot.
+const spareSlot = -1
+
+// entryExtra is what few records need, kept out of entry so that a record
+// and an entity's two copies fit in 256 bytes for the common entity of
+// 96: the JSON text of the snapshot's JSON fields, and the fields a
+// partial load read.
+type entryExtra struct {
+	snapJSON  [][]byte
 	loadedSet map[*FieldMeta]bool
-	inTracked bool
-	spare     unsafe.Pointer // memory for the first snapshot, allocated with the record
+}
+
+// ext returns en.extra, made if needed.
+func (en *entry) ext() *entryExtra {
+	if en.extra == nil {
+		en.extra = &entryExtra{}
+	}
+	return en.extra
+}
+
+// snapJSON returns the JSON text of the snapshot's JSON fields (nil: none).
+func (en *entry) snapJSON() [][]byte {
+	if en.extra == nil {
+		return nil
+	}
+	return en.extra.snapJSON
+}
+
+// object returns the entity as the *T the user holds.
+func (en *entry) object() any { return reflect.NewAt(en.meta.Type, en.ptr).Interface() }
+
+// trackSlot is one entry of EntityManager.tracked: the entity and snapshot
+// addresses copied out of the entry, and the number of bytes a memory
+// comparison covers for flat types (0: compare field by field). Invariant:
+// while en.inTracked, tracked[en.slot] is en's slot and its snap equals
+// en.snap (setSnap keeps them together). Bytes equal to the snapshot mean no
+// change whatever the entry's state, so a clean entity costs no read of its
+// entry.
+type trackSlot struct {
+	ptr, snap unsafe.Pointer
+	en        *entry
+	size      uintptr
+}
+
+// setSnap points en at snapshot memory p (nil: no snapshot), keeping its
+// tracked slot in step. The caller holds e.mu.
+func (e *EntityManager) setSnap(en *entry, p unsafe.Pointer) {
+	en.snap = p
+	if en.inTracked {
+		e.tracked[en.slot].snap = p
+	}
+}
+
+// track gives en, which has a snapshot, a slot in e.tracked. The caller
+// holds e.mu.
+func (e *EntityManager) track(en *entry) {
+	if en.inTracked {
+		return
+	}
+	var size uintptr
+	if en.meta.flat {
+		size = en.meta.size
+	}
+	en.inTracked, en.slot = true, int32(len(e.tracked))
+	e.tracked = append(e.tracked, trackSlot{ptr: en.ptr, snap: en.snap, en: en, size: size})
 }
 
 // pkKey is a primary key normalized for the identity map.
@@ -66,8 +157,103 @@ type pkKey struct {
 	s string
 }
 
+// imIntKey and imStrKey are identity-map keys: the entity type and its
+// primary key, in one map for every type. Integer keys have a map of their
+// own, whose fixed-size keys hash as plain memory.
+type imIntKey struct {
+	m *EntityMeta
+	i int64
+}
+
+type imStrKey struct {
+	m *EntityMeta
+	s string
+}
+
 func newManager(o *ORM, root bool) *EntityManager {
-	return &EntityManager{orm: o, root: root, im: map[*EntityMeta]map[pkKey]*entry{}, byPtr: map[unsafe.Pointer]*entry{}}
+	e := &EntityManager{orm: o, root: root}
+	e.tracked = e.trackBuf[:0]
+	e.few = e.fewBuf[:0]
+	return e
+}
+
+// small reports whether the records are in few rather than in the maps.
+func (e *EntityManager) small() bool { return e.byPtr == nil }
+
+// grow moves the records of few into the maps, sized for n records. The
+// caller holds e.mu.
+func (e *EntityManager) grow(n int) {
+	if !e.small() {
+		return
+	}
+	e.byPtr = make(map[unsafe.Pointer]*entry, max(n, 2*len(e.fewBuf)))
+	for _, en := range e.few {
+		e.byPtr[en.ptr] = en
+		if en.inIM {
+			// Oldest first: a later record under the same key wins, as an
+			// assignment to the map would have made it.
+			e.putIM(en.meta, en.key, en)
+		}
+	}
+	clear(e.fewBuf[:])
+	e.few = nil
+}
+
+// rec returns the record of the entity at p, or nil.
+func (e *EntityManager) rec(p unsafe.Pointer) *entry {
+	if !e.small() {
+		return e.byPtr[p]
+	}
+	for _, en := range e.few {
+		if en.ptr == p {
+			return en
+		}
+	}
+	return nil
+}
+
+// recOK is rec with the comma-ok of a map read.
+func (e *EntityManager) recOK(p unsafe.Pointer) (*entry, bool) {
+	en := e.rec(p)
+	return en, en != nil
+}
+
+// nRecs returns the number of records.
+func (e *EntityManager) nRecs() int {
+	if e.small() {
+		return len(e.few)
+	}
+	return len(e.byPtr)
+}
+
+// delPtr forgets the record of the entity at p.
+func (e *EntityManager) delPtr(p unsafe.Pointer) {
+	if !e.small() {
+		delete(e.byPtr, p)
+		return
+	}
+	for i, en := range e.few {
+		if en.ptr == p {
+			e.few = append(e.few[:i], e.few[i+1:]...)
+			e.fewBuf[len(e.few)] = nil
+			return
+		}
+	}
+}
+
+// putIM is the assignment to the identity map's maps.
+func (e *EntityManager) putIM(m *EntityMeta, k pkKey, en *entry) {
+	if k.s == "" {
+		if e.im == nil {
+			e.im = map[imIntKey]*entry{}
+		}
+		e.im[imIntKey{m, k.i}] = en
+	} else {
+		if e.imS == nil {
+			e.imS = map[imStrKey]*entry{}
+		}
+		e.imS[imStrKey{m, k.s}] = en
+	}
 }
 
 // ORM returns the ORM the manager belongs to.
@@ -207,51 +393,110 @@ func keyFromValue(f *FieldMeta, v any) (pkKey, bool) {
 }
 
 func (e *EntityManager) lookup(m *EntityMeta, k pkKey) *entry {
-	if byKey := e.im[m]; byKey != nil {
-		return byKey[k]
+	if e.small() {
+		// Newest first: the last record put under a key is the one the
+		// map would hold.
+		for i := len(e.few) - 1; i >= 0; i-- {
+			if en := e.few[i]; en.inIM && en.meta == m && en.key == k {
+				return en
+			}
+		}
+		return nil
 	}
-	return nil
+	if k.s == "" {
+		return e.im[imIntKey{m, k.i}]
+	}
+	return e.imS[imStrKey{m, k.s}]
 }
 
 func (e *EntityManager) addIM(en *entry) {
-	byKey := e.im[en.meta]
-	if byKey == nil {
-		byKey = map[pkKey]*entry{}
-		e.im[en.meta] = byKey
-	}
-	en.key = keyOf(en.meta.PK, en.ptr)
-	byKey[en.key] = en
-	en.inIM = true
+	e.addIMKey(en, keyOf(en.meta.PK, en.ptr))
 }
 
-// reserve sizes the maps of a fresh manager for n entities of m about to be
+// reserve sizes the maps of a fresh manager for n entities about to be
 // loaded, so that they do not grow step by step. The caller holds e.mu.
-func (e *EntityManager) reserve(m *EntityMeta, n int) {
+func (e *EntityManager) reserve(n int) {
 	n = min(n, 4096)
-	if e.im[m] == nil {
-		e.im[m] = make(map[pkKey]*entry, n)
+	if cap(e.tracked)-len(e.tracked) < n {
+		e.tracked = slices.Grow(e.tracked, n)
 	}
-	if len(e.byPtr) == 0 {
-		e.byPtr = make(map[unsafe.Pointer]*entry, n)
+	if !e.small() || len(e.few)+n <= len(e.fewBuf) {
+		return
 	}
+	if len(e.im) == 0 {
+		e.im = make(map[imIntKey]*entry, n)
+	}
+	e.grow(n)
 }
 
 // addIMKey puts en into the identity map under k.
 func (e *EntityManager) addIMKey(en *entry, k pkKey) {
-	byKey := e.im[en.meta]
-	if byKey == nil {
-		byKey = map[pkKey]*entry{}
-		e.im[en.meta] = byKey
+	if e.small() {
+		// In few, en is in the identity map by its inIM and key, as the
+		// newest record: it moves to the end (every entity in the identity
+		// map has a record; the callers that give it one after this call
+		// find it there). A record of another entry at the same address is
+		// replaced, as setPtr would.
+		e.delPtr(en.ptr)
+		if len(e.few) == len(e.fewBuf) {
+			e.grow(0)
+		}
 	}
-	byKey[k] = en
+	if e.small() {
+		e.few = append(e.few, en)
+	} else {
+		e.putIM(en.meta, k, en)
+	}
+	if !en.inIM {
+		e.countIM(en.meta, 1)
+	}
 	en.key, en.inIM = k, true
 }
 
 func (e *EntityManager) dropIM(en *entry) {
-	if en.inIM {
-		delete(e.im[en.meta], en.key)
+	if en.inIM && e.small() {
 		en.inIM = false
+		e.countIM(en.meta, -1)
+		return
 	}
+	if en.inIM {
+		if en.key.s == "" {
+			delete(e.im, imIntKey{en.meta, en.key.i})
+		} else {
+			delete(e.imS, imStrKey{en.meta, en.key.s})
+		}
+		en.inIM = false
+		e.countIM(en.meta, -1)
+	}
+}
+
+// countIM keeps imRefs and imM2M when an entity of m enters (d = 1) or
+// leaves (d = -1) the identity map.
+func (e *EntityManager) countIM(m *EntityMeta, d int) {
+	if m.hasRefs || len(m.Relations) > 0 {
+		e.imRefs += d
+	}
+	if m.hasOwningM2M {
+		e.imM2M += d
+	}
+}
+
+// setPtr records en as the record of the entity at p.
+func (e *EntityManager) setPtr(p unsafe.Pointer, en *entry) {
+	if e.small() {
+		for i, x := range e.few {
+			if x.ptr == p {
+				e.few[i] = en
+				return
+			}
+		}
+		if len(e.few) < len(e.fewBuf) {
+			e.few = append(e.few, en)
+			return
+		}
+		e.grow(0)
+	}
+	e.byPtr[p] = en
 }
 
 // Persist marks new entities for insertion at the next Flush, and re-attaches
@@ -281,7 +526,7 @@ func (e *EntityManager) persistLocked(v any) error {
 	if err != nil {
 		return err
 	}
-	if en, ok := e.byPtr[p]; ok {
+	if en, ok := e.recOK(p); ok {
 		if en.state == stateRemoved {
 			en.state = stateManaged
 			e.removed = removeEntry(e.removed, en)
@@ -299,14 +544,14 @@ func (e *EntityManager) persistLocked(v any) error {
 	}
 	mem := reflect.New(m.fresh).UnsafePointer()
 	en := (*entry)(unsafe.Add(mem, m.freshEntryOff))
-	*en = entry{meta: m, obj: v, ptr: p, state: stateNew, spare: mem}
+	*en = entry{meta: m, ptr: p, state: stateNew, slot: spareSlot}
 	if !m.PK.AutoIncr || !m.PK.isZero(m.PK.ptr(p)) {
 		if other := e.lookup(m, keyOf(m.PK, p)); other != nil {
 			return fmt.Errorf("em: Persist: another %s with %s %v is already managed", m.Name, m.PK.Property, m.PK.Get(v))
 		}
 		e.addIM(en)
 	}
-	e.byPtr[p] = en
+	e.setPtr(p, en)
 	e.pending = append(e.pending, en)
 	if len(m.Relations) > 0 {
 		attachCollections(m, p, true)
@@ -325,7 +570,7 @@ func (e *EntityManager) cascade(en *entry) error {
 			attachCollections(en.meta, en.ptr, en.state == stateNew)
 		}
 		for _, it := range h.items {
-			if _, ok := e.byPtr[it]; ok || !rel.Target.PK.isZero(rel.Target.PK.ptr(it)) {
+			if _, ok := e.recOK(it); ok || !rel.Target.PK.isZero(rel.Target.PK.ptr(it)) {
 				continue
 			}
 			if err := e.persistLocked(reflect.NewAt(rel.Target.Type, it).Interface()); err != nil {
@@ -334,7 +579,7 @@ func (e *EntityManager) cascade(en *entry) error {
 		}
 		if rel.OrphanRemoval && len(h.removed) > 0 {
 			for _, it := range h.removed {
-				if o, ok := e.byPtr[it]; ok && o.state != stateRemoved {
+				if o, ok := e.recOK(it); ok && o.state != stateRemoved {
 					switch o.state {
 					case stateNew:
 						e.forget(o)
@@ -357,7 +602,7 @@ func (e *EntityManager) cascade(en *entry) error {
 		if oh := (*refHeader)(rel.MappedBy.ptr(h.entity)); oh.entity == nil && oh.id == nil {
 			oh.entity = en.ptr
 		}
-		if _, ok := e.byPtr[h.entity]; ok || !rel.Target.PK.isZero(rel.Target.PK.ptr(h.entity)) {
+		if _, ok := e.recOK(h.entity); ok || !rel.Target.PK.isZero(rel.Target.PK.ptr(h.entity)) {
 			continue
 		}
 		if err := e.persistLocked(reflect.NewAt(rel.Target.Type, h.entity).Interface()); err != nil {
@@ -372,7 +617,7 @@ func (e *EntityManager) cascade(en *entry) error {
 		if h.entity == nil {
 			continue
 		}
-		if _, ok := e.byPtr[h.entity]; ok {
+		if _, ok := e.recOK(h.entity); ok {
 			continue
 		}
 		if !f.Ref.PK.isZero(f.Ref.PK.ptr(h.entity)) {
@@ -402,7 +647,7 @@ func (e *EntityManager) Remove(entities ...any) error {
 		if err != nil {
 			return err
 		}
-		en, ok := e.byPtr[p]
+		en, ok := e.recOK(p)
 		if !ok {
 			return fmt.Errorf("%w: Remove of a %s that this entity manager does not manage", ErrNotManaged, m.Name)
 		}
@@ -427,7 +672,7 @@ func (e *EntityManager) removeLocked(en *entry) error {
 		case stateNew:
 			e.pending = removeEntry(e.pending, x)
 			e.dropIM(x)
-			delete(e.byPtr, x.ptr)
+			e.delPtr(x.ptr)
 			x.state = 0
 		case stateManaged:
 			x.state = stateRemoved
@@ -450,11 +695,11 @@ func (e *EntityManager) cascadeRemove(en *entry, seen map[*entry]bool, out *[]*e
 		}
 		h := (*collHeader)(unsafe.Add(en.ptr, rel.offset))
 		if !h.initialized {
-			return &ValidationError{Entity: m.Name, Field: rel.Name, Value: m.PK.Get(en.obj),
+			return &ValidationError{Entity: m.Name, Field: rel.Name, Value: m.PK.Get(en.object()),
 				Reason: fmt.Sprintf("cascade remove needs the items: Init the collection or populate %q before Remove", rel.Property)}
 		}
 		for _, it := range h.items {
-			if x, ok := e.byPtr[it]; ok {
+			if x, ok := e.recOK(it); ok {
 				if err := e.cascadeRemove(x, seen, out); err != nil {
 					return err
 				}
@@ -467,10 +712,10 @@ func (e *EntityManager) cascadeRemove(en *entry, seen map[*entry]bool, out *[]*e
 		}
 		h := (*refHeader)(unsafe.Add(en.ptr, rel.offset))
 		if isInverseMark(h.id) {
-			return &ValidationError{Entity: m.Name, Field: rel.Name, Value: m.PK.Get(en.obj),
+			return &ValidationError{Entity: m.Name, Field: rel.Name, Value: m.PK.Get(en.object()),
 				Reason: fmt.Sprintf("cascade remove needs the related %s: Load the reference or populate %q before Remove", rel.Target.Name, rel.Property)}
 		}
-		if x, ok := e.byPtr[h.entity]; ok && h.entity != nil {
+		if x, ok := e.recOK(h.entity); ok && h.entity != nil {
 			if err := e.cascadeRemove(x, seen, out); err != nil {
 				return err
 			}
@@ -490,12 +735,12 @@ func (e *EntityManager) cascadeRemove(en *entry, seen map[*entry]bool, out *[]*e
 				}
 			}
 			if target == nil {
-				return &ValidationError{Entity: m.Name, Field: f.Name, Value: m.PK.Get(en.obj),
+				return &ValidationError{Entity: m.Name, Field: f.Name, Value: m.PK.Get(en.object()),
 					Reason: fmt.Sprintf("cascade remove of %s %v, which is not loaded: Load the reference or populate it before Remove", f.Ref.Name, h.id)}
 			}
 		}
 		if target != nil {
-			if x, ok := e.byPtr[target]; ok {
+			if x, ok := e.recOK(target); ok {
 				if err := e.cascadeRemove(x, seen, out); err != nil {
 					return err
 				}
@@ -514,7 +759,7 @@ func (e *EntityManager) IsManaged(entity any) bool {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	_, ok := e.byPtr[p]
+	_, ok := e.recOK(p)
 	return ok
 }
 
@@ -526,14 +771,14 @@ func (e *EntityManager) Detach(entity any) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if en, ok := e.byPtr[p]; ok {
+	if en, ok := e.recOK(p); ok {
 		e.forget(en)
 	}
 }
 
 func (e *EntityManager) forget(en *entry) {
 	e.dropIM(en)
-	delete(e.byPtr, en.ptr)
+	e.delPtr(en.ptr)
 	switch en.state {
 	case stateNew:
 		e.pending = removeEntry(e.pending, en)
@@ -548,12 +793,23 @@ func (e *EntityManager) forget(en *entry) {
 func (e *EntityManager) Clear() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, en := range e.tracked {
-		en.inTracked = false
+	for _, s := range e.tracked {
+		s.en.inTracked = false
 	}
-	e.im = map[*EntityMeta]map[pkKey]*entry{}
-	e.byPtr = map[unsafe.Pointer]*entry{}
-	e.pending, e.removed, e.tracked = nil, nil, nil
+	for _, en := range e.im {
+		en.inIM = false
+	}
+	for _, en := range e.imS {
+		en.inIM = false
+	}
+	for _, en := range e.few {
+		en.inIM = false
+	}
+	e.im, e.imS, e.byPtr, e.imRefs, e.imM2M = nil, nil, nil, 0, 0
+	clear(e.fewBuf[:])
+	e.few = e.fewBuf[:0]
+	e.pending, e.removed, e.tracked = nil, nil, e.trackBuf[:0]
+	clear(e.trackBuf[:])
 }
 
 // ManagedCount returns the number of entities the manager tracks (new,
@@ -561,7 +817,7 @@ func (e *EntityManager) Clear() {
 func (e *EntityManager) ManagedCount() int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return len(e.byPtr)
+	return e.nRecs()
 }
 
 func removeEntry(list []*entry, en *entry) []*entry {
@@ -604,15 +860,30 @@ func (e *EntityManager) registerAttached(m *EntityMeta, obj any, p unsafe.Pointe
 // (written to snap when the caller allocated room for it next to the entity).
 // The caller holds e.mu.
 func (e *EntityManager) register(m *EntityMeta, obj any, p, snap unsafe.Pointer) *entry {
-	return e.registerEntry(&entry{}, m, obj, p, snap)
+	return e.registerEntry(e.newEntry(), m, obj, p, snap)
+}
+
+// entrySlab is the number of records newEntry allocates at a time.
+const entrySlab = 32
+
+// newEntry returns a zeroed record for an entity the caller allocated. The
+// records come in slabs, apart from entities and snapshots: a flush that
+// walks them does not stream records it does not read. The caller holds e.mu.
+func (e *EntityManager) newEntry() *entry {
+	if len(e.slab) == 0 {
+		e.slab = make([]entry, entrySlab)
+	}
+	en := &e.slab[0]
+	e.slab = e.slab[1:]
+	return en
 }
 
 // registerEntry is register with the record's memory given (inside a pair).
 func (e *EntityManager) registerEntry(en *entry, m *EntityMeta, obj any, p, snap unsafe.Pointer) *entry {
-	*en = entry{meta: m, obj: obj, ptr: p, state: stateManaged, snap: snap}
+	*en = entry{meta: m, ptr: p, state: stateManaged, snap: snap}
 	e.takeSnapshot(en)
 	e.addIM(en)
-	e.byPtr[p] = en
+	e.setPtr(p, en)
 	return en
 }
 
@@ -620,24 +891,23 @@ func (e *EntityManager) registerEntry(en *entry, m *EntityMeta, obj any, p, snap
 func (e *EntityManager) takeSnapshot(en *entry) {
 	m := en.meta
 	if en.snap == nil {
-		if en.spare != nil {
-			en.snap, en.spare = en.spare, nil
+		if !en.inTracked && en.slot == spareSlot {
+			e.setSnap(en, unsafe.Add(unsafe.Pointer(en), -int(m.freshEntryOff)))
+			en.slot = 0
 		} else {
-			en.snap = reflect.New(m.Type).UnsafePointer()
+			e.setSnap(en, reflect.New(m.Type).UnsafePointer())
 		}
 	}
-	if !en.inTracked {
-		en.inTracked = true
-		e.tracked = append(e.tracked, en)
-	}
 	copyStruct(m, en.snap, en.ptr)
+	e.track(en)
 	if m.jsonN > 0 {
-		if en.snapJSON == nil {
-			en.snapJSON = make([][]byte, m.jsonN)
+		x := en.ext()
+		if x.snapJSON == nil {
+			x.snapJSON = make([][]byte, m.jsonN)
 		}
 		for _, f := range m.Fields {
 			if f.JSON {
-				en.snapJSON[f.jsonIdx], _ = marshalJSON(f, en.ptr)
+				x.snapJSON[f.jsonIdx], _ = marshalJSON(f, en.ptr)
 			}
 		}
 	}
@@ -667,7 +937,7 @@ func (en *entry) changed(buf []*FieldMeta) []*FieldMeta {
 	for _, f := range m.Fields {
 		if f.JSON {
 			cur, _ := marshalJSON(f, en.ptr)
-			if string(cur) != string(en.snapJSON[f.jsonIdx]) {
+			if string(cur) != string(en.extra.snapJSON[f.jsonIdx]) {
 				buf = append(buf, f)
 			}
 			continue

@@ -86,15 +86,15 @@ func Merge[T any](e *EntityManager, entity *T) (*T, error) {
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if en, ok := e.byPtr[p]; ok {
-		return en.obj.(*T), nil
+	if en, ok := e.recOK(p); ok {
+		return en.object().(*T), nil
 	}
 	if m.PK.isZero(m.PK.ptr(p)) {
 		return nil, fmt.Errorf("%w: Merge of a %s without a primary key (use Persist for new entities)", ErrNotManaged, m.Name)
 	}
 	if en := e.lookup(m, keyOf(m.PK, p)); en != nil {
 		copyStruct(m, en.ptr, p)
-		return en.obj.(*T), nil
+		return en.object().(*T), nil
 	}
 	e.registerAttached(m, entity, p)
 	return entity, nil
@@ -114,7 +114,7 @@ func (e *EntityManager) Refresh(ctx context.Context, entity any) error {
 		return err
 	}
 	e.mu.Lock()
-	en, ok := e.byPtr[p]
+	en, ok := e.recOK(p)
 	e.mu.Unlock()
 	if !ok || en.state == stateNew {
 		return fmt.Errorf("%w: Refresh of a %s that was never loaded or flushed", ErrNotManaged, m.Name)
@@ -129,7 +129,7 @@ func (e *EntityManager) Refresh(ctx context.Context, entity any) error {
 		return &NotFoundError{Entity: m.Name, Filter: pk}
 	}
 	e.mu.Lock()
-	en.partial, en.loadedSet = false, nil
+	en.setLoaded(nil)
 	e.mu.Unlock()
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"unsafe"
 
 	"github.com/mikrogo/mikro/em/internal/dbconn"
@@ -79,7 +80,13 @@ func oneOpt(opts []FindOptions) FindOptions {
 // ErrUnknownEntity for an unregistered T, or the database error.
 func Find[T any](ctx context.Context, e *EntityManager, filter any, opts ...FindOptions) ([]*T, error) {
 	var out []*T
+	if len(opts) > 0 && opts[0].Limit > 0 {
+		out = make([]*T, 0, min(opts[0].Limit, 1024))
+	}
 	err := e.find(ctx, reflect.TypeFor[T](), filter, oneOpt(opts), func(obj any) { out = append(out, obj.(*T)) })
+	if len(out) == 0 {
+		out = nil // as without the capacity
+	}
 	return out, err
 }
 
@@ -114,7 +121,7 @@ func FindOne[T any](ctx context.Context, e *EntityManager, filter any, opts ...F
 		case ok && en == nil:
 			return nil, nil
 		case ok:
-			out = en.obj.(*T)
+			out = en.object().(*T)
 		case pk != nil && e.orm.backend == nil:
 			// A key not yet managed: the SELECT by key was built at Open.
 			if err := e.load(ctx, m, m.byPKSQL, []any{pk}, func(obj any) { out = obj.(*T) }); err != nil {
@@ -257,9 +264,12 @@ func (e *EntityManager) selectFor(m *EntityMeta, filter any, o FindOptions) (qb.
 			}
 		}
 	}
-	cols := make([]any, len(fields))
-	for i, f := range fields {
-		cols[i] = f.Column
+	cols := m.columnList
+	if len(o.Fields) > 0 || cols == nil {
+		cols = make([]any, len(fields))
+		for i, f := range fields {
+			cols[i] = f.Column
+		}
 	}
 	q := e.orm.dialect.Select(cols...).From(m.Table)
 	where, err := compileFilter(e.orm.dialect, m, filter)
@@ -354,7 +364,7 @@ func (e *EntityManager) find(ctx context.Context, t reflect.Type, filter any, o 
 		}
 		defer rows.Close()
 		if o.Limit > 1 {
-			e.reserve(m, o.Limit)
+			e.reserve(o.Limit)
 		}
 		collect := each
 		if len(o.Populate) > 0 {
@@ -387,15 +397,36 @@ func (e *EntityManager) load(ctx context.Context, m *EntityMeta, query string, a
 // makes them managed, or returns the managed instance of the same key. The
 // caller holds e.mu.
 func (e *EntityManager) hydrate(rows dbconn.Rows, m *EntityMeta, fields []*FieldMeta, partial, refresh bool, each func(obj any)) error {
-	dest := make([]any, len(fields))
+	dp := scanDests.Get().(*[]any)
+	defer func() {
+		clear(*dp)
+		scanDests.Put(dp)
+	}()
+	if cap(*dp) < len(fields) {
+		*dp = make([]any, len(fields))
+	}
+	dest := (*dp)[:len(fields)]
+	// Fields scanned straight into their own memory need no holder and
+	// no fixup: their destinations are typed addresses, computed without
+	// the checks of scanDest.
+	direct := true
+	for _, f := range fields {
+		direct = direct && f.addr != nil && f.scanKind == scanDirect
+	}
 	var fixups []func() error
 	for rows.Next() {
 		pair := reflect.New(m.pair).UnsafePointer()
 		p := pair
 		obj := reflect.NewAt(m.Type, p).Interface()
 		fixups = fixups[:0]
-		for i, f := range fields {
-			dest[i], fixups = scanDest(f, p, fixups)
+		if direct {
+			for i, f := range fields {
+				dest[i] = f.addr(unsafe.Add(p, f.offset))
+			}
+		} else {
+			for i, f := range fields {
+				dest[i], fixups = scanDest(f, p, fixups)
+			}
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return fmt.Errorf("em: load %s: %w", m.Name, err)
@@ -408,7 +439,7 @@ func (e *EntityManager) hydrate(rows dbconn.Rows, m *EntityMeta, fields []*Field
 		if en := e.lookup(m, keyOf(m.PK, p)); en != nil {
 			mergeLoaded(e, en, fields, p, refresh, partial)
 			if en.state != stateRemoved {
-				each(en.obj)
+				each(en.object())
 			}
 			continue
 		}
@@ -434,7 +465,7 @@ func mergeLoaded(e *EntityManager, en *entry, fields []*FieldMeta, p unsafe.Poin
 				copyFields([]*FieldMeta{f}, en.snap, p)
 			}
 		}
-		en.partial, en.loadedSet = false, nil
+		en.setLoaded(nil)
 	}
 }
 
@@ -450,16 +481,24 @@ func (e *EntityManager) registerLoaded(m *EntityMeta, obj any, pair unsafe.Point
 		markInverses(m, pair)
 	}
 	if partial {
-		en.partial = true
-		en.loadedSet = make(map[*FieldMeta]bool, len(fields))
+		set := make(map[*FieldMeta]bool, len(fields))
 		for _, f := range fields {
-			en.loadedSet[f] = true
+			set[f] = true
 		}
+		en.setLoaded(set)
 	}
 	return en
 }
 
-func (en *entry) loaded(f *FieldMeta) bool { return !en.partial || en.loadedSet[f] }
+func (en *entry) loaded(f *FieldMeta) bool { return !en.partial || en.extra.loadedSet[f] }
+
+// setLoaded makes en partial with the fields of set, or complete (nil).
+func (en *entry) setLoaded(set map[*FieldMeta]bool) {
+	en.partial = set != nil
+	if set != nil || en.extra != nil {
+		en.ext().loadedSet = set
+	}
+}
 
 func copyFields(fields []*FieldMeta, dst, src unsafe.Pointer) {
 	for _, f := range fields {
@@ -471,8 +510,8 @@ func copyFields(fields []*FieldMeta, dst, src unsafe.Pointer) {
 // the field's own address where the driver can write it, or a holder whose
 // value a fixup stores afterwards (JSON, NULL into a non-pointer field).
 func scanDest(f *FieldMeta, base unsafe.Pointer, fixups []func() error) (any, []func() error) {
-	switch {
-	case f.isRef:
+	switch f.scanKind {
+	case scanRef:
 		h := &refHolder{}
 		return h, append(fixups, func() error {
 			hdr := (*refHeader)(f.ptr(base))
@@ -488,7 +527,7 @@ func scanDest(f *FieldMeta, base unsafe.Pointer, fixups []func() error) (any, []
 			hdr.id = k.value(f.Ref.PK)
 			return nil
 		})
-	case f.JSON:
+	case scanJSON:
 		h := &jsonHolder{}
 		return h, append(fixups, func() error {
 			if h.data == nil {
@@ -497,9 +536,7 @@ func scanDest(f *FieldMeta, base unsafe.Pointer, fixups []func() error) (any, []
 			}
 			return json.Unmarshal(h.data, f.value(base).Addr().Interface())
 		})
-	case f.Nullable && f.Type.Kind() != reflect.Pointer && f.Type != bytesType && !reflect.PointerTo(f.Type).Implements(scannerType):
-		// NULL into a plain field, or into a named byte slice
-		// (json.RawMessage), which database/sql cannot scan NULL into.
+	case scanNull:
 		h := &nullHolder{}
 		return h, append(fixups, func() error {
 			if h.v == nil {
@@ -513,6 +550,34 @@ func scanDest(f *FieldMeta, base unsafe.Pointer, fixups []func() error) (any, []
 		return f.addr(f.ptr(base)), fixups
 	}
 	return reflect.NewAt(f.Type, f.ptr(base)).Interface(), fixups
+}
+
+// scanDests recycles the argument slices of Scan: one per query otherwise.
+var scanDests = sync.Pool{New: func() any { return new([]any) }}
+
+// How a field is scanned.
+const (
+	scanDirect = iota + 1 // into its own memory
+	scanRef               // a key into a refHolder, bound by a fixup
+	scanJSON              // JSON text into a jsonHolder, decoded by a fixup
+	// NULL into a plain field, or into a named byte slice
+	// (json.RawMessage), which database/sql cannot scan NULL into: a
+	// nullHolder, assigned by a fixup.
+	scanNull
+)
+
+// scanKindOf works out how f is scanned (for FieldMeta.scanKind).
+func scanKindOf(f *FieldMeta) uint8 {
+	k := uint8(scanDirect)
+	switch {
+	case f.isRef:
+		k = scanRef
+	case f.JSON:
+		k = scanJSON
+	case f.Nullable && f.Type.Kind() != reflect.Pointer && f.Type != bytesType && !reflect.PointerTo(f.Type).Implements(scannerType):
+		k = scanNull
+	}
+	return k
 }
 
 type jsonHolder struct{ data []byte }

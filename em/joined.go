@@ -228,8 +228,8 @@ func (e *EntityManager) findJoined(ctx context.Context, m *EntityMeta, filter an
 		}
 		if root := cur[0]; root != nil && !seenRoot[root] {
 			seenRoot[root] = true
-			if en := e.byPtr[root]; en != nil && en.state != stateRemoved {
-				each(en.obj)
+			if en := e.rec(root); en != nil && en.state != stateRemoved {
+				each(en.object())
 			}
 		}
 	}

@@ -93,6 +93,9 @@ type EntityMeta struct {
 	// its unit-of-work record in one allocation, side by side in memory;
 	// snapOff and entryOff are the offsets of S and N.
 	byPKSQL string // SELECT of every column by primary key, LIMIT 1; built at Open
+	// columnList is the column of every field, boxed once for qb.Select
+	// (set at Open; qb copies it).
+	columnList []any
 	// fresh is struct{ S T; N entry }: the record of a persisted entity and
 	// room for its first snapshot in one allocation.
 	fresh         reflect.Type
@@ -127,15 +130,16 @@ type FieldMeta struct {
 	isRef   bool         // an em.Ref[T] field: many-to-one
 	refType reflect.Type // T of that Ref
 
-	index   []int
-	offset  uintptr
-	eq      func(a, b unsafe.Pointer) bool // nil for JSON fields
-	deep    func(dst, src unsafe.Pointer)  // deep copy of reference-typed values; nil when a plain copy suffices
-	jsonIdx int
-	isZero  func(p unsafe.Pointer) bool
-	addr    func(p unsafe.Pointer) any // typed address for Scan; nil: through reflection
-	get     func(p unsafe.Pointer) any // the value, boxed; nil: through reflection
-	keyKind uint8                      // how keyOf reads a primary key: keyInt64, keyInt, keyString, or by reflection
+	index    []int
+	offset   uintptr
+	eq       func(a, b unsafe.Pointer) bool // nil for JSON fields
+	deep     func(dst, src unsafe.Pointer)  // deep copy of reference-typed values; nil when a plain copy suffices
+	jsonIdx  int
+	isZero   func(p unsafe.Pointer) bool
+	addr     func(p unsafe.Pointer) any // typed address for Scan; nil: through reflection
+	get      func(p unsafe.Pointer) any // the value, boxed; nil: through reflection
+	keyKind  uint8                      // how keyOf reads a primary key: keyInt64, keyInt, keyString, or by reflection
+	scanKind uint8                      // how the field is scanned: scanDirect, scanRef, …; set by buildRegistry
 }
 
 // Property returns the field for a property name (or Go field name), or nil.
@@ -479,6 +483,11 @@ func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gen
 			}
 			rel.Target, rel.MappedBy = target, f
 			m.hasRefs, m.flat = true, false
+		}
+	}
+	for _, m := range r.order {
+		for _, f := range m.Fields {
+			f.scanKind = scanKindOf(f)
 		}
 	}
 	registerMetas(r.order)

@@ -213,6 +213,7 @@ func open(ctx context.Context, conn dbconn.DB, cfg Config) (*ORM, error) {
 		for i, f := range m.Fields {
 			cols[i] = f.Column
 		}
+		m.columnList = cols
 		if m.byPKSQL, _, err = o.dialect.Select(cols...).From(m.Table).Where(qb.Eq(m.PK.Column, 0)).Limit(1).Build(); err != nil {
 			return nil, err
 		}

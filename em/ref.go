@@ -140,7 +140,7 @@ func GetReference[T any](e *EntityManager, id any) (Ref[T], error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if en := e.lookup(m, k); en != nil && en.state != stateRemoved {
-		r.entity = en.obj.(*T)
+		r.entity = en.object().(*T)
 	}
 	return r, nil
 }
@@ -272,7 +272,8 @@ func (e *EntityManager) batchFetch(ctx context.Context, m *EntityMeta, id any) e
 	if e.lookup(m, k0) == nil {
 		keys = append(keys, k0.value(m.PK))
 		seen := map[pkKey]bool{k0: true}
-		for _, en := range e.tracked {
+		for _, ts := range e.tracked {
+			en := ts.en
 			if en.state != stateManaged {
 				continue
 			}

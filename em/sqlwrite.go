@@ -208,7 +208,7 @@ func (e *EntityManager) insertChunk(ctx context.Context, tx *txState, m *EntityM
 			return fmt.Errorf("em: insert %s: the database returned more keys than rows", m.Name)
 		}
 		tx.zeroed = append(tx.zeroed, zeroRec{chunk[i], m.PK})
-		if err := rows.Scan(m.PK.Addr(chunk[i].obj)); err != nil {
+		if err := rows.Scan(m.PK.Addr(chunk[i].object())); err != nil {
 			return fmt.Errorf("em: insert %s: reading the generated key: %w", m.Name, err)
 		}
 		i++
@@ -442,9 +442,9 @@ func versionConds(m *EntityMeta, chunk []*entry) qb.Expr {
 func (e *EntityManager) bindRef(tx *txState, en *entry, f *FieldMeta) (any, error) {
 	h := (*refHeader)(f.ptr(en.ptr))
 	if h.entity != nil && !tx.inserted[h.entity] {
-		if t, ok := e.byPtr[h.entity]; ok && t.state == stateNew && h.entity != en.ptr {
+		if t, ok := e.recOK(h.entity); ok && t.state == stateNew && h.entity != en.ptr {
 			if !f.Nullable {
-				return nil, &ValidationError{Entity: en.meta.Name, Field: f.Name, Value: en.meta.PK.Get(en.obj),
+				return nil, &ValidationError{Entity: en.meta.Name, Field: f.Name, Value: en.meta.PK.Get(en.object()),
 					Reason: fmt.Sprintf("new entities refer to each other through this NOT NULL reference to %s; make one reference nullable, or flush one entity first", f.Ref.Name)}
 			}
 			tx.deferred = append(tx.deferred, deferredRef{en, f})
@@ -496,12 +496,12 @@ func (e *EntityManager) writePivots(ctx context.Context, tx *txState, ops []pivo
 			return en.state == stateManaged
 		}
 		for _, it := range op.h.removed {
-			if linkable(it, e.byPtr[it]) {
+			if linkable(it, e.rec(it)) {
 				dels[op.rel] = append(dels[op.rel], row{owner, keyOf(pk, it).value(pk)})
 			}
 		}
 		for _, it := range op.h.added {
-			if en := e.byPtr[it]; en != nil && en.state == stateNew || linkable(it, en) {
+			if en := e.rec(it); en != nil && en.state == stateNew || linkable(it, en) {
 				adds[op.rel] = append(adds[op.rel], row{owner, keyOf(pk, it).value(pk)})
 			}
 		}

@@ -93,7 +93,7 @@ func (tx *txState) remember(en *entry) {
 		snap = reflect.New(en.meta.Type).UnsafePointer()
 		copyStruct(en.meta, snap, en.snap)
 	}
-	tx.undo = append(tx.undo, undoRec{en: en, backup: b, snap: snap, snapJSON: append([][]byte(nil), en.snapJSON...),
+	tx.undo = append(tx.undo, undoRec{en: en, backup: b, snap: snap, snapJSON: append([][]byte(nil), en.snapJSON()...),
 		state: en.state, inIM: en.inIM, key: en.key})
 }
 
@@ -111,29 +111,34 @@ func (e *EntityManager) restore(tx *txState, from undoMark, pend, rem []*entry) 
 		u := tx.undo[i]
 		en := u.en
 		copyStruct(en.meta, en.ptr, u.backup)
-		en.snap, en.snapJSON, en.state = u.snap, u.snapJSON, u.state
+		e.setSnap(en, u.snap)
+		en.state = u.state
+		if u.snapJSON != nil || en.extra != nil {
+			en.ext().snapJSON = u.snapJSON
+		}
 		e.dropIM(en)
 		if u.inIM {
-			en.key = u.key
-			e.im[en.meta][u.key] = en
-			en.inIM = true
+			e.addIMKey(en, u.key)
 		}
-		e.byPtr[en.ptr] = en
-		if !en.inTracked && en.snap != nil {
-			en.inTracked = true
-			e.tracked = append(e.tracked, en)
+		e.setPtr(en.ptr, en)
+		if en.snap != nil {
+			e.track(en)
 		}
 	}
 	for i := len(tx.fresh) - 1; i >= from.fresh; i-- {
 		r := tx.fresh[i]
 		en := r.en
-		en.state, en.snap, en.snapJSON = stateNew, nil, nil
+		e.setSnap(en, nil)
+		en.state = stateNew
+		if en.extra != nil {
+			en.extra.snapJSON = nil
+		}
 		e.dropIM(en)
 		if r.inIM {
 			en.key = r.key
 			e.addIMKey(en, r.key)
 		}
-		e.byPtr[en.ptr] = en
+		e.setPtr(en.ptr, en)
 	}
 	for i := len(tx.zeroed) - 1; i >= from.zeroed; i-- {
 		z := tx.zeroed[i]
@@ -153,7 +158,7 @@ func (e *EntityManager) collect(st entryState, lists ...[]*entry) []*entry {
 	var out []*entry
 	for _, list := range lists {
 		for _, en := range list {
-			if !seen[en] && en.state == st && e.byPtr[en.ptr] == en {
+			if !seen[en] && en.state == st && e.rec(en.ptr) == en {
 				seen[en] = true
 				out = append(out, en)
 			}

@@ -162,7 +162,7 @@ func UpsertMany[T any](ctx context.Context, e *EntityManager, entities []*T, onC
 				return nil, fmt.Errorf("em: UpsertMany[%s]: row %d was not found after the upsert", m.Name, start+i)
 			}
 			copyStruct(m, p, row)
-			out[start+i] = e.adopt(m, v, p).obj.(*T)
+			out[start+i] = e.adopt(m, v, p).object().(*T)
 		}
 	}
 	return out, nil
@@ -172,7 +172,7 @@ func UpsertMany[T any](ctx context.Context, e *EntityManager, entities []*T, onC
 // or copies them into the instance already managed for its key. The caller
 // holds e.mu.
 func (e *EntityManager) adopt(m *EntityMeta, obj any, p unsafe.Pointer) *entry {
-	if en, ok := e.byPtr[p]; ok {
+	if en, ok := e.recOK(p); ok {
 		if en.state == stateNew {
 			e.pending = removeEntry(e.pending, en)
 			en.state = stateManaged

@@ -1,0 +1,5 @@
+//go:build !amd64 || purego
+
+package em
+
+func addAsm(map[string]func([]trackSlot) int) {}
