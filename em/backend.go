@@ -138,6 +138,9 @@ func OpenBackend(ctx context.Context, b Backend, cfg Config) (*ORM, error) {
 	if b == nil {
 		return nil, errors.New("em: OpenBackend needs a backend")
 	}
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	o := &ORM{cfg: cfg, backend: b, log: cfg.Logger}
 	if o.log == nil {
 		o.log = slog.Default()

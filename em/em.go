@@ -49,7 +49,12 @@ type EntityManager struct {
 	// fork that reads a few entities allocates no slot array.
 	trackBuf [2]trackSlot
 	slab     []entry // records not yet handed out by newEntry
-	tx       *txState
+	// marked lists, under ChangeTrackingExplicit, the managed entries that
+	// Persist or Assign marked for the next flush to compare (their slot is
+	// markedSlot); none of them is in tracked. Entries detached since stay
+	// until a flush drops them.
+	marked []*entry
+	tx     *txState
 	// flushMu makes concurrent Flush calls on one manager wait for each other.
 	flushMu sync.Mutex
 }
@@ -86,6 +91,10 @@ type entry struct {
 
 // spareSlot is entry.slot of a new record with room for its snapshot.
 const spareSlot = -1
+
+// markedSlot is entry.slot of a managed record in EntityManager.marked,
+// under ChangeTrackingExplicit (whose records are never in tracked).
+const markedSlot = -2
 
 // entryExtra is what few records need, kept out of entry so that a record
 // and an entity's two copies fit in 256 bytes for the common entity of
@@ -140,8 +149,8 @@ func (e *EntityManager) setSnap(en *entry, p unsafe.Pointer) {
 // track gives en, which has a snapshot, a slot in e.tracked. The caller
 // holds e.mu.
 func (e *EntityManager) track(en *entry) {
-	if en.inTracked {
-		return
+	if en.inTracked || e.orm.cfg.ChangeTracking == ChangeTrackingExplicit {
+		return // explicit: compared only when marked
 	}
 	var size uintptr
 	if en.meta.flat {
@@ -149,6 +158,57 @@ func (e *EntityManager) track(en *entry) {
 	}
 	en.inTracked, en.slot = true, int32(len(e.tracked))
 	e.tracked = append(e.tracked, trackSlot{ptr: en.ptr, snap: en.snap, en: en, size: size})
+}
+
+// mark puts a managed en in e.marked, for the next flush to compare, under
+// ChangeTrackingExplicit. The caller holds e.mu.
+func (e *EntityManager) mark(en *entry) {
+	if e.orm.cfg.ChangeTracking != ChangeTrackingExplicit || en.state != stateManaged || en.snap == nil || en.slot == markedSlot {
+		return
+	}
+	en.slot = markedSlot
+	e.marked = append(e.marked, en)
+}
+
+// unmark takes the first n entries out of e.marked: a flush compared them.
+// The caller holds e.mu.
+func (e *EntityManager) unmark(n int) {
+	for _, en := range e.marked[:n] {
+		if en.slot == markedSlot {
+			en.slot = 0
+		}
+	}
+	rest := copy(e.marked, e.marked[n:])
+	clear(e.marked[rest:])
+	e.marked = e.marked[:rest]
+}
+
+// eachManaged calls fn for every entry with a snapshot (managed, or removed
+// and not yet flushed): the tracked list, or under ChangeTrackingExplicit
+// the identity map. The caller holds e.mu; fn must not add or drop records.
+func (e *EntityManager) eachManaged(fn func(en *entry)) {
+	if e.orm.cfg.ChangeTracking != ChangeTrackingExplicit {
+		for _, s := range e.tracked {
+			if s.en.snap != nil {
+				fn(s.en)
+			}
+		}
+		return
+	}
+	visit := func(en *entry) {
+		if en.snap != nil && en.state != 0 {
+			fn(en)
+		}
+	}
+	if e.byPtr == nil {
+		for _, en := range e.few {
+			visit(en)
+		}
+		return
+	}
+	for _, en := range e.byPtr {
+		visit(en)
+	}
 }
 
 // pkKey is a primary key normalized for the identity map.
@@ -500,7 +560,9 @@ func (e *EntityManager) setPtr(p unsafe.Pointer, en *entry) {
 }
 
 // Persist marks new entities for insertion at the next Flush, and re-attaches
-// removed ones. Entities already managed are left as they are. A UUID primary
+// removed ones. Entities already managed are left as they are (under
+// ChangeTrackingExplicit, they are marked for the next Flush to compare
+// with their snapshots and cascade from). A UUID primary
 // key that is empty gets its value now. It returns an error matching
 // ErrUnknownEntity for a value that is not a pointer to a registered entity,
 // or ErrGlobalContext on the root manager.
@@ -531,6 +593,7 @@ func (e *EntityManager) persistLocked(v any) error {
 			en.state = stateManaged
 			e.removed = removeEntry(e.removed, en)
 		}
+		e.mark(en)
 		return nil
 	}
 	if m.PK.UUID && m.PK.isZero(m.PK.ptr(p)) {
@@ -796,6 +859,7 @@ func (e *EntityManager) Clear() {
 	for _, s := range e.tracked {
 		s.en.inTracked = false
 	}
+	e.unmark(len(e.marked))
 	for _, en := range e.im {
 		en.inIM = false
 	}

@@ -43,13 +43,24 @@ func Create[T any](e *EntityManager, data any) (*T, error) {
 
 // Assign sets properties of entity from data (property names to values),
 // converting numeric kinds. The changes are written at the next Flush if the
-// entity is managed. It returns a *FilterError for an unknown property.
+// entity is managed (with ChangeTrackingExplicit, Assign marks it as Persist
+// does). It returns a *FilterError for an unknown property.
 func (e *EntityManager) Assign(entity any, data map[string]any) error {
-	m, _, err := e.orm.entityArg(entity)
+	m, p, err := e.orm.entityArg(entity)
 	if err != nil {
 		return err
 	}
-	return assignMap(m, entity, data)
+	if err := assignMap(m, entity, data); err != nil {
+		return err
+	}
+	if e.orm.cfg.ChangeTracking == ChangeTrackingExplicit {
+		e.mu.Lock()
+		if en, ok := e.recOK(p); ok {
+			e.mark(en)
+		}
+		e.mu.Unlock()
+	}
+	return nil
 }
 
 func assignMap(m *EntityMeta, entity any, data map[string]any) error {

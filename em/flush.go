@@ -18,6 +18,7 @@ type plan struct {
 	deletes map[*EntityMeta][]*entry
 	pivots  []pivotOp // many-to-many links to write
 	n       int
+	marked  int // the entries of EntityManager.marked the plan compared
 }
 
 // pivotOp is the pending change of one owning many-to-many collection.
@@ -71,6 +72,22 @@ func (e *EntityManager) computePlan() *plan {
 	}
 	for _, en := range e.pending {
 		pivotOwner(en)
+	}
+	if len(e.marked) > 0 {
+		// ChangeTrackingExplicit: the marked entities are the only ones
+		// compared, so the walk costs what was marked.
+		var buf []*FieldMeta
+		for _, en := range e.marked {
+			if en.slot != markedSlot || en.state != stateManaged || en.snap == nil {
+				continue
+			}
+			if buf = en.changed(buf[:0]); len(buf) > 0 {
+				p.updates = append(p.updates, update{en: en, fields: slices.Clone(buf)})
+				p.n++
+			}
+			pivotOwner(en)
+		}
+		p.marked = len(e.marked)
 	}
 	if e.imM2M > 0 {
 		for _, s := range e.tracked {
@@ -236,6 +253,7 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	}
 	p := e.computePlan()
 	if p.empty() {
+		e.unmark(p.marked) // compared, and unchanged
 		return nil
 	}
 	if err := checkRefs(p); err != nil {
@@ -434,6 +452,13 @@ func (e *EntityManager) cascadeAll() error {
 			return err
 		}
 	}
+	for i := 0; i < len(e.marked); i++ {
+		if en := e.marked[i]; en.slot == markedSlot {
+			if err := visit(en); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 
@@ -536,6 +561,7 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 		p = e.computePlan()
 		rememberPlan(p)
 		if p.empty() {
+			e.unmark(p.marked)
 			return nil
 		}
 	}
@@ -618,6 +644,9 @@ func (e *EntityManager) finishFlush(ctx context.Context, p *plan) error {
 	for _, op := range p.pivots {
 		op.h.added, op.h.removed = nil, nil
 	}
+	// The marked entities compared are written; those marked while hooks
+	// ran stay marked.
+	e.unmark(min(p.marked, len(e.marked)))
 	// Keep what other goroutines persisted or removed while hooks ran.
 	e.pending = e.collect(stateNew, e.pending)
 	e.removed = e.collect(stateRemoved, e.removed)

@@ -272,10 +272,9 @@ func (e *EntityManager) batchFetch(ctx context.Context, m *EntityMeta, id any) e
 	if e.lookup(m, k0) == nil {
 		keys = append(keys, k0.value(m.PK))
 		seen := map[pkKey]bool{k0: true}
-		for _, ts := range e.tracked {
-			en := ts.en
+		e.eachManaged(func(en *entry) {
 			if en.state != stateManaged {
-				continue
+				return
 			}
 			for _, f := range en.meta.Fields {
 				if !f.isRef || f.Ref != m {
@@ -298,7 +297,7 @@ func (e *EntityManager) batchFetch(ctx context.Context, m *EntityMeta, id any) e
 				}
 				sites = append(sites, site{f, en.ptr})
 			}
-		}
+		})
 	}
 	e.mu.Unlock()
 	if len(keys) == 0 {

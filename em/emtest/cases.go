@@ -104,6 +104,65 @@ var behaviourCases = []behaviourCase{
 			t.Fatalf("reloaded %+v", fresh)
 		}
 	}},
+	{name: "explicit_change_tracking", config: func(c *em.Config) {
+		c.ChangeTracking = em.ChangeTrackingExplicit
+	}, run: func(t *testing.T, v env) {
+		seedAuthors(t, v, "Ann", "Bob", "Cid")
+		e := v.orm.Fork()
+		all, err := em.FindAll[Author](v.ctx, e, em.FindOptions{OrderBy: []string{"name"}})
+		must(t, err)
+		ann, bob, cid := all[0], all[1], all[2]
+		// Changed but not persisted: not compared, not written.
+		ann.Rating, bob.Rating = 7, 8
+		v.log.Reset()
+		must(t, e.Flush(v.ctx))
+		if n := v.log.Count("UPDATE"); n != 0 {
+			t.Fatalf("explicit tracking wrote entities nobody persisted: %v", v.log.All())
+		}
+		// Persist marks one: only it is written.
+		must(t, e.Persist(ann))
+		v.log.Reset()
+		must(t, e.Flush(v.ctx))
+		if n := v.log.Count("UPDATE"); n != 1 {
+			t.Fatalf("want the UPDATE of the persisted author only: %v", v.log.All())
+		}
+		// The mark is spent: a new change of Ann waits for a new Persist,
+		// and Bob's change is still unwritten.
+		ann.Rating = 70
+		v.log.Reset()
+		must(t, e.Flush(v.ctx))
+		if n := v.log.Count("UPDATE"); n != 0 {
+			t.Fatalf("a flush after the marked one wrote again: %v", v.log.All())
+		}
+		// Assign marks too; a marked entity cascades persist to a new one.
+		must(t, e.Assign(cid, map[string]any{"rating": 9}))
+		bob.Tags.Add(&Tag{Name: "explicit"})
+		must(t, e.Persist(bob))
+		v.log.Reset()
+		must(t, e.Flush(v.ctx))
+		if v.log.Count("UPDATE") == 0 || v.log.Count("INSERT") == 0 {
+			t.Fatalf("want Bob's and Cid's updates and the new tag: %v", v.log.All())
+		}
+		fresh, err := em.FindAll[Author](v.ctx, v.orm.Fork(), em.FindOptions{OrderBy: []string{"name"}, Populate: []string{"tags"}})
+		must(t, err)
+		bobTags, err := fresh[1].Tags.Count()
+		must(t, err)
+		if fresh[0].Rating != 7 || fresh[1].Rating != 8 || fresh[2].Rating != 9 || bobTags != 1 {
+			t.Fatalf("stored ratings %v %v %v, Bob's tags %d", fresh[0].Rating, fresh[1].Rating, fresh[2].Rating, bobTags)
+		}
+		// A failed flush keeps the mark, so that the retry writes the change.
+		bob.Name = "Ann"
+		must(t, e.Persist(bob))
+		if err := e.Flush(v.ctx); !errors.Is(err, em.ErrUniqueViolation) {
+			t.Fatalf("duplicate name: %v", err)
+		}
+		bob.Name = "Bea"
+		v.log.Reset()
+		must(t, e.Flush(v.ctx))
+		if v.log.Count("UPDATE") != 1 {
+			t.Fatalf("the retry did not write the marked change: %v", v.log.All())
+		}
+	}},
 	{name: "noop_flush_runs_nothing", run: func(t *testing.T, v env) {
 		seedAuthors(t, v, "Ann", "Bob", "Cid")
 		e := v.orm.Fork()
