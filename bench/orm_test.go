@@ -154,77 +154,118 @@ func fatal(b *testing.B, err error) {
 	}
 }
 
-func BenchmarkORM(b *testing.B) {
-	v := openORMEnv(b)
+// ormContender is one library doing one operation of the common benchmark.
+// prepare runs untimed and returns the operation, whose argument numbers
+// the calls (for distinct values to write).
+type ormContender struct {
+	name    string
+	prepare func(b *testing.B) func(i int)
+}
+
+// ormOp is one operation of the common benchmark with its contenders.
+type ormOp struct {
+	name       string
+	contenders []ormContender
+}
+
+// ormOps is the common Go ORM benchmark: every contender of every
+// operation, as BenchmarkORM runs them one after the other and
+// BenchmarkPaired in rotation.
+func ormOps(v *ormEnv) []ormOp {
 	ctx := v.ctx
 	insert100 := multiInsertSQL(100)
-
-	b.Run("Insert1", func(b *testing.B) {
-		b.Run("pgx", func(b *testing.B) {
-			for i := 0; b.Loop(); i++ {
+	each := func(run func(b *testing.B, i int)) func(b *testing.B) func(int) {
+		return func(b *testing.B) func(int) { return func(i int) { run(b, i) } }
+	}
+	mikros := func(op func(o *em.ORM) func(b *testing.B) func(int)) []ormContender {
+		var out []ormContender
+		for _, c := range v.mikros() {
+			out = append(out, ormContender{c.name, op(c.o)})
+		}
+		return out
+	}
+	batch := func(i int) []*Model {
+		ms := make([]*Model, 100)
+		for j := range ms {
+			ms[j] = newModel(i*100 + j)
+		}
+		return ms
+	}
+	flat := func(ms []*Model) []any {
+		out := make([]any, 0, 700)
+		for _, m := range ms {
+			out = append(out, args(m)...)
+		}
+		return out
+	}
+	// Every contender of Update1 updates all columns of row 1, which
+	// exists, with values that change each time (so mikro's change set has
+	// them all).
+	change := func(m *Model, i int) {
+		m.ID = 1
+		m.Name = fmt.Sprintf("name %d", i)
+		m.Title = fmt.Sprintf("title %d", i)
+		m.Fax = fmt.Sprintf("fax %d", i)
+		m.Web = fmt.Sprintf("web %d", i)
+		m.Age = i % 100
+		m.Right = i%2 == 0
+		m.Counter = int64(i)
+	}
+	update := func(run func(b *testing.B, m *Model)) func(b *testing.B) func(int) {
+		return func(b *testing.B) func(int) {
+			m := newModel(0)
+			return func(i int) {
+				change(m, i)
+				run(b, m)
+			}
+		}
+	}
+	scan100 := func(b *testing.B, next func() bool, scan func(...any) error, err func() error) {
+		ms := make([]*Model, 0, 100)
+		for next() {
+			m := new(Model)
+			fatal(b, scan(&m.ID, &m.Name, &m.Title, &m.Fax, &m.Web, &m.Age, &m.Right, &m.Counter))
+			ms = append(ms, m)
+		}
+		fatal(b, err())
+		if len(ms) != 100 {
+			b.Fatalf("%d rows", len(ms))
+		}
+	}
+	return []ormOp{
+		{"Insert1", append([]ormContender{
+			{"pgx", each(func(b *testing.B, i int) {
 				m := newModel(i)
 				fatal(b, v.conn.QueryRow(ctx, insertSQL, args(m)...).Scan(&m.ID))
-			}
-		})
-		b.Run("pgxpool", func(b *testing.B) {
-			for i := 0; b.Loop(); i++ {
+			})},
+			{"pgxpool", each(func(b *testing.B, i int) {
 				m := newModel(i)
 				fatal(b, v.pool.QueryRow(ctx, insertSQL, args(m)...).Scan(&m.ID))
-			}
-		})
-		b.Run("database_sql", func(b *testing.B) {
-			for i := 0; b.Loop(); i++ {
+			})},
+			{"database_sql", each(func(b *testing.B, i int) {
 				m := newModel(i)
 				fatal(b, v.sqldb.QueryRowContext(ctx, insertSQL, args(m)...).Scan(&m.ID))
-			}
-		})
-		b.Run("sqlx", func(b *testing.B) {
-			for i := 0; b.Loop(); i++ {
+			})},
+			{"sqlx", each(func(b *testing.B, i int) {
 				m := newModel(i)
 				fatal(b, v.sqlxdb.QueryRowxContext(ctx, insertSQL, args(m)...).Scan(&m.ID))
-			}
-		})
-		b.Run("bun", func(b *testing.B) {
-			for i := 0; b.Loop(); i++ {
+			})},
+			{"bun", each(func(b *testing.B, i int) {
 				_, err := v.bundb.NewInsert().Model(newModel(i)).Exec(ctx)
 				fatal(b, err)
-			}
-		})
-		b.Run("gorm", func(b *testing.B) {
-			for i := 0; b.Loop(); i++ {
+			})},
+			{"gorm", each(func(b *testing.B, i int) {
 				fatal(b, v.gormdb.WithContext(ctx).Create(newModel(i)).Error)
-			}
-		})
-		for _, c := range v.mikros() {
-			name, o := c.name, c.o
-			b.Run(name, func(b *testing.B) {
-				for i := 0; b.Loop(); i++ {
-					e := o.Fork()
-					m := newModel(i)
-					fatal(b, e.Persist(m))
-					fatal(b, e.Flush(ctx))
-				}
+			})},
+		}, mikros(func(o *em.ORM) func(b *testing.B) func(int) {
+			return each(func(b *testing.B, i int) {
+				e := o.Fork()
+				fatal(b, e.Persist(newModel(i)))
+				fatal(b, e.Flush(ctx))
 			})
-		}
-	})
-
-	b.Run("Insert100", func(b *testing.B) {
-		batch := func(i int) []*Model {
-			ms := make([]*Model, 100)
-			for j := range ms {
-				ms[j] = newModel(i*100 + j)
-			}
-			return ms
-		}
-		flat := func(ms []*Model) []any {
-			out := make([]any, 0, 700)
-			for _, m := range ms {
-				out = append(out, args(m)...)
-			}
-			return out
-		}
-		b.Run("pgx", func(b *testing.B) {
-			for i := 0; b.Loop(); i++ {
+		})...)},
+		{"Insert100", append([]ormContender{
+			{"pgx", each(func(b *testing.B, i int) {
 				ms := batch(i)
 				rows, err := v.conn.Query(ctx, insert100, flat(ms)...)
 				fatal(b, err)
@@ -234,219 +275,150 @@ func BenchmarkORM(b *testing.B) {
 					j++
 				}
 				fatal(b, rows.Err())
-			}
-		})
-		b.Run("database_sql", func(b *testing.B) {
-			for i := 0; b.Loop(); i++ {
+			})},
+			{"database_sql", each(func(b *testing.B, i int) {
 				ms := batch(i)
 				rows, err := v.sqldb.QueryContext(ctx, insert100, flat(ms)...)
 				fatal(b, err)
+				defer rows.Close()
 				j := 0
 				for rows.Next() {
 					fatal(b, rows.Scan(&ms[j].ID))
 					j++
 				}
 				fatal(b, rows.Err())
-				rows.Close()
-			}
-		})
-		b.Run("bun", func(b *testing.B) {
-			for i := 0; b.Loop(); i++ {
+			})},
+			{"bun", each(func(b *testing.B, i int) {
 				ms := batch(i)
 				_, err := v.bundb.NewInsert().Model(&ms).Exec(ctx)
 				fatal(b, err)
-			}
-		})
-		b.Run("gorm", func(b *testing.B) {
-			for i := 0; b.Loop(); i++ {
+			})},
+			{"gorm", each(func(b *testing.B, i int) {
 				ms := batch(i)
 				fatal(b, v.gormdb.WithContext(ctx).Create(&ms).Error)
-			}
-		})
-		for _, c := range v.mikros() {
-			name, o := c.name, c.o
-			b.Run(name, func(b *testing.B) {
-				for i := 0; b.Loop(); i++ {
-					e := o.Fork()
-					for _, m := range batch(i) {
-						fatal(b, e.Persist(m))
-					}
-					fatal(b, e.Flush(ctx))
+			})},
+		}, mikros(func(o *em.ORM) func(b *testing.B) func(int) {
+			return each(func(b *testing.B, i int) {
+				e := o.Fork()
+				for _, m := range batch(i) {
+					fatal(b, e.Persist(m))
 				}
+				fatal(b, e.Flush(ctx))
 			})
-		}
-	})
-
-	b.Run("Update1", func(b *testing.B) {
-		// Every contender updates all columns of row 1, which exists, with
-		// values that change each time (so mikro's change set has them all).
-		change := func(m *Model, i int) {
-			m.ID = 1
-			m.Name = fmt.Sprintf("name %d", i)
-			m.Title = fmt.Sprintf("title %d", i)
-			m.Fax = fmt.Sprintf("fax %d", i)
-			m.Web = fmt.Sprintf("web %d", i)
-			m.Age = i % 100
-			m.Right = i%2 == 0
-			m.Counter = int64(i)
-		}
-		b.Run("pgx", func(b *testing.B) {
-			m := newModel(0)
-			for i := 0; b.Loop(); i++ {
-				change(m, i)
+		})...)},
+		{"Update1", append([]ormContender{
+			{"pgx", update(func(b *testing.B, m *Model) {
 				_, err := v.conn.Exec(ctx, updateSQL, append(args(m), m.ID)...)
 				fatal(b, err)
-			}
-		})
-		b.Run("database_sql", func(b *testing.B) {
-			m := newModel(0)
-			for i := 0; b.Loop(); i++ {
-				change(m, i)
+			})},
+			{"database_sql", update(func(b *testing.B, m *Model) {
 				_, err := v.sqldb.ExecContext(ctx, updateSQL, append(args(m), m.ID)...)
 				fatal(b, err)
-			}
-		})
-		b.Run("bun", func(b *testing.B) {
-			m := newModel(0)
-			for i := 0; b.Loop(); i++ {
-				change(m, i)
+			})},
+			{"bun", update(func(b *testing.B, m *Model) {
 				_, err := v.bundb.NewUpdate().Model(m).WherePK().Exec(ctx)
 				fatal(b, err)
-			}
-		})
-		b.Run("gorm", func(b *testing.B) {
-			m := newModel(0)
-			for i := 0; b.Loop(); i++ {
-				change(m, i)
+			})},
+			{"gorm", update(func(b *testing.B, m *Model) {
 				fatal(b, v.gormdb.WithContext(ctx).Save(m).Error)
-			}
-		})
-		for _, c := range v.mikros() {
-			name, o := c.name, c.o
-			b.Run(name, func(b *testing.B) {
+			})},
+		}, mikros(func(o *em.ORM) func(b *testing.B) func(int) {
+			return func(b *testing.B) func(int) {
+				// The managed row 1, changed and flushed: mikro's update.
 				e := o.Fork()
 				m, err := em.FindOneOrFail[Model](ctx, e, 1)
 				fatal(b, err)
-				for i := 0; b.Loop(); i++ {
+				return func(i int) {
 					change(m, i+1_000_000)
 					fatal(b, e.Flush(ctx))
 				}
-			})
-		}
-	})
-
-	b.Run("Read1", func(b *testing.B) {
-		b.Run("pgx", func(b *testing.B) {
-			for b.Loop() {
+			}
+		})...)},
+		{"Read1", append([]ormContender{
+			{"pgx", each(func(b *testing.B, _ int) {
 				var m Model
 				fatal(b, v.conn.QueryRow(ctx, readSQL, 1).Scan(&m.ID, &m.Name, &m.Title, &m.Fax, &m.Web, &m.Age, &m.Right, &m.Counter))
-			}
-		})
-		b.Run("pgxpool", func(b *testing.B) {
-			for b.Loop() {
+			})},
+			{"pgxpool", each(func(b *testing.B, _ int) {
 				var m Model
 				fatal(b, v.pool.QueryRow(ctx, readSQL, 1).Scan(&m.ID, &m.Name, &m.Title, &m.Fax, &m.Web, &m.Age, &m.Right, &m.Counter))
-			}
-		})
-		b.Run("database_sql", func(b *testing.B) {
-			for b.Loop() {
+			})},
+			{"database_sql", each(func(b *testing.B, _ int) {
 				var m Model
 				fatal(b, v.sqldb.QueryRowContext(ctx, readSQL, 1).Scan(&m.ID, &m.Name, &m.Title, &m.Fax, &m.Web, &m.Age, &m.Right, &m.Counter))
-			}
-		})
-		b.Run("sqlx", func(b *testing.B) {
-			for b.Loop() {
+			})},
+			{"sqlx", each(func(b *testing.B, _ int) {
 				var m Model
 				fatal(b, v.sqlxdb.GetContext(ctx, &m, readSQL, 1))
-			}
-		})
-		b.Run("bun", func(b *testing.B) {
-			for b.Loop() {
+			})},
+			{"bun", each(func(b *testing.B, _ int) {
 				var m Model
 				fatal(b, v.bundb.NewSelect().Model(&m).Where("id = ?", 1).Scan(ctx))
-			}
-		})
-		b.Run("gorm", func(b *testing.B) {
-			for b.Loop() {
+			})},
+			{"gorm", each(func(b *testing.B, _ int) {
 				var m Model
 				fatal(b, v.gormdb.WithContext(ctx).Where("id = ?", 1).Take(&m).Error)
-			}
-		})
-		for _, c := range v.mikros() {
-			name, o := c.name, c.o
-			b.Run(name, func(b *testing.B) {
-				for b.Loop() {
-					// A fresh fork each time: the row is read, not served from the
-					// identity map, and enters the new fork's identity map.
-					_, err := em.FindOneOrFail[Model](ctx, o.Fork(), 1)
-					fatal(b, err)
-				}
+			})},
+		}, mikros(func(o *em.ORM) func(b *testing.B) func(int) {
+			return each(func(b *testing.B, _ int) {
+				// A fresh fork each time: the row is read, not served from the
+				// identity map, and enters the new fork's identity map.
+				_, err := em.FindOneOrFail[Model](ctx, o.Fork(), 1)
+				fatal(b, err)
 			})
-		}
-	})
-
-	b.Run("Read100", func(b *testing.B) {
-		b.Run("pgx", func(b *testing.B) {
-			for b.Loop() {
+		})...)},
+		{"Read100", append([]ormContender{
+			{"pgx", each(func(b *testing.B, _ int) {
 				rows, err := v.conn.Query(ctx, readNSQL)
 				fatal(b, err)
-				ms := make([]*Model, 0, 100)
-				for rows.Next() {
-					m := new(Model)
-					fatal(b, rows.Scan(&m.ID, &m.Name, &m.Title, &m.Fax, &m.Web, &m.Age, &m.Right, &m.Counter))
-					ms = append(ms, m)
-				}
-				fatal(b, rows.Err())
+				scan100(b, rows.Next, rows.Scan, rows.Err)
+			})},
+			{"database_sql", each(func(b *testing.B, _ int) {
+				rows, err := v.sqldb.QueryContext(ctx, readNSQL)
+				fatal(b, err)
+				defer rows.Close()
+				scan100(b, rows.Next, rows.Scan, rows.Err)
+			})},
+			{"sqlx", each(func(b *testing.B, _ int) {
+				var ms []*Model
+				fatal(b, v.sqlxdb.SelectContext(ctx, &ms, readNSQL))
+			})},
+			{"bun", each(func(b *testing.B, _ int) {
+				var ms []*Model
+				fatal(b, v.bundb.NewSelect().Model(&ms).Where("id > ?", 0).Limit(100).Scan(ctx))
+			})},
+			{"gorm", each(func(b *testing.B, _ int) {
+				var ms []*Model
+				fatal(b, v.gormdb.WithContext(ctx).Where("id > ?", 0).Limit(100).Find(&ms).Error)
+			})},
+		}, mikros(func(o *em.ORM) func(b *testing.B) func(int) {
+			return each(func(b *testing.B, _ int) {
+				ms, err := em.Find[Model](ctx, o.Fork(), em.F{"id": em.Gt(0)}, em.FindOptions{Limit: 100})
+				fatal(b, err)
 				if len(ms) != 100 {
 					b.Fatalf("%d rows", len(ms))
 				}
-			}
-		})
-		b.Run("database_sql", func(b *testing.B) {
-			for b.Loop() {
-				rows, err := v.sqldb.QueryContext(ctx, readNSQL)
-				fatal(b, err)
-				ms := make([]*Model, 0, 100)
-				for rows.Next() {
-					m := new(Model)
-					fatal(b, rows.Scan(&m.ID, &m.Name, &m.Title, &m.Fax, &m.Web, &m.Age, &m.Right, &m.Counter))
-					ms = append(ms, m)
-				}
-				fatal(b, rows.Err())
-				rows.Close()
-			}
-		})
-		b.Run("sqlx", func(b *testing.B) {
-			for b.Loop() {
-				var ms []*Model
-				fatal(b, v.sqlxdb.SelectContext(ctx, &ms, readNSQL))
-			}
-		})
-		b.Run("bun", func(b *testing.B) {
-			for b.Loop() {
-				var ms []*Model
-				fatal(b, v.bundb.NewSelect().Model(&ms).Where("id > ?", 0).Limit(100).Scan(ctx))
-			}
-		})
-		b.Run("gorm", func(b *testing.B) {
-			for b.Loop() {
-				var ms []*Model
-				fatal(b, v.gormdb.WithContext(ctx).Where("id > ?", 0).Limit(100).Find(&ms).Error)
-			}
-		})
-		for _, c := range v.mikros() {
-			name, o := c.name, c.o
-			b.Run(name, func(b *testing.B) {
-				for b.Loop() {
-					ms, err := em.Find[Model](ctx, o.Fork(), em.F{"id": em.Gt(0)}, em.FindOptions{Limit: 100})
-					fatal(b, err)
-					if len(ms) != 100 {
-						b.Fatalf("%d rows", len(ms))
-					}
-				}
 			})
-		}
-	})
+		})...)},
+	}
+}
+
+// BenchmarkORM runs each contender of each operation on its own, one after
+// the other (B/op and allocs/op are exact; times drift with the machine).
+func BenchmarkORM(b *testing.B) {
+	v := openORMEnv(b)
+	for _, op := range ormOps(v) {
+		b.Run(op.name, func(b *testing.B) {
+			for _, c := range op.contenders {
+				b.Run(c.name, func(b *testing.B) {
+					run := c.prepare(b)
+					for i := 0; b.Loop(); i++ {
+						run(i)
+					}
+				})
+			}
+		})
+	}
 }
 
 // TestORMContendersAgree runs each contender's read once and compares: the

@@ -4,74 +4,53 @@ import (
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/mikrogo/mikro/em"
 )
 
-// BenchmarkPairedRead reads with raw pgx and with mikro on pgx (mikro_pgx of
-// BenchmarkORM: a fresh fork, the rows entering its identity map) in
-// alternation, one read of each per iteration, so that the load of a shared
-// machine falls on both alike. It reports the median time of each and their
-// ratio (mikro_pgx/pgx), the figure to read; ns/op is the pair.
-func BenchmarkPairedRead(b *testing.B) {
+// pairedContenders are the contenders BenchmarkPaired times against each
+// other: raw pgx, the two ORMs mikro must be ahead of, and mikro.
+var pairedContenders = []string{"pgx", "bun", "gorm", "mikro", "mikro_pgx"}
+
+// BenchmarkPaired runs the operations of BenchmarkORM with the contenders
+// in rotation: every iteration runs each contender once, starting with a
+// different one each time, so that the load of a shared machine falls on
+// all alike. It reports each contender's median time ("pgx-ns" …) and its
+// ratio to pgx's median ("bun/pgx" …), the figures to read; ns/op is the
+// whole rotation.
+func BenchmarkPaired(b *testing.B) {
 	v := openORMEnv(b)
-	ctx := v.ctx
-	o := v.mikroX
-	reads := []struct {
-		name       string
-		pgx, mikro func()
-	}{
-		{"Read1", func() {
-			var m Model
-			fatal(b, v.conn.QueryRow(ctx, readSQL, 1).Scan(&m.ID, &m.Name, &m.Title, &m.Fax, &m.Web, &m.Age, &m.Right, &m.Counter))
-		}, func() {
-			_, err := em.FindOneOrFail[Model](ctx, o.Fork(), 1)
-			fatal(b, err)
-		}},
-		{"Read100", func() {
-			rows, err := v.conn.Query(ctx, readNSQL)
-			fatal(b, err)
-			ms := make([]*Model, 0, 100)
-			for rows.Next() {
-				m := new(Model)
-				fatal(b, rows.Scan(&m.ID, &m.Name, &m.Title, &m.Fax, &m.Web, &m.Age, &m.Right, &m.Counter))
-				ms = append(ms, m)
+	for _, op := range ormOps(v) {
+		var cs []ormContender
+		for _, name := range pairedContenders {
+			if i := slices.IndexFunc(op.contenders, func(c ormContender) bool { return c.name == name }); i >= 0 {
+				cs = append(cs, op.contenders[i])
 			}
-			fatal(b, rows.Err())
-			if len(ms) != 100 {
-				b.Fatalf("%d rows", len(ms))
+		}
+		if len(cs) != len(pairedContenders) {
+			b.Fatalf("%s: %d of the paired contenders", op.name, len(cs))
+		}
+		b.Run(op.name, func(b *testing.B) {
+			runs := make([]func(int), len(cs))
+			for k, c := range cs {
+				runs[k] = c.prepare(b)
 			}
-		}, func() {
-			ms, err := em.Find[Model](ctx, o.Fork(), em.F{"id": em.Gt(0)}, em.FindOptions{Limit: 100})
-			fatal(b, err)
-			if len(ms) != 100 {
-				b.Fatalf("%d rows", len(ms))
-			}
-		}},
-	}
-	for _, r := range reads {
-		b.Run(r.name, func(b *testing.B) {
-			var tp, tm []time.Duration
+			times := make([][]time.Duration, len(cs))
 			for i := 0; b.Loop(); i++ {
-				// Alternate which goes first: neither always gets the warm
-				// caches of the other.
-				first, second, t1, t2 := r.pgx, r.mikro, &tp, &tm
-				if i%2 == 1 {
-					first, second, t1, t2 = r.mikro, r.pgx, &tm, &tp
+				for j := range cs {
+					k := (i + j) % len(cs)
+					start := time.Now()
+					runs[k](i)
+					times[k] = append(times[k], time.Since(start))
 				}
-				s := time.Now()
-				first()
-				m := time.Now()
-				second()
-				*t1 = append(*t1, m.Sub(s))
-				*t2 = append(*t2, time.Since(m))
 			}
-			slices.Sort(tp)
-			slices.Sort(tm)
-			mp, mm := tp[len(tp)/2], tm[len(tm)/2]
-			b.ReportMetric(float64(mp.Nanoseconds()), "pgx-ns")
-			b.ReportMetric(float64(mm.Nanoseconds()), "mikro_pgx-ns")
-			b.ReportMetric(float64(mm)/float64(mp), "ratio")
+			median := make([]float64, len(cs))
+			for k := range cs {
+				slices.Sort(times[k])
+				median[k] = float64(times[k][len(times[k])/2].Nanoseconds())
+				b.ReportMetric(median[k], cs[k].name+"-ns")
+			}
+			for k := 1; k < len(cs); k++ {
+				b.ReportMetric(median[k]/median[0], cs[k].name+"/pgx")
+			}
 		})
 	}
 }
