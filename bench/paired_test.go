@@ -33,19 +33,8 @@ func BenchmarkPaired(b *testing.B) {
 			for k, c := range cs {
 				runs[k] = c.prepare(b)
 			}
-			times := make([][]time.Duration, len(cs))
-			for i := 0; b.Loop(); i++ {
-				for j := range cs {
-					k := (i + j) % len(cs)
-					start := time.Now()
-					runs[k](i)
-					times[k] = append(times[k], time.Since(start))
-				}
-			}
-			median := make([]float64, len(cs))
+			median := rotate(b, runs)
 			for k := range cs {
-				slices.Sort(times[k])
-				median[k] = float64(times[k][len(times[k])/2].Nanoseconds())
 				b.ReportMetric(median[k], cs[k].name+"-ns")
 			}
 			for k := 1; k < len(cs); k++ {
@@ -53,4 +42,26 @@ func BenchmarkPaired(b *testing.B) {
 			}
 		})
 	}
+}
+
+// rotate runs fns in rotation until b is done: every iteration calls each
+// once, starting with a different one each time, so that neither the load
+// of a shared machine nor warm caches favour one. It returns the median
+// time of each, in nanoseconds.
+func rotate(b *testing.B, fns []func(i int)) []float64 {
+	times := make([][]time.Duration, len(fns))
+	for i := 0; b.Loop(); i++ {
+		for j := range fns {
+			k := (i + j) % len(fns)
+			start := time.Now()
+			fns[k](i)
+			times[k] = append(times[k], time.Since(start))
+		}
+	}
+	median := make([]float64, len(fns))
+	for k := range fns {
+		slices.Sort(times[k])
+		median[k] = float64(times[k][len(times[k])/2].Nanoseconds())
+	}
+	return median
 }
