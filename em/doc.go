@@ -24,7 +24,11 @@
 // writes only what changed, in one transaction: multi-row INSERTs per type
 // (parents first), one UPDATE per type and set of changed columns, one
 // DELETE … IN per type (children first), chunked to the database's parameter
-// limit. With nothing changed, Flush runs no statement at all.
+// limit. With nothing changed, Flush runs no statement at all. Comparing
+// costs a few nanoseconds per managed entity; a manager that holds many
+// entities and changes few can set Config.ChangeTracking to
+// ChangeTrackingExplicit, and Flush then compares only the entities passed
+// to Persist since the last flush.
 //
 // If a flush fails, its transaction is rolled back and the unit of work is
 // exactly as it was before the call: no keys assigned, no snapshots
