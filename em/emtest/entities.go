@@ -11,6 +11,8 @@ import (
 
 // The entities of the behaviour suite.
 
+// Author is the suite's richest entity: a version, a one-to-many, a
+// many-to-many, a nullable reference in a cycle and an inverse one-to-one.
 type Author struct {
 	ID      int64                 `db:"id" orm:"pk"`
 	Name    string                `db:"name" orm:"unique,length=100"`
@@ -33,17 +35,25 @@ type Profile struct {
 	Author em.Ref[Author] `db:"author_id" orm:"unique"`
 }
 
+// TableName names the table (prefixed, so that the suite's tables do not
+// collide with others in the test database).
 func (Profile) TableName() string { return "em_profile" }
 
+// TableName names the table (prefixed, so that the suite's tables do not
+// collide with others in the test database).
 func (Author) TableName() string { return "em_author" }
 
+// Publisher is a plain entity that books refer to.
 type Publisher struct {
 	Code string `db:"code" orm:"pk,assigned,length=20"`
 	Name string `db:"name"`
 }
 
+// TableName names the table (prefixed, so that the suite's tables do not
+// collide with others in the test database).
 func (Publisher) TableName() string { return "em_publisher" }
 
+// Book refers to an author and a publisher and has a JSON field.
 type Book struct {
 	ID          int64                 `db:"id" orm:"pk"`
 	Title       string                `db:"title" orm:"index"`
@@ -57,14 +67,19 @@ type Book struct {
 	Reviews     em.Collection[Review] `orm:"mappedBy=book,orphanRemoval"`
 }
 
+// TableName names the table (prefixed, so that the suite's tables do not
+// collide with others in the test database).
 func (Book) TableName() string { return "em_book" }
 
+// Tag is the item side of Author.Tags, a many-to-many.
 type Tag struct {
 	ID      string                `db:"id" orm:"pk,uuid"`
 	Name    string                `db:"name" orm:"length=50"`
 	Authors em.Collection[Author] `orm:"mappedBy=tags"`
 }
 
+// TableName names the table (prefixed, so that the suite's tables do not
+// collide with others in the test database).
 func (Tag) TableName() string { return "em_tag" }
 
 // Review refers to its author and, optionally, a book: many-to-one references.
@@ -75,6 +90,8 @@ type Review struct {
 	Book   em.Ref[Book]   `db:"book_id" orm:"nullable"`
 }
 
+// TableName names the table (prefixed, so that the suite's tables do not
+// collide with others in the test database).
 func (Review) TableName() string { return "em_review" }
 
 // Category is a tree: a reference to its parent, a collection of children.
@@ -85,6 +102,8 @@ type Category struct {
 	Children em.Collection[Category] `orm:"mappedBy=parent"`
 }
 
+// TableName names the table (prefixed, so that the suite's tables do not
+// collide with others in the test database).
 func (Category) TableName() string { return "em_category" }
 
 // Entities lists the suite's entity types, for Config.Entities.
@@ -100,6 +119,8 @@ type Hooked struct {
 	Cancel  func() `db:"-"`
 }
 
+// TableName names the table (prefixed, so that the suite's tables do not
+// collide with others in the test database).
 func (Hooked) TableName() string { return "em_hooked" }
 
 var (
@@ -135,21 +156,32 @@ func (h *Hooked) hook(ctx context.Context, e *em.EntityManager, name string) err
 	return nil
 }
 
+// BeforeCreate records the hook (and fails or flushes when told to).
 func (h *Hooked) BeforeCreate(ctx context.Context, e *em.EntityManager) error {
 	return h.hook(ctx, e, "BeforeCreate")
 }
+
+// AfterCreate records the hook (and fails or flushes when told to).
 func (h *Hooked) AfterCreate(ctx context.Context, e *em.EntityManager) error {
 	return h.hook(ctx, e, "AfterCreate")
 }
+
+// BeforeUpdate records the hook (and fails or flushes when told to).
 func (h *Hooked) BeforeUpdate(ctx context.Context, e *em.EntityManager) error {
 	return h.hook(ctx, e, "BeforeUpdate")
 }
+
+// AfterUpdate records the hook (and fails or flushes when told to).
 func (h *Hooked) AfterUpdate(ctx context.Context, e *em.EntityManager) error {
 	return h.hook(ctx, e, "AfterUpdate")
 }
+
+// BeforeDelete records the hook (and fails or flushes when told to).
 func (h *Hooked) BeforeDelete(ctx context.Context, e *em.EntityManager) error {
 	return h.hook(ctx, e, "BeforeDelete")
 }
+
+// AfterDelete records the hook (and fails or flushes when told to).
 func (h *Hooked) AfterDelete(ctx context.Context, e *em.EntityManager) error {
 	return h.hook(ctx, e, "AfterDelete")
 }

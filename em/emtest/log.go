@@ -15,6 +15,8 @@ type QueryLog struct {
 
 // Enabled, Handle, WithAttrs and WithGroup make QueryLog a slog.Handler.
 func (l *QueryLog) Enabled(context.Context, slog.Level) bool { return true }
+
+// Handle records the statement of an "em: query" record.
 func (l *QueryLog) Handle(_ context.Context, r slog.Record) error {
 	if r.Message != "em: query" {
 		return nil
@@ -29,8 +31,12 @@ func (l *QueryLog) Handle(_ context.Context, r slog.Record) error {
 	})
 	return nil
 }
+
+// WithAttrs returns the log itself: attributes are not recorded.
 func (l *QueryLog) WithAttrs([]slog.Attr) slog.Handler { return l }
-func (l *QueryLog) WithGroup(string) slog.Handler      { return l }
+
+// WithGroup returns the log itself.
+func (l *QueryLog) WithGroup(string) slog.Handler { return l }
 
 // Reset forgets the statements logged so far.
 func (l *QueryLog) Reset() {
