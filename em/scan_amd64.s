@@ -1,3 +1,5 @@
+//go:build !purego
+
 #include "textflag.h"
 
 // A trackSlot is {ptr, snap, en, size}: 32 bytes (TestTrackSlotLayout).

@@ -27,6 +27,13 @@ for dir in $modules; do
   fi
 done
 
+# em compares snapshots in assembly on amd64; the portable Go path (other
+# architectures, -tags purego) must build and find every change too.
+echo "=== em (-tags purego)"
+if ! (cd em && go vet -tags purego . && go test -tags purego -count=1 -run 'TestCleanRun|TestFlushSeesEveryFieldChange|TestFailedFlushKeepsSlots|TestParallelScanOrder' .); then
+  failed+=("em: purego")
+fi
+
 if [ ${#failed[@]} -gt 0 ]; then
   echo
   echo "FAILED:"
