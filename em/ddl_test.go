@@ -557,7 +557,7 @@ var ddlTime = time.Date(2026, 11, 24, 10, 30, 15, 123456000, time.UTC)
 func ddlSample() ddlAll {
 	b, i, f, s := true, int64(-7), 0.25, "ptr"
 	return ddlAll{
-		B: true, I8: -8, I16: -16, I32: -32, I: 1 << 33, I64: -1 << 40, U8: 255, U16: 65535, U32: 1<<32 - 1, U: 1 << 41, U64: 1 << 40,
+		B: true, I8: -8, I16: -16, I32: -32, I: int(^uint(0) >> 30), I64: -1 << 40, U8: 255, U16: 65535, U32: 1<<32 - 1, U: ^uint(0) >> 23, U64: 1 << 40, // I and U beyond 32 bits where int has 64
 		F32: 1.5, F64: 2.25, S: "s", S40: "forty", Text: strings.Repeat("text ", 100), Bytes: []byte{0, 1, 255}, T: ddlTime,
 		PB: &b, PI: &i, PF: &f, PS: &s, PT: &ddlTime,
 		NS: sql.NullString{String: "n", Valid: true}, NI64: sql.NullInt64{Int64: 64, Valid: true}, NI32: sql.NullInt32{Int32: 32, Valid: true},
