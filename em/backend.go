@@ -161,6 +161,7 @@ func OpenBackend(ctx context.Context, b Backend, cfg Config) (*ORM, error) {
 		return nil, err
 	}
 	o.reg = reg
+	o.applyTracking()
 	if err := b.Check(reg.order); err != nil {
 		return nil, err
 	}

@@ -149,7 +149,7 @@ func (e *EntityManager) setSnap(en *entry, p unsafe.Pointer) {
 // track gives en, which has a snapshot, a slot in e.tracked. The caller
 // holds e.mu.
 func (e *EntityManager) track(en *entry) {
-	if en.inTracked || e.orm.cfg.ChangeTracking == ChangeTrackingExplicit {
+	if en.inTracked || en.meta.explicit {
 		return // explicit: compared only when marked
 	}
 	var size uintptr
@@ -163,7 +163,7 @@ func (e *EntityManager) track(en *entry) {
 // mark puts a managed en in e.marked, for the next flush to compare, under
 // ChangeTrackingExplicit. The caller holds e.mu.
 func (e *EntityManager) mark(en *entry) {
-	if e.orm.cfg.ChangeTracking != ChangeTrackingExplicit || en.state != stateManaged || en.snap == nil || en.slot == markedSlot {
+	if !en.meta.explicit || en.state != stateManaged || en.snap == nil || en.slot == markedSlot {
 		return
 	}
 	en.slot = markedSlot
@@ -184,10 +184,10 @@ func (e *EntityManager) unmark(n int) {
 }
 
 // eachManaged calls fn for every entry with a snapshot (managed, or removed
-// and not yet flushed): the tracked list, or under ChangeTrackingExplicit
-// the identity map. The caller holds e.mu; fn must not add or drop records.
+// and not yet flushed): the tracked list, or, when some type is under
+// ChangeTrackingExplicit (its entities are not in tracked), every record. The caller holds e.mu; fn must not add or drop records.
 func (e *EntityManager) eachManaged(fn func(en *entry)) {
-	if e.orm.cfg.ChangeTracking != ChangeTrackingExplicit {
+	if !e.orm.anyExplicit {
 		for _, s := range e.tracked {
 			if s.en.snap != nil {
 				fn(s.en)

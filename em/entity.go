@@ -53,7 +53,7 @@ func (e *EntityManager) Assign(entity any, data map[string]any) error {
 	if err := assignMap(m, entity, data); err != nil {
 		return err
 	}
-	if e.orm.cfg.ChangeTracking == ChangeTrackingExplicit {
+	if m.explicit {
 		e.mu.Lock()
 		if en, ok := e.recOK(p); ok {
 			e.mark(en)

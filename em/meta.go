@@ -85,6 +85,12 @@ type EntityMeta struct {
 	hasRefs      bool // has em.Ref fields
 	selfRef      bool // has a reference to its own type (a tree)
 	hasOwningM2M bool // has owning many-to-many collections
+	// tracking is the type's own change tracking policy (a ChangeTracking
+	// method or Schema.ChangeTracking), when trackingSet; explicit is the
+	// policy in force, set at Open from it or Config.ChangeTracking.
+	tracking    ChangeTracking
+	trackingSet bool
+	explicit    bool
 	// Inverses are the inverse sides of one-to-one relations: em.Ref fields
 	// with mappedBy, loaded through the other entity's foreign key.
 	Inverses []*RelationMeta
@@ -577,6 +583,17 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 	}
 	if m.Table == "" {
 		return nil, fail("", "empty table name")
+	}
+	switch {
+	case s != nil && s.trackingSet:
+		m.tracking, m.trackingSet = s.tracking, true
+	default:
+		if ct, ok := reflect.New(t).Interface().(interface{ ChangeTracking() ChangeTracking }); ok {
+			m.tracking, m.trackingSet = ct.ChangeTracking(), true
+		}
+	}
+	if m.trackingSet && m.tracking > ChangeTrackingExplicit {
+		return nil, fail("", "ChangeTracking %d is not a ChangeTracking policy", m.tracking)
 	}
 	var walk func(t reflect.Type, index []int, offset uintptr) error
 	walk = func(t reflect.Type, index []int, offset uintptr) error {

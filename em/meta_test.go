@@ -1,6 +1,7 @@
 package em
 
 import (
+	"context"
 	"database/sql"
 	"encoding/hex"
 	"errors"
@@ -383,3 +384,66 @@ func TestTagOptionsWithParentheses(t *testing.T) {
 		t.Fatalf("%+v %v", d, err)
 	}
 }
+
+type trackedByMethod struct {
+	ID int64 `db:"id" orm:"pk"`
+}
+
+func (trackedByMethod) ChangeTracking() ChangeTracking { return ChangeTrackingExplicit }
+
+type trackedBySchema struct{ ID int64 }
+
+type trackedBadly struct {
+	ID int64 `db:"id" orm:"pk"`
+}
+
+func (trackedBadly) ChangeTracking() ChangeTracking { return 7 }
+
+// A type's change tracking policy comes from a method or from its schema,
+// alike, and takes precedence over Config.ChangeTracking.
+func TestChangeTrackingPolicy(t *testing.T) {
+	ctx := context.Background()
+	o, err := OpenBackend(ctx, nopBackend{}, Config{
+		Entities: []any{trackedByMethod{}, tagged{}},
+		Schemas:  []*Schema{NewSchema[trackedBySchema]("by_schema").Field("ID", FieldDef{Column: "id", PrimaryKey: true}).ChangeTracking(ChangeTrackingExplicit)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range o.reg.order {
+		if want := m.Name != "tagged"; m.explicit != want {
+			t.Errorf("%s: explicit %v, want %v", m.Name, m.explicit, want)
+		}
+	}
+	if !o.anyExplicit {
+		t.Error("anyExplicit not set")
+	}
+	o, err = OpenBackend(ctx, nopBackend{}, Config{Entities: []any{tagged{}}, ChangeTracking: ChangeTrackingExplicit})
+	if err != nil || !o.reg.order[0].explicit {
+		t.Fatalf("Config.ChangeTracking explicit: %v", err)
+	}
+	_, err = OpenBackend(ctx, nopBackend{}, Config{Entities: []any{trackedBadly{}}})
+	var me *MetadataError
+	if !errors.As(err, &me) || me.Entity != "trackedBadly" {
+		t.Fatalf("an unknown policy on a type: %v", err)
+	}
+	if _, err = OpenBackend(ctx, nopBackend{}, Config{Entities: []any{tagged{}}, ChangeTracking: 9}); err == nil {
+		t.Fatal("an unknown Config.ChangeTracking was accepted")
+	}
+}
+
+// nopBackend is a Backend that stores nothing: for tests of Open alone.
+type nopBackend struct{}
+
+func (nopBackend) Name() string                                         { return "nop" }
+func (nopBackend) Check([]*EntityMeta) error                            { return nil }
+func (nopBackend) NewKey(*EntityMeta) (any, bool)                       { return nil, false }
+func (nopBackend) Close(context.Context) error                          { return nil }
+func (nopBackend) Count(context.Context, *EntityMeta, F) (int64, error) { return 0, nil }
+func (nopBackend) Find(context.Context, *BackendQuery, func(func(any) error) error) error {
+	return nil
+}
+func (nopBackend) Links(context.Context, *RelationMeta, []any, bool) ([][2]any, error) {
+	return nil, nil
+}
+func (nopBackend) Write(context.Context, []WriteOp) ([]bool, error) { return nil, nil }

@@ -72,7 +72,8 @@ type Config struct {
 	// ChangeTracking is how Flush finds the changes of managed entities:
 	// by comparing every one with its snapshot (ChangeTrackingImplicit, the
 	// default) or only those passed to Persist since the last flush
-	// (ChangeTrackingExplicit).
+	// (ChangeTrackingExplicit). An entity type's own policy (see
+	// ChangeTracking) takes precedence.
 	ChangeTracking ChangeTracking
 
 	// AllowGlobalContext lets the root entity manager (ORM.EM) do request
@@ -81,7 +82,12 @@ type Config struct {
 }
 
 // ChangeTracking is a policy for finding the changes of managed entities
-// (Doctrine's change tracking policies).
+// (Doctrine's change tracking policies). Config.ChangeTracking sets it for
+// every entity type; a type can choose its own with a method
+//
+//	func (Event) ChangeTracking() em.ChangeTracking { return em.ChangeTrackingExplicit }
+//
+// or Schema.ChangeTracking.
 type ChangeTracking uint8
 
 const (
@@ -115,6 +121,9 @@ type ORM struct {
 	gens    map[string]func() any
 	root    *EntityManager
 	closed  atomic.Bool
+	// anyExplicit: some entity type is under ChangeTrackingExplicit, so
+	// not every managed entity is in EntityManager.tracked.
+	anyExplicit bool
 
 	// insertCache holds the text of multi-row INSERTs by shape: the same
 	// columns and row count give the same SQL, so flushes build it once.
@@ -155,6 +164,19 @@ func (o *ORM) insertSQL(m *EntityMeta, cols []string, rows int, returning bool) 
 	}
 	o.insertCache.Store(key, s)
 	return s, nil
+}
+
+// applyTracking sets the change tracking policy in force for every entity
+// type: its own, or Config.ChangeTracking.
+func (o *ORM) applyTracking() {
+	for _, m := range o.reg.order {
+		p := o.cfg.ChangeTracking
+		if m.trackingSet {
+			p = m.tracking
+		}
+		m.explicit = p == ChangeTrackingExplicit
+		o.anyExplicit = o.anyExplicit || m.explicit
+	}
 }
 
 // check refuses settings that are out of range, before anything is opened.
@@ -224,6 +246,7 @@ func open(ctx context.Context, conn dbconn.DB, cfg Config) (*ORM, error) {
 		return nil, err
 	}
 	o.reg = reg
+	o.applyTracking()
 	if o.conn == nil && o.db == nil {
 		if cfg.Driver == "" || cfg.DSN == "" {
 			return nil, errors.New("em: Config needs DB, or Driver and DSN")

@@ -13,10 +13,12 @@ import (
 //		Field("ID", em.FieldDef{PrimaryKey: true}).
 //		Field("Title", em.FieldDef{Length: 200, Index: "-"})
 type Schema struct {
-	typ    reflect.Type
-	table  string
-	fields map[string]FieldDef
-	err    error
+	typ         reflect.Type
+	table       string
+	fields      map[string]FieldDef
+	tracking    ChangeTracking
+	trackingSet bool
+	err         error
 }
 
 // NewSchema starts the schema of entity type T stored in table ("" uses the
@@ -27,6 +29,14 @@ func NewSchema[T any](table string) *Schema {
 	if t.Kind() != reflect.Struct {
 		s.err = &MetadataError{Entity: t.String(), Reason: "a schema's type must be a struct"}
 	}
+	return s
+}
+
+// ChangeTracking sets the change tracking policy of the type, over
+// Config.ChangeTracking: the schema's counterpart of a ChangeTracking
+// method on the type. An unknown policy is an error reported at Open.
+func (s *Schema) ChangeTracking(p ChangeTracking) *Schema {
+	s.tracking, s.trackingSet = p, true
 	return s
 }
 

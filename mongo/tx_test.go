@@ -157,10 +157,8 @@ func TestFlushRunsInATransactionOnAReplicaSet(t *testing.T) {
 }
 
 func TestFailedFlushOnAReplicaSetIsAllOrNothing(t *testing.T) {
-	db, p, direct := rsServer(t)
+	orm, p, direct := rsORMWithAnn(t)
 	ctx := context.Background()
-	orm := open(t, db, em.Config{})
-	writeAnn(t, orm)
 
 	f := orm.Fork()
 	a, b, c := &Writer{Name: "A"}, &Writer{Name: "Ann"}, &Writer{Name: "C"}
@@ -204,10 +202,8 @@ func TestFailedFlushOnAReplicaSetIsAllOrNothing(t *testing.T) {
 }
 
 func TestTransactionalOnAReplicaSet(t *testing.T) {
-	db, p, direct := rsServer(t)
+	orm, p, direct := rsORMWithAnn(t)
 	ctx := context.Background()
-	orm := open(t, db, em.Config{})
-	writeAnn(t, orm)
 	e := orm.Fork()
 
 	// Reads and the flush inside Transactional are one transaction.
@@ -265,10 +261,8 @@ func TestTransactionalOnAReplicaSet(t *testing.T) {
 }
 
 func TestFailedFlushDoomsAnOpenTransaction(t *testing.T) {
-	db, p, direct := rsServer(t)
+	orm, p, direct := rsORMWithAnn(t)
 	ctx := context.Background()
-	orm := open(t, db, em.Config{})
-	writeAnn(t, orm)
 
 	e := orm.Fork()
 	p.Reset()
@@ -301,6 +295,16 @@ func TestFailedFlushDoomsAnOpenTransaction(t *testing.T) {
 	must(t, e.Flush(ctx))
 	countNamed(t, direct, "Ok", 1)
 	countNamed(t, direct, "Ann", 1)
+}
+
+// rsORMWithAnn opens an ORM through the proxy (see rsServer) on a database
+// that holds the writer Ann.
+func rsORMWithAnn(t *testing.T) (*em.ORM, *rsproxy.Proxy, *mongo.Database) {
+	t.Helper()
+	db, p, direct := rsServer(t)
+	orm := open(t, db, em.Config{})
+	writeAnn(t, orm)
+	return orm, p, direct
 }
 
 // writeAnn stores the writer Ann, whose name later writers collide with.

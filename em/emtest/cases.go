@@ -163,6 +163,32 @@ var behaviourCases = []behaviourCase{
 			t.Fatalf("the retry did not write the marked change: %v", v.log.All())
 		}
 	}},
+	{name: "per_type_change_tracking", config: func(c *em.Config) {
+		c.Entities = append(slices.Clone(c.Entities), (*Memo)(nil))
+	}, run: func(t *testing.T, v env) {
+		e := v.orm.Fork()
+		ann, memo := &Author{Name: "Ann"}, &Memo{Text: "draft"}
+		must(t, e.Persist(ann, memo))
+		must(t, e.Flush(v.ctx))
+		// The ORM compares every entity, except the types that say otherwise.
+		ann.Rating, memo.Text = 5, "final"
+		v.log.Reset()
+		must(t, e.Flush(v.ctx))
+		if got := v.log.All(); len(got) != 1 || !strings.Contains(got[0], "author") {
+			t.Fatalf("want the author's UPDATE only (memos are explicit): %v", got)
+		}
+		must(t, e.Persist(memo))
+		v.log.Reset()
+		must(t, e.Flush(v.ctx))
+		if got := v.log.All(); len(got) != 1 || !strings.Contains(got[0], "memo") {
+			t.Fatalf("want the persisted memo's UPDATE: %v", got)
+		}
+		fresh, err := em.FindOneOrFail[Memo](v.ctx, v.orm.Fork(), memo.ID)
+		must(t, err)
+		if fresh.Text != "final" {
+			t.Fatalf("stored memo %q", fresh.Text)
+		}
+	}},
 	{name: "noop_flush_runs_nothing", run: func(t *testing.T, v env) {
 		seedAuthors(t, v, "Ann", "Bob", "Cid")
 		e := v.orm.Fork()

@@ -106,6 +106,20 @@ type Category struct {
 // collide with others in the test database).
 func (Category) TableName() string { return "em_category" }
 
+// Memo chooses its own change tracking policy: explicit, whatever the
+// ORM's (the case per_type_change_tracking adds it to the suite's entities).
+type Memo struct {
+	ID   int64  `db:"id" orm:"pk"`
+	Text string `db:"text"`
+}
+
+// TableName names the table (prefixed, so that the suite's tables do not
+// collide with others in the test database).
+func (Memo) TableName() string { return "em_memo" }
+
+// ChangeTracking makes memos compared at flush only when persisted.
+func (Memo) ChangeTracking() em.ChangeTracking { return em.ChangeTrackingExplicit }
+
 // Entities lists the suite's entity types, for Config.Entities.
 var Entities = []any{(*Category)(nil), (*Author)(nil), (*Publisher)(nil), (*Book)(nil), (*Tag)(nil), (*Hooked)(nil), (*Review)(nil), (*Profile)(nil)}
 
