@@ -71,12 +71,27 @@ func (b *backend) Find(ctx context.Context, q *em.BackendQuery, each func(decode
 		}
 		opts.SetProjection(proj)
 	}
-	cur, err := b.db.Collection(m.Table).Find(inTx(ctx), filter, opts)
+	// The transaction is held for each call to the server, not across
+	// each: it takes the entity manager's lock, which a Flush holds while
+	// it writes in the same transaction.
+	tctx, done := inTx(ctx)
+	cur, err := b.db.Collection(m.Table).Find(tctx, filter, opts)
+	done()
 	if err != nil {
 		return translate(err, m)
 	}
-	defer cur.Close(context.WithoutCancel(ctx))
-	for cur.Next(ctx) {
+	defer func() {
+		_, done := inTx(ctx)
+		_ = cur.Close(context.WithoutCancel(ctx))
+		done()
+	}()
+	for {
+		_, done := inTx(ctx)
+		ok := cur.Next(ctx)
+		done()
+		if !ok {
+			break
+		}
 		raw := cur.Current
 		if err := each(func(entity any) error { return decode(m, raw, entity) }); err != nil {
 			return err
@@ -90,7 +105,9 @@ func (b *backend) Count(ctx context.Context, m *em.EntityMeta, f em.F) (int64, e
 	if err != nil {
 		return 0, err
 	}
-	n, err := b.db.Collection(m.Table).CountDocuments(inTx(ctx), filter)
+	tctx, done := inTx(ctx)
+	defer done()
+	n, err := b.db.Collection(m.Table).CountDocuments(tctx, filter)
 	return n, translate(err, m)
 }
 
@@ -216,7 +233,9 @@ func (b *backend) writeRun(ctx context.Context, ops []em.WriteOp, applied []bool
 			return fmt.Errorf("mongo: unknown write kind %d", op.Kind)
 		}
 	}
-	res, err := b.db.Collection(m.Table).BulkWrite(inTx(ctx), append(models, extra...), options.BulkWrite().SetOrdered(true))
+	tctx, done := inTx(ctx)
+	res, err := b.db.Collection(m.Table).BulkWrite(tctx, append(models, extra...), options.BulkWrite().SetOrdered(true))
+	done()
 	if err != nil {
 		var bwe mongo.BulkWriteException
 		if errors.As(err, &bwe) && len(bwe.WriteErrors) > 0 {
@@ -327,7 +346,9 @@ func (b *backend) Links(ctx context.Context, rel *em.RelationMeta, keys []any, b
 		}
 		filter = bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ks}}}}
 	}
-	cur, err := b.db.Collection(m.Table).Find(inTx(ctx), filter, options.Find().SetProjection(bson.D{{Key: field, Value: 1}}))
+	tctx, done := inTx(ctx)
+	defer done()
+	cur, err := b.db.Collection(m.Table).Find(tctx, filter, options.Find().SetProjection(bson.D{{Key: field, Value: 1}}))
 	if err != nil {
 		return nil, translate(err, m)
 	}
@@ -425,7 +446,9 @@ func (b *backend) findStale(ctx context.Context, m *em.EntityMeta, ops []em.Writ
 			ids = append(ids, id)
 		}
 	}
-	cur, err := b.db.Collection(m.Table).Find(inTx(ctx), bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	tctx, done := inTx(ctx)
+	defer done()
+	cur, err := b.db.Collection(m.Table).Find(tctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
 	if err != nil {
 		return translate(err, m)
 	}

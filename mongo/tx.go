@@ -84,21 +84,26 @@ func (b *backend) transactions(ctx context.Context) (ok bool, why string, err er
 type txKey struct{}
 
 // inTx returns ctx as the driver's session context of the transaction ctx
-// carries, or ctx itself outside a transaction.
-func inTx(ctx context.Context) context.Context {
-	if s, ok := ctx.Value(txKey{}).(*mongo.Session); ok {
-		return mongo.NewSessionContext(ctx, s)
+// carries, holding the transaction until done is called; outside a
+// transaction it returns ctx itself. A driver session is not safe for
+// concurrent use, and one entity manager may be used from several
+// goroutines: the calls of a transaction take turns.
+func inTx(ctx context.Context) (_ context.Context, done func()) {
+	if t, ok := ctx.Value(txKey{}).(*transaction); ok {
+		t.mu.Lock()
+		return mongo.NewSessionContext(ctx, t.sess), t.mu.Unlock
 	}
-	return ctx
+	return ctx, func() {}
 }
 
 // transaction is an open session transaction: em.BackendTx.
 type transaction struct {
+	mu   sync.Mutex // held by each call that uses sess (see inTx)
 	sess *mongo.Session
 }
 
 func (t *transaction) Bind(ctx context.Context) context.Context {
-	return context.WithValue(ctx, txKey{}, t.sess)
+	return context.WithValue(ctx, txKey{}, t)
 }
 
 // commitTries bounds the attempts to commit when the server cannot say
@@ -107,6 +112,8 @@ func (t *transaction) Bind(ctx context.Context) context.Context {
 const commitTries = 3
 
 func (t *transaction) Commit(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	defer t.sess.EndSession(context.WithoutCancel(ctx))
 	var err error
 	for try := 0; try < commitTries; try++ {
@@ -119,6 +126,8 @@ func (t *transaction) Commit(ctx context.Context) error {
 }
 
 func (t *transaction) Rollback(ctx context.Context) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	defer t.sess.EndSession(ctx)
 	return txError(t.sess.AbortTransaction(ctx), "abort")
 }

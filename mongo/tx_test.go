@@ -3,8 +3,10 @@ package mongo_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -332,5 +334,95 @@ func TestStandaloneServerHasNoTransactions(t *testing.T) {
 	err = orm.Fork().Begin(context.Background())
 	if !errors.Is(err, em.ErrTransactionsUnavailable) {
 		t.Fatalf("Begin on FerretDB: %v", err)
+	}
+}
+
+// One manager in a transaction used from several goroutines: the driver's
+// session is not safe for concurrent use, so the backend serializes the
+// calls of a transaction (run under -race).
+func TestTransactionFromManyGoroutines(t *testing.T) {
+	orm, p, _ := rsORMWithAnn(t)
+	ctx := context.Background()
+	e := orm.Fork()
+	p.Reset()
+	must(t, e.Begin(ctx))
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 5 {
+				if _, err := em.Find[Writer](ctx, e, em.F{"name": "Ann"}); err != nil {
+					errs <- err
+					return
+				}
+				if _, err := em.Count[Writer](ctx, e, nil); err != nil {
+					errs <- err
+					return
+				}
+				if err := e.Persist(&Writer{Name: fmt.Sprintf("w%d-%d", g, i)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	must(t, e.Commit(ctx))
+	lsid, txn := oneTransaction(t, entityCommands(p))
+	endedOnce(t, p, lsid, txn, true)
+	n, err := em.Count[Writer](ctx, orm.Fork(), nil)
+	must(t, err)
+	if n != 21 {
+		t.Fatalf("%d writers after the commit, want 21", n)
+	}
+}
+
+// A flush in a transaction while other goroutines read through the same
+// manager: the reads' callbacks take the manager's lock, which the flush
+// holds while it writes, so the backend must not hold the transaction
+// across them.
+func TestFlushWhileReadingInATransaction(t *testing.T) {
+	orm, _, _ := rsORMWithAnn(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	e := orm.Fork()
+	must(t, e.Begin(ctx))
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 3 {
+		wg.Go(func() {
+			for i := range 10 {
+				if g == 0 {
+					if err := e.Persist(&Writer{Name: fmt.Sprintf("f%d", i)}); err != nil {
+						errs <- err
+						return
+					}
+					if err := e.Flush(ctx); err != nil {
+						errs <- err
+						return
+					}
+					continue
+				}
+				if _, err := em.Find[Writer](ctx, e, nil); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	must(t, e.Commit(ctx))
+	n, err := em.Count[Writer](ctx, orm.Fork(), nil)
+	must(t, err)
+	if n != 11 {
+		t.Fatalf("%d writers, want 11", n)
 	}
 }
