@@ -84,8 +84,9 @@ func assignMap(m *EntityMeta, entity any, data map[string]any) error {
 // Merge attaches a detached entity (for example one decoded from a request)
 // to the manager as managed and unchanged: its current values are taken as
 // what the database holds. If an instance with the same primary key is
-// already managed, the entity's values are copied into that instance (so they
-// are flushed as changes) and the managed instance is returned.
+// already managed, the entity's stored fields are copied into that instance
+// (so they are flushed as changes, under ChangeTrackingExplicit too; its
+// loaded collections stay as they are) and the managed instance is returned.
 func Merge[T any](e *EntityManager, entity *T) (*T, error) {
 	e, err := e.usable(nil)
 	if err != nil {
@@ -104,7 +105,16 @@ func Merge[T any](e *EntityManager, entity *T) (*T, error) {
 		return nil, fmt.Errorf("%w: Merge of a %s without a primary key (use Persist for new entities)", ErrNotManaged, m.Name)
 	}
 	if en := e.lookup(m, keyOf(m.PK, p)); en != nil {
-		copyStruct(m, en.ptr, p)
+		// The stored fields only: the managed instance keeps its loaded
+		// collections and inverse references, which a detached entity
+		// cannot know.
+		for _, f := range m.Fields {
+			f.value(en.ptr).Set(f.value(p))
+			if f.deep != nil {
+				f.deep(f.ptr(en.ptr), f.ptr(p))
+			}
+		}
+		e.mark(en) // changes to flush, under ChangeTrackingExplicit too
 		return en.object().(*T), nil
 	}
 	e.registerAttached(m, entity, p)

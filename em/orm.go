@@ -97,7 +97,8 @@ const (
 	// for entities of plain fields), dirty or not.
 	ChangeTrackingImplicit ChangeTracking = iota
 	// ChangeTrackingExplicit: Flush compares only the managed entities
-	// passed to Persist (or Assign) since the last successful flush, and
+	// passed to Persist (or Assign, or Merge onto them) since the last
+	// successful flush, and
 	// cascades persist from those only; the changes of any other managed
 	// entity, its collections included, are not written until it is
 	// persisted. A flush then costs in proportion to the entities marked,

@@ -162,6 +162,20 @@ var behaviourCases = []behaviourCase{
 		if v.log.Count("UPDATE") != 1 {
 			t.Fatalf("the retry did not write the marked change: %v", v.log.All())
 		}
+		// Merge copies a detached state onto the managed instance: a change
+		// to write, as Persist would mark it.
+		detached := *cid
+		detached.Rating = 11
+		merged, err := em.Merge(e, &detached)
+		must(t, err)
+		if merged != cid {
+			t.Fatal("Merge did not return the managed instance")
+		}
+		v.log.Reset()
+		must(t, e.Flush(v.ctx))
+		if v.log.Count("UPDATE") != 1 {
+			t.Fatalf("the merged change was not written: %v", v.log.All())
+		}
 	}},
 	{name: "per_type_change_tracking", config: func(c *em.Config) {
 		c.Entities = append(slices.Clone(c.Entities), (*Memo)(nil))
@@ -1162,6 +1176,21 @@ var behaviourCases = []behaviourCase{
 		must(t, e.Refresh(v.ctx, a))
 		if a.Rating != 1 {
 			t.Fatalf("refresh read %v", a.Rating)
+		}
+		// Merge onto a managed instance copies the stored fields, and
+		// leaves what the detached entity cannot know (loaded collections)
+		// as it was.
+		must(t, e.Populate(v.ctx, a, "tags"))
+		onto := &Author{ID: a.ID, Name: "Ann", Rating: 2, Version: a.Version, Email: a.Email}
+		got, err := em.Merge(e, onto)
+		must(t, err)
+		if got != a || a.Rating != 2 || !a.Tags.IsInitialized() {
+			t.Fatalf("merge onto the managed instance: same %v, rating %v, tags loaded %v", got == a, a.Rating, a.Tags.IsInitialized())
+		}
+		v.log.Reset()
+		must(t, e.Flush(v.ctx))
+		if v.log.Count("UPDATE") != 1 {
+			t.Fatalf("the merged change was not written: %v", v.log.All())
 		}
 	}},
 	{name: "native_and_upsert", sqlOnly: "Native* and Upsert are SQL statements", run: func(t *testing.T, v env) {
