@@ -346,31 +346,20 @@ func TestTransactionFromManyGoroutines(t *testing.T) {
 	e := orm.Fork()
 	p.Reset()
 	must(t, e.Begin(ctx))
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for g := range 4 {
-		wg.Go(func() {
-			for i := range 5 {
-				if _, err := em.Find[Writer](ctx, e, em.F{"name": "Ann"}); err != nil {
-					errs <- err
-					return
-				}
-				if _, err := em.Count[Writer](ctx, e, nil); err != nil {
-					errs <- err
-					return
-				}
-				if err := e.Persist(&Writer{Name: fmt.Sprintf("w%d-%d", g, i)}); err != nil {
-					errs <- err
-					return
-				}
+	inGoroutines(t, 4, func(g int) error {
+		for i := range 5 {
+			if _, err := em.Find[Writer](ctx, e, em.F{"name": "Ann"}); err != nil {
+				return err
 			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+			if _, err := em.Count[Writer](ctx, e, nil); err != nil {
+				return err
+			}
+			if err := e.Persist(&Writer{Name: fmt.Sprintf("w%d-%d", g, i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	must(t, e.Commit(ctx))
 	lsid, txn := oneTransaction(t, entityCommands(p))
 	endedOnce(t, p, lsid, txn, true)
@@ -391,26 +380,41 @@ func TestFlushWhileReadingInATransaction(t *testing.T) {
 	defer cancel()
 	e := orm.Fork()
 	must(t, e.Begin(ctx))
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	for g := range 3 {
-		wg.Go(func() {
-			for i := range 10 {
-				if g == 0 {
-					if err := e.Persist(&Writer{Name: fmt.Sprintf("f%d", i)}); err != nil {
-						errs <- err
-						return
-					}
-					if err := e.Flush(ctx); err != nil {
-						errs <- err
-						return
-					}
-					continue
-				}
+	inGoroutines(t, 3, func(g int) error {
+		for i := range 10 {
+			if g > 0 {
 				if _, err := em.Find[Writer](ctx, e, nil); err != nil {
-					errs <- err
-					return
+					return err
 				}
+				continue
+			}
+			if err := e.Persist(&Writer{Name: fmt.Sprintf("f%d", i)}); err != nil {
+				return err
+			}
+			if err := e.Flush(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	must(t, e.Commit(ctx))
+	n, err := em.Count[Writer](ctx, orm.Fork(), nil)
+	must(t, err)
+	if n != 11 {
+		t.Fatalf("%d writers, want 11", n)
+	}
+}
+
+// inGoroutines runs fn(0) … fn(n-1) at once and fails t with the first
+// error any returns.
+func inGoroutines(t *testing.T, n int, fn func(g int) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for g := range n {
+		wg.Go(func() {
+			if err := fn(g); err != nil {
+				errs <- err
 			}
 		})
 	}
@@ -418,11 +422,5 @@ func TestFlushWhileReadingInATransaction(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
-	}
-	must(t, e.Commit(ctx))
-	n, err := em.Count[Writer](ctx, orm.Fork(), nil)
-	must(t, err)
-	if n != 11 {
-		t.Fatalf("%d writers, want 11", n)
 	}
 }
