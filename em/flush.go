@@ -307,13 +307,14 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 		switch {
 		case own:
 			e.tx = nil
-			rbErr := e.txEnd(rctx, tx, false)
+			// A failed rollback is logged by txEnd; the flush's error is
+			// the one to return (the database ends the transaction anyway,
+			// and database/sql has often rolled it back already on a
+			// canceled context).
+			_ = e.txEnd(rctx, tx, false)
 			e.restore(tx, mark, pend, rem)
 			if evErr := e.emitUnlocked(rctx, &Event{Kind: AfterRollback, Manager: e}); evErr != nil {
 				e.orm.log.WarnContext(rctx, "em: AfterRollback subscriber failed", "error", evErr)
-			}
-			if rbErr != nil {
-				err = errors.Join(err, rbErr)
 			}
 		case tx.btx != nil:
 			// No savepoint to return to: the unit of work goes back to
