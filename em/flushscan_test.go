@@ -197,24 +197,11 @@ func TestFlushSeesEveryFieldChange(t *testing.T) {
 	}
 	for name, change := range changes {
 		e := o.Fork()
-		var rows []*kindsRow
-		for id := range int64(40) {
+		onlyChangeFound(t, e, name, func(id int64) *kindsRow {
 			ps, pi, pt := s, i, now
-			r := &kindsRow{ID: id + 1, I8: 1, I16: 2, I32: 3, U: 4, U8: 5, U16: 6, U64: 7, F32: 8, F64: 9, B: true, S: "str",
+			return &kindsRow{ID: id, I8: 1, I16: 2, I32: 3, U: 4, U8: 5, U16: 6, U64: 7, F32: 8, F64: 9, B: true, S: "str",
 				Bytes: []byte{1, 2}, PS: &ps, PI: &pi, T: now, PT: &pt}
-			if _, err := Merge(e, r); err != nil {
-				t.Fatal(err)
-			}
-			rows = append(rows, r)
-		}
-		if p := e.computePlan(); !p.empty() {
-			t.Fatalf("%s: clean entities planned %d writes", name, p.n)
-		}
-		change(rows[17])
-		p := e.computePlan()
-		if len(p.updates) != 1 || p.updates[0].en.ptr != unsafe.Pointer(rows[17]) || len(p.updates[0].fields) != 1 || p.updates[0].fields[0].Name != name {
-			t.Fatalf("%s changed: plan %+v", name, p.updates)
-		}
+		}, change)
 	}
 	if m, _ := o.Meta(flatRow{}); !m.flat {
 		t.Fatal("flatRow is not compared by bytes")
@@ -227,22 +214,9 @@ func TestFlushSeesEveryFieldChange(t *testing.T) {
 	}
 	for name, change := range flatChanges {
 		e := o.Fork()
-		var rows []*flatRow
-		for id := range int64(40) {
-			r := &flatRow{ID: id + 1, I8: 1, I16: 2, I32: 3, U: 4, U8: 5, F32: 8, F64: 9, B: true, S: "str", T: now}
-			if _, err := Merge(e, r); err != nil {
-				t.Fatal(err)
-			}
-			rows = append(rows, r)
-		}
-		if p := e.computePlan(); !p.empty() {
-			t.Fatalf("flat %s: clean entities planned %d writes", name, p.n)
-		}
-		change(rows[17])
-		p := e.computePlan()
-		if len(p.updates) != 1 || p.updates[0].en.ptr != unsafe.Pointer(rows[17]) || len(p.updates[0].fields) != 1 || p.updates[0].fields[0].Name != name {
-			t.Fatalf("flat %s changed: plan %+v", name, p.updates)
-		}
+		onlyChangeFound(t, e, name, func(id int64) *flatRow {
+			return &flatRow{ID: id, I8: 1, I16: 2, I32: 3, U: 4, U8: 5, F32: 8, F64: 9, B: true, S: "str", T: now}
+		}, change)
 	}
 	// A struct of 5 bytes (not a multiple of 8 or 16), every byte in turn.
 	e := o.Fork()
@@ -402,5 +376,28 @@ func TestParallelScanOrder(t *testing.T) {
 				t.Fatalf("update %d is not the entity changed %d-th", i, i)
 			}
 		}
+	}
+}
+
+// onlyChangeFound merges 40 clean entities made by row (ids 1…40) into e,
+// checks that a plan finds nothing, applies change to the 18th and checks
+// that the plan is one update of that entity's field name alone.
+func onlyChangeFound[T any](t *testing.T, e *EntityManager, name string, row func(id int64) *T, change func(*T)) {
+	t.Helper()
+	var rows []*T
+	for id := range int64(40) {
+		r := row(id + 1)
+		if _, err := Merge(e, r); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, r)
+	}
+	if p := e.computePlan(); !p.empty() {
+		t.Fatalf("%s: clean entities planned %d writes", name, p.n)
+	}
+	change(rows[17])
+	p := e.computePlan()
+	if len(p.updates) != 1 || p.updates[0].en.ptr != unsafe.Pointer(rows[17]) || len(p.updates[0].fields) != 1 || p.updates[0].fields[0].Name != name {
+		t.Fatalf("%s changed: plan %+v", name, p.updates)
 	}
 }
