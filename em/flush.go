@@ -280,7 +280,7 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 		pend, rem := slices.Clone(e.pending), slices.Clone(e.removed)
 		if err := e.runFlush(ctx, p, tx); err != nil {
 			e.restore(tx, undoMark{}, pend, rem)
-			return err
+			return e.resolveStale(context.WithoutCancel(ctx), e.orm.conn, err)
 		}
 		return nil
 	} else if own {
@@ -313,6 +313,7 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 			// canceled context).
 			_ = e.txEnd(rctx, tx, false)
 			e.restore(tx, mark, pend, rem)
+			err = e.resolveStale(rctx, e.orm.conn, err)
 			if evErr := e.emitUnlocked(rctx, &Event{Kind: AfterRollback, Manager: e}); evErr != nil {
 				e.orm.log.WarnContext(rctx, "em: AfterRollback subscriber failed", "error", evErr)
 			}
@@ -327,6 +328,8 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 			e.restore(tx, mark, pend, rem)
 			if rbErr != nil {
 				err = errors.Join(err, rbErr)
+			} else {
+				err = e.resolveStale(rctx, tx.sqlTx, err)
 			}
 		}
 		return err
@@ -465,7 +468,10 @@ func (e *EntityManager) cascadeAll() error {
 
 // singleStatement reports whether the plan is written by exactly one
 // statement and nothing else runs during the flush (no hooks, no
-// subscribers), so that it needs no explicit transaction.
+// subscribers), so that it needs no explicit transaction. A versioned
+// update or delete of several rows is not such a statement: its
+// affected-row count can disprove it after it changed the other rows, and
+// only a transaction can take those back.
 func (e *EntityManager) singleStatement(p *plan) bool {
 	if len(e.orm.cfg.Subscribers) > 0 || len(p.pivots) > 0 {
 		return false
@@ -496,13 +502,14 @@ func (e *EntityManager) singleStatement(p *plan) bool {
 		}
 	}
 	for m, list := range p.deletes {
-		if m.hooks != 0 || len(list) > e.rowsPerStatement(2) {
+		if m.hooks != 0 || len(list) > e.rowsPerStatement(2) || m.Version != nil && len(list) > 1 {
 			return false
 		}
 	}
 	if len(p.updates) > 0 {
 		first := p.updates[0]
-		if first.en.meta.hooks != 0 || len(p.updates) > e.rowsPerStatement(2*len(first.fields)+4) {
+		if first.en.meta.hooks != 0 || len(p.updates) > e.rowsPerStatement(2*len(first.fields)+4) ||
+			first.en.meta.Version != nil && len(p.updates) > 1 {
 			return false
 		}
 		key := changedKey(first.fields)

@@ -2,6 +2,7 @@ package em
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -418,10 +419,42 @@ func (e *EntityManager) execChecked(ctx context.Context, tx *txState, m *EntityM
 	}
 	if m.Version != nil {
 		if n, err := res.RowsAffected(); err != nil || int(n) != len(chunk) {
-			return e.lockError(ctx, tx, m, chunk)
+			// Which entity is stale can only be read once the batch's own
+			// writes are undone (they give the rows it did change the very
+			// version another writer may have set): Flush rolls back, then
+			// resolveStale asks.
+			return &staleBatch{m: m, chunk: slices.Clone(chunk)}
 		}
 	}
 	return nil
+}
+
+// staleBatch is the error of a versioned write whose affected-row count
+// was short: some entity of chunk was changed or deleted by another writer.
+// Flush turns it into an *OptimisticLockError after the rollback.
+type staleBatch struct {
+	m     *EntityMeta
+	chunk []*entry
+}
+
+func (s *staleBatch) Error() string {
+	return fmt.Sprintf("em: optimistic lock failed: a %s of a batch of %d was changed or deleted by another writer", s.m.Name, len(s.chunk))
+}
+
+func (s *staleBatch) Is(target error) bool { return target == ErrOptimisticLock }
+
+// resolveStale replaces a *staleBatch in err by the *OptimisticLockError of
+// the entity that really conflicted, read through q once the flush's own
+// writes are undone. Any other error is returned as it is.
+func (e *EntityManager) resolveStale(ctx context.Context, q querier, err error) error {
+	var sb *staleBatch
+	if !errors.As(err, &sb) {
+		return err
+	}
+	if lerr := e.lockError(ctx, q, sb.m, sb.chunk); lerr != nil {
+		return lerr
+	}
+	return err
 }
 
 // versionConds matches each entity of chunk by key and the version it was
@@ -556,8 +589,9 @@ func castType(columnType string) string {
 	return columnType
 }
 
-// lockError finds which entity of a batch failed its version check.
-func (e *EntityManager) lockError(ctx context.Context, tx *txState, m *EntityMeta, chunk []*entry) error {
+// lockError finds which entity of a batch failed its version check, read
+// through q where the batch's writes are not visible (after its rollback).
+func (e *EntityManager) lockError(ctx context.Context, q querier, m *EntityMeta, chunk []*entry) error {
 	ver := m.Version
 	for _, en := range chunk {
 		pk := m.PK.value(en.ptr).Interface()
@@ -566,7 +600,7 @@ func (e *EntityManager) lockError(ctx context.Context, tx *txState, m *EntityMet
 		if err != nil {
 			return err
 		}
-		rows, err := e.orm.query(ctx, tx.conn(), sql, args)
+		rows, err := e.orm.query(ctx, q, sql, args)
 		if err != nil {
 			return translateError(err, m.Name)
 		}
