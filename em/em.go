@@ -615,6 +615,7 @@ func (e *EntityManager) persistLocked(v any) error {
 		e.addIM(en)
 	}
 	e.setPtr(p, en)
+	e.noteRegistered(en)
 	e.pending = append(e.pending, en)
 	if len(m.Relations) > 0 {
 		attachCollections(m, p, true)
@@ -948,6 +949,7 @@ func (e *EntityManager) registerEntry(en *entry, m *EntityMeta, obj any, p, snap
 	e.takeSnapshot(en)
 	e.addIM(en)
 	e.setPtr(p, en)
+	e.noteRegistered(en)
 	return en
 }
 

@@ -454,6 +454,9 @@ func (e *EntityManager) hydrate(rows dbconn.Rows, m *EntityMeta, fields []*Field
 // partially loaded entity read in full gets the fields it lacked, keeping
 // what the user changed. The caller holds e.mu.
 func mergeLoaded(e *EntityManager, en *entry, fields []*FieldMeta, p unsafe.Pointer, refresh, partial bool) {
+	if refresh || en.partial && !partial {
+		e.noteChange(en)
+	}
 	switch {
 	case refresh:
 		copyFields(fields, en.ptr, p)

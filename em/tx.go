@@ -30,8 +30,11 @@ type txState struct {
 	inserted map[unsafe.Pointer]bool
 	deferred []deferredRef
 	zeroed   []zeroRec // fields a flush filled in that were empty before
-	savePend []*entry
-	saveRem  []*entry
+	// scope is what a rollback of the whole transaction puts back, and
+	// registered the entities the manager came to know inside it, in order
+	// (a scope forgets those from its own start on).
+	scope      *txScope
+	registered []*entry
 	// On a backend: the entries whose writes a failed flush applied, and
 	// the plan they belong to.
 	applied     map[*entry]bool
@@ -97,9 +100,19 @@ func (tx *txState) remember(en *entry) {
 		state: en.state, inIM: en.inIM, key: en.key})
 }
 
-// restore undoes every record from the mark on, newest first, and puts the
-// pending and removed lists back. The caller holds e.mu.
+// restore undoes the flushes recorded from the mark on and puts the pending
+// and removed lists back: what a failed flush does. Entities persisted or
+// removed since the mark and never flushed keep their state (they were not
+// written). The caller holds e.mu.
 func (e *EntityManager) restore(tx *txState, from undoMark, pend, rem []*entry) {
+	restored := e.replayUndo(tx, from)
+	e.pending = e.collect(stateNew, pend, e.pending, restored)
+	e.removed = e.collect(stateRemoved, rem, e.removed, restored)
+}
+
+// replayUndo undoes every record from the mark on, newest first, and returns
+// the entries it put back. The caller holds e.mu.
+func (e *EntityManager) replayUndo(tx *txState, from undoMark) []*entry {
 	var restored []*entry
 	for i := from.undo; i < len(tx.undo); i++ {
 		restored = append(restored, tx.undo[i].en)
@@ -145,10 +158,7 @@ func (e *EntityManager) restore(tx *txState, from undoMark, pend, rem []*entry) 
 		z.f.value(z.en.ptr).SetZero()
 	}
 	tx.undo, tx.fresh, tx.zeroed = tx.undo[:from.undo], tx.fresh[:from.fresh], tx.zeroed[:from.zeroed]
-	// Entities persisted or removed after the saved point and never flushed
-	// keep their state: they were not written.
-	e.pending = e.collect(stateNew, pend, e.pending, restored)
-	e.removed = e.collect(stateRemoved, rem, e.removed, restored)
+	return restored
 }
 
 // collect returns the entries of the lists, in order and once each, that are
@@ -208,7 +218,7 @@ func (e *EntityManager) beginLocked(ctx context.Context) error {
 		}
 		tx.sqlTx = t
 	}
-	tx.savePend, tx.saveRem = append([]*entry(nil), e.pending...), append([]*entry(nil), e.removed...)
+	tx.scope = e.openScope(tx)
 	e.tx = tx
 	if err := e.emitUnlocked(ctx, &Event{Kind: BeforeTransaction, Manager: e}); err != nil {
 		_ = e.txEnd(ctx, tx, false)
@@ -292,14 +302,14 @@ func (e *EntityManager) endLocked(ctx context.Context, commit bool) error {
 		// A flush failed in a transaction without savepoints: the store
 		// has given it up, and committing the rest would lose that flush.
 		rbErr := e.txEnd(ctx, tx, false)
-		e.restore(tx, undoMark{}, tx.savePend, tx.saveRem)
+		e.rollbackScope(tx, tx.scope)
 		_ = e.emitUnlocked(ctx, &Event{Kind: AfterRollback, Manager: e})
 		return errors.Join(fmt.Errorf("em: the transaction was rolled back, not committed: a flush in it failed: %w", tx.failed), rbErr)
 	}
 	if commit {
 		if err := e.txEnd(ctx, tx, true); err != nil {
 			// A failed commit ends the transaction in both kinds of store.
-			e.restore(tx, undoMark{}, tx.savePend, tx.saveRem)
+			e.rollbackScope(tx, tx.scope)
 			_ = e.emitUnlocked(ctx, &Event{Kind: AfterRollback, Manager: e})
 			return err
 		}
@@ -310,7 +320,7 @@ func (e *EntityManager) endLocked(ctx context.Context, commit bool) error {
 		return nil
 	}
 	err := e.txEnd(ctx, tx, false)
-	e.restore(tx, undoMark{}, tx.savePend, tx.saveRem)
+	e.rollbackScope(tx, tx.scope)
 	if err2 := e.emitUnlocked(ctx, &Event{Kind: AfterRollback, Manager: e}); err2 != nil {
 		e.orm.log.WarnContext(ctx, "em: AfterRollback subscriber failed", "error", err2)
 	}
@@ -337,9 +347,7 @@ func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityMan
 	outer := e.tx == nil
 	var (
 		sp       string
-		mark     undoMark
-		pend     []*entry
-		rem      []*entry
+		scope    *txScope
 		savedErr error
 	)
 	switch {
@@ -351,8 +359,7 @@ func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityMan
 	default:
 		e.tx.depth++
 		sp = "mikro_sp_" + strconv.Itoa(e.tx.depth)
-		mark = e.tx.mark()
-		pend, rem = append([]*entry(nil), e.pending...), append([]*entry(nil), e.removed...)
+		scope = e.openScope(e.tx)
 		_, savedErr = e.orm.exec(ctx, e.tx.sqlTx, "SAVEPOINT "+sp, nil)
 		if savedErr != nil {
 			e.tx.depth--
@@ -378,7 +385,7 @@ func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityMan
 			return translateError(err, "")
 		}
 		_, err := e.orm.exec(context.WithoutCancel(ctx), e.tx.sqlTx, "ROLLBACK TO SAVEPOINT "+sp, nil)
-		e.restore(e.tx, mark, pend, rem)
+		e.rollbackScope(e.tx, scope)
 		return translateError(err, "")
 	}
 

@@ -180,10 +180,12 @@ func (e *EntityManager) adopt(m *EntityMeta, obj any, p unsafe.Pointer) *entry {
 				e.addIM(en)
 			}
 		}
+		e.noteChange(en)
 		e.takeSnapshot(en)
 		return en
 	}
 	if en := e.lookup(m, keyOf(m.PK, p)); en != nil {
+		e.noteChange(en)
 		copyStruct(m, en.ptr, p)
 		e.takeSnapshot(en)
 		return en

@@ -127,7 +127,7 @@ func init() {
 				}
 				// Clean up for the second round.
 				c := v.orm.Fork()
-				o, err := em.FindOneOrFail[Author](v.ctx, c, em.F{"name": "Outer"})
+				o, err := em.FindOneOrFail[Author](v.ctx, c, em.F{"name": "Outer"}, em.FindOptions{Populate: []string{"reviews"}})
 				must(t, err)
 				must(t, c.Remove(o))
 				must(t, c.Flush(v.ctx))
