@@ -164,11 +164,23 @@ func (c *Collection[T]) IDs() ([]any, error) {
 // Add puts items in the collection and points their reference at the
 // owner. It works on an uninitialized collection too (the items are written
 // at the next Flush; Init then loads the rest).
+//
+// On an owner that no manager knows yet (a new struct never passed to
+// Persist), Add cannot reach the items' references: Go gives a collection
+// no way to find the struct that holds it. The link is made when the owner
+// is persisted (directly, or by cascade from an entity that refers to it),
+// and a Flush that would insert such an item while its owner is still
+// unknown returns a *ValidationError saying so, instead of writing the
+// reference as NULL. Persist the owner, or set the item's reference
+// (item.Author = em.RefTo(author)), which cascades to the owner.
 func (c *Collection[T]) Add(items ...*T) {
 	h := (*collHeader)(unsafe.Pointer(c))
 	for _, it := range items {
 		if it != nil {
 			addItem(h, unsafe.Pointer(it))
+			if h.owner == nil && (h.rel == nil || h.rel.Kind == OneToMany) {
+				noteOrphanAdd(h, unsafe.Pointer(it))
+			}
 		}
 	}
 }
@@ -386,6 +398,7 @@ func attachCollections(m *EntityMeta, p unsafe.Pointer, isNew bool) {
 			h.added = nil // only an owning many-to-many writes what was added
 		}
 		// Items added before the owner was known get their side now.
+		forgetOrphanAdds(h.items)
 		for _, it := range h.items {
 			if rel.Kind == OneToMany {
 				rh := (*refHeader)(rel.MappedBy.ptr(it))

@@ -256,6 +256,9 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 		e.unmark(p.marked) // compared, and unchanged
 		return nil
 	}
+	if err := checkOrphanAdds(p); err != nil {
+		return err
+	}
 	if err := checkRefs(p); err != nil {
 		return err
 	}

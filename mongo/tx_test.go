@@ -245,13 +245,16 @@ func TestTransactionalOnAReplicaSet(t *testing.T) {
 	}
 	lsid, txn = oneTransaction(t, entityCommands(p))
 	endedOnce(t, p, lsid, txn, false)
-	// As on SQL, the rollback puts the unit of work back as before the
-	// call, with Carl persisted but not written: the next flush writes him.
+	// As on SQL, the rollback discards in memory what was done inside it:
+	// Carl, persisted inside, is no longer managed and never written.
 	// (A replica set has rolled Carl's insert back; FerretDB has not: do it.)
 	_, err = direct.Collection("writer").DeleteOne(ctx, bson.D{{Key: "name", Value: "Carl"}})
 	must(t, err)
+	if e.IsManaged(carl) {
+		t.Fatal("an entity persisted in the rolled-back transaction is still managed")
+	}
 	must(t, e.Flush(ctx))
-	countNamed(t, direct, "Carl", 1)
+	countNamed(t, direct, "Carl", 0)
 
 	// No savepoints: a nested Transactional is refused, not half done.
 	err = e.Transactional(ctx, func(tx *em.EntityManager) error {
@@ -290,12 +293,16 @@ func TestFailedFlushDoomsAnOpenTransaction(t *testing.T) {
 	if e.InTransaction() {
 		t.Fatal("still in the transaction after Commit rolled it back")
 	}
-	// Back as at Begin: Ok persisted, not written. (FerretDB applied Ok's
-	// insert; a replica set has rolled it back: do it.)
+	// Back as at Begin: Ok, persisted inside, is forgotten and never
+	// written. (FerretDB applied Ok's insert; a replica set has rolled it
+	// back: do it.)
 	_, err = direct.Collection("writer").DeleteOne(ctx, bson.D{{Key: "name", Value: "Ok"}})
 	must(t, err)
+	if e.IsManaged(ok) {
+		t.Fatal("an entity persisted in the rolled-back transaction is still managed")
+	}
 	must(t, e.Flush(ctx))
-	countNamed(t, direct, "Ok", 1)
+	countNamed(t, direct, "Ok", 0)
 	countNamed(t, direct, "Ann", 1)
 }
 

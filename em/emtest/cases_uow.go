@@ -3,6 +3,7 @@ package emtest
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/mikrogo/mikro/em"
@@ -212,22 +213,57 @@ func init() {
 			}
 		}},
 		behaviourCase{name: "collection_add_on_new_owner_links_it", run: func(t *testing.T, v env) {
+			// Go gives a collection no way to find the struct that holds it, so
+			// Add on an owner no manager knows cannot set the item's reference
+			// at once. What must hold: the flush never writes the item without
+			// its owner (it used to insert author_id NULL and drop the author),
+			// and once the owner is persisted the link is made.
 			e := v.orm.Fork()
 			a := &Author{Name: "Owner"}
 			r := &Review{Text: "nice"}
 			a.Reviews.Add(r)
-			if !r.Author.IsSet() {
-				t.Fatal("Collection.Add on a new owner did not set the item's reference")
-			}
 			must(t, e.Persist(r))
-			must(t, e.Flush(v.ctx))
-			if a.ID == 0 || !e.IsManaged(a) {
-				t.Fatal("cascade persist did not reach the owner")
+			v.log.Reset()
+			err := e.Flush(v.ctx)
+			if !errors.Is(err, em.ErrValidation) || !strings.Contains(err.Error(), "Author.Reviews") {
+				t.Fatalf("Flush of an item whose owner is unknown: %v, want a ValidationError naming Author.Reviews", err)
 			}
+			if n := len(v.log.All()); n != 0 {
+				t.Fatalf("the refused flush ran statements: %v", v.log.All())
+			}
+			// The same through a nullable reference, where the database would
+			// have taken the NULL silently.
+			b := &Book{Title: "new book"}
+			rb := &Review{Text: "on a book", Author: em.RefTo(a)}
+			b.Reviews.Add(rb)
+			e2 := v.orm.Fork()
+			must(t, e2.Persist(rb))
+			if err := e2.Flush(v.ctx); !errors.Is(err, em.ErrValidation) || !strings.Contains(err.Error(), "Book.Reviews") {
+				t.Fatalf("Flush of an item of a nullable relation whose owner is unknown: %v, want a ValidationError naming Book.Reviews", err)
+			}
+			must(t, e.Persist(a))
+			if !r.Author.IsSet() {
+				t.Fatal("persisting the owner did not set the item's reference")
+			}
+			must(t, e.Flush(v.ctx))
 			got, err := em.FindOneOrFail[Review](v.ctx, v.orm.Fork(), r.ID)
 			must(t, err)
-			if got.Author.ID() != any(a.ID) {
+			if a.ID == 0 || got.Author.ID() != any(a.ID) {
 				t.Fatalf("the review was written with author %v, want %d", got.Author.ID(), a.ID)
+			}
+			// Add on a managed owner sets the reference at once, and cascade
+			// persist from the item reaches a new owner through it.
+			r2 := &Review{Text: "more"}
+			a.Reviews.Add(r2)
+			if !r2.Author.IsSet() {
+				t.Fatal("Add on a managed owner did not set the item's reference")
+			}
+			a2, r3 := &Author{Name: "Owner2"}, &Review{Text: "by ref"}
+			r3.Author = em.RefTo(a2)
+			must(t, e.Persist(r3))
+			must(t, e.Flush(v.ctx))
+			if a2.ID == 0 || !e.IsManaged(a2) || !e.IsManaged(r2) {
+				t.Fatal("cascade persist through the item's reference did not reach the new owner")
 			}
 		}},
 	)
