@@ -285,6 +285,7 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 			e.restore(tx, undoMark{}, pend, rem)
 			return e.resolveStale(context.WithoutCancel(ctx), e.orm.conn, err)
 		}
+		e.afterCommit(ctx, tx.commits) // one statement, committed on its own
 		return nil
 	} else if own {
 		if err := e.beginLocked(ctx); err != nil {
@@ -361,6 +362,7 @@ func (e *EntityManager) flushUntransacted(ctx context.Context, p *plan) error {
 		e.restore(tx, undoMark{}, pend, rem)
 		return err
 	}
+	e.afterCommit(ctx, tx.commits) // each write was final when applied
 	return nil
 }
 
@@ -587,7 +589,11 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 		if err := e.writeBackend(ctx, tx, p, order); err != nil {
 			return err
 		}
-		return e.finishFlush(ctx, p)
+		if err := e.finishFlush(ctx, p); err != nil {
+			return err
+		}
+		tx.noteCommits(p)
+		return nil
 	}
 	tx.inserted, tx.deferred = nil, nil
 	for _, m := range order {
@@ -615,7 +621,11 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 			}
 		}
 	}
-	return e.finishFlush(ctx, p)
+	if err := e.finishFlush(ctx, p); err != nil {
+		return err
+	}
+	tx.noteCommits(p)
+	return nil
 }
 
 // finishFlush runs the after hooks and events of a flush whose writes are

@@ -7,9 +7,16 @@ import (
 
 // Lifecycle hooks: an entity implements any of these on its pointer type and
 // the unit of work calls them during Flush, inside the flush's transaction.
-// An error returned by a Before hook aborts the flush (it is rolled back and
-// the unit of work is left as it was). Calling Flush from a hook returns
-// ErrFlushInHook.
+// An error returned by a Before or After hook aborts the flush (it is rolled
+// back and the unit of work is left as it was). Calling Flush from a hook
+// returns ErrFlushInHook.
+//
+// Because they run inside the transaction, the After hooks of a flush that
+// then fails, or whose transaction rolls back later, have run for writes
+// that never happened, and run again when the flush is retried (MikroORM's
+// semantics too). Work that must follow only what was really committed
+// (sending mail, publishing an event) belongs in AfterCommitHook, or in a
+// Subscriber's AfterCommit event.
 type (
 	// BeforeCreateHook runs before the entity is inserted.
 	BeforeCreateHook interface {
@@ -35,6 +42,17 @@ type (
 	AfterDeleteHook interface {
 		AfterDelete(ctx context.Context, e *EntityManager) error
 	}
+	// AfterCommitHook runs once for each write of the entity that was
+	// committed: after the COMMIT of the flush's own transaction, or of the
+	// Begin/Transactional transaction the flush ran in, and never for a
+	// write that was rolled back (a failed flush, a rolled-back transaction
+	// or savepoint). op is AfterCreate, AfterUpdate or AfterDelete. It runs
+	// with the manager unlocked, so it may read through it; a Flush of the
+	// manager from it returns ErrFlushInHook (write through a Fork). Its
+	// error cannot undo the commit and is logged at Warn level.
+	AfterCommitHook interface {
+		AfterCommit(ctx context.Context, op EventKind) error
+	}
 )
 
 type hookMask uint8
@@ -46,6 +64,7 @@ const (
 	hookAfterUpdate
 	hookBeforeDelete
 	hookAfterDelete
+	hookAfterCommit
 )
 
 func hooksOf(t reflect.Type) hookMask {
@@ -58,6 +77,7 @@ func hooksOf(t reflect.Type) hookMask {
 		hookAfterUpdate:  reflect.TypeFor[AfterUpdateHook](),
 		hookBeforeDelete: reflect.TypeFor[BeforeDeleteHook](),
 		hookAfterDelete:  reflect.TypeFor[AfterDeleteHook](),
+		hookAfterCommit:  reflect.TypeFor[AfterCommitHook](),
 	} {
 		if p.Implements(iface) {
 			m |= bit
@@ -117,3 +137,49 @@ type SubscriberFunc func(ctx context.Context, ev *Event) error
 
 // HandleEvent calls f.
 func (f SubscriberFunc) HandleEvent(ctx context.Context, ev *Event) error { return f(ctx, ev) }
+
+// commitRec is a write whose entity has an AfterCommitHook, to call once the
+// write is committed.
+type commitRec struct {
+	obj any
+	op  EventKind
+}
+
+// noteCommits records the writes of p whose entities want AfterCommit.
+func (tx *txState) noteCommits(p *plan) {
+	for m, list := range p.inserts {
+		if m.hooks&hookAfterCommit != 0 {
+			for _, en := range list {
+				tx.commits = append(tx.commits, commitRec{en.object(), AfterCreate})
+			}
+		}
+	}
+	for _, u := range p.updates {
+		if u.en.meta.hooks&hookAfterCommit != 0 {
+			tx.commits = append(tx.commits, commitRec{u.en.object(), AfterUpdate})
+		}
+	}
+	for m, list := range p.deletes {
+		if m.hooks&hookAfterCommit != 0 {
+			for _, en := range list {
+				tx.commits = append(tx.commits, commitRec{en.object(), AfterDelete})
+			}
+		}
+	}
+}
+
+// afterCommit calls the AfterCommit hooks of committed writes, with e.mu
+// released; their errors are logged. The caller holds e.mu.
+func (e *EntityManager) afterCommit(ctx context.Context, recs []commitRec) {
+	if len(recs) == 0 {
+		return
+	}
+	e.mu.Unlock()
+	defer e.mu.Lock()
+	ctx = hookContext(ctx, e)
+	for _, r := range recs {
+		if err := r.obj.(AfterCommitHook).AfterCommit(ctx, r.op); err != nil {
+			e.orm.log.WarnContext(ctx, "em: AfterCommit hook failed", "entity", reflect.TypeOf(r.obj).Elem().Name(), "op", r.op.String(), "error", err)
+		}
+	}
+}

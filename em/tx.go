@@ -35,6 +35,7 @@ type txState struct {
 	// (a scope forgets those from its own start on).
 	scope      *txScope
 	registered []*entry
+	commits    []commitRec // writes whose AfterCommit hooks run at COMMIT
 	// On a backend: the entries whose writes a failed flush applied, and
 	// the plan they belong to.
 	applied     map[*entry]bool
@@ -73,10 +74,10 @@ type zeroRec struct {
 }
 
 // undoMark is a position in the undo logs, for savepoints.
-type undoMark struct{ undo, fresh, zeroed int }
+type undoMark struct{ undo, fresh, zeroed, commits int }
 
 func (tx *txState) mark() undoMark {
-	return undoMark{len(tx.undo), len(tx.fresh), len(tx.zeroed)}
+	return undoMark{len(tx.undo), len(tx.fresh), len(tx.zeroed), len(tx.commits)}
 }
 
 // conn is where the flush's statements run.
@@ -158,6 +159,8 @@ func (e *EntityManager) replayUndo(tx *txState, from undoMark) []*entry {
 		z.f.value(z.en.ptr).SetZero()
 	}
 	tx.undo, tx.fresh, tx.zeroed = tx.undo[:from.undo], tx.fresh[:from.fresh], tx.zeroed[:from.zeroed]
+	clear(tx.commits[from.commits:])
+	tx.commits = tx.commits[:from.commits]
 	return restored
 }
 
@@ -317,6 +320,7 @@ func (e *EntityManager) endLocked(ctx context.Context, commit bool) error {
 		if err := e.emitUnlocked(ctx, &Event{Kind: AfterCommit, Manager: e}); err != nil {
 			e.orm.log.WarnContext(ctx, "em: AfterCommit subscriber failed", "error", err)
 		}
+		e.afterCommit(ctx, tx.commits)
 		return nil
 	}
 	err := e.txEnd(ctx, tx, false)
