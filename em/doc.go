@@ -30,12 +30,41 @@
 // ChangeTrackingExplicit, and Flush then compares only the entities passed
 // to Persist since the last flush.
 //
-// If a flush fails, its transaction is rolled back and the unit of work is
-// exactly as it was before the call: no keys assigned, no snapshots
-// refreshed, removed entities still marked removed. Fix the cause and call
-// Flush again, or drop the manager. The same holds for a transaction begun
-// with Begin or Transactional that rolls back: every flush inside it is
-// undone in memory too.
+// # Failures and rollbacks: the contract
+//
+// These hold on PostgreSQL, MySQL/MariaDB and SQLite, and on MongoDB where
+// the server has transactions (a replica set or mongos); the model-based
+// test in emtest checks them after every step of random operation
+// sequences with injected faults.
+//
+// A Flush that fails (the database refused a statement, a hook failed, the
+// context ended, the connection died) leaves the unit of work exactly as it
+// was before the call: the same entities managed, in the same states (new,
+// managed, removed), with the same field values and snapshots, no generated
+// keys assigned. Outside a transaction nothing of it is in the database;
+// inside one, its writes are undone by a savepoint and the transaction goes
+// on. Fix the cause and call Flush again: each intended row is written
+// once. A versioned update or delete of several rows runs in a transaction
+// even where a single statement would otherwise run alone, so that an
+// *OptimisticLockError (which names the entity that was really stale)
+// leaves every row of the batch unwritten.
+//
+// A transaction that rolls back (Transactional's callback returned an error
+// or panicked, Rollback was called, or Commit failed) discards in memory
+// what was done inside it: entities persisted or first loaded inside are no
+// longer managed, and entities managed before it get back the field values,
+// snapshots, collections and new/removed state they had when it began,
+// changes made to them inside included. Nothing of it is written by a later
+// flush. A nested Transactional runs in a savepoint; if it fails, the same
+// happens to its own part only, and the outer transaction goes on.
+// Detach and Clear inside a transaction are not undone.
+//
+// On a store without transactions (MongoDB standalone, FerretDB) Begin and
+// Transactional return an error matching ErrTransactionsUnavailable, and a
+// flush of several writes is not all or nothing: the writes the server
+// applied before a failure stay applied and their entities are marked
+// persisted; the rest stays pending, so a retry writes each remaining
+// document once.
 //
 // Generated keys: PostgreSQL, SQLite and MariaDB return them with RETURNING.
 // MySQL has no RETURNING; the keys of a multi-row INSERT are taken as
