@@ -19,7 +19,9 @@ import (
 type Config struct {
 	// DB is an open pool of any database/sql driver (pgx's stdlib,
 	// go-sql-driver/mysql, modernc.org/sqlite, …). If nil, Open opens
-	// Driver with DSN and closes it again on Close.
+	// Driver with DSN and closes it again on Close. On SQLite, Open turns
+	// foreign keys on in a DSN it opens and refuses a DB that has them off
+	// (ErrSQLiteForeignKeys; see "SQLite" in the package doc).
 	DB     *sql.DB
 	Driver string // database/sql driver name for DSN: "pgx", "mysql", "sqlite"
 	DSN    string
