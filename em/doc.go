@@ -71,6 +71,52 @@
 // consecutive from LAST_INSERT_ID(), which InnoDB guarantees for a simple
 // INSERT when auto_increment_increment is 1.
 //
+// # SQLite
+//
+// Foreign keys: SQLite enforces them only on connections that turn them on
+// (PRAGMA foreign_keys), and without them the schema's ON DELETE CASCADE
+// leaves pivot rows behind their owner. Open with Driver and DSN adds
+// _pragma=foreign_keys(1) (modernc.org/sqlite; _foreign_keys=1 for driver
+// "sqlite3", mattn/go-sqlite3) to the DSN, so that every connection of the
+// pool has them, unless the DSN already says something about foreign keys.
+// A pool passed as Config.DB cannot be changed that way (a PRAGMA run by em
+// would reach one of its connections, not those it opens later), so Open
+// reads PRAGMA foreign_keys and, if it is off, returns an error matching
+// ErrSQLiteForeignKeys that says how to turn it on in the DSN.
+//
+// Times: SQLite has no time type; a time is text, compared as text. em
+// binds every time.Time (and *time.Time, and a driver.Valuer whose value
+// is a time.Time, such as sql.NullTime) as UTC text in the form of
+// SQLite's own functions, 'YYYY-MM-DD HH:MM:SS' as datetime() and
+// CURRENT_TIMESTAMP write it, followed by the fraction of a second only
+// when there is one ('2021-01-01 00:00:00.25'), whichever way the ORM was
+// opened. Range filters, equality and ORDER BY therefore agree with rows
+// that other programs (the sqlite3 shell, another driver) wrote in that
+// form, and date(), strftime() and the other functions read what em
+// wrote. (The driver's own _time_format options do not do this: "sqlite"
+// appends the zone, '…00:00:00+00:00', which is not equal, as text, to the
+// same instant without it; "datetime" drops the fraction; the default is
+// Go's time.String.) Text in another form, with 'T', 'Z', a zone or a
+// different number of fractional digits, is read correctly but compared as
+// text, so keep one form in a column that is filtered on. Times bound
+// directly on ORM.DB() are the driver's business, not em's.
+//
+// Reading, a time.Time or *time.Time field accepts what the driver gives
+// for a column declared DATETIME, DATE or TIMESTAMP and the text of any
+// column, in every form SQLite's date functions accept
+// (YYYY-MM-DD[( |T)HH:MM[:SS[.fff…]]][Z|±HH:MM]) and in time.String's form
+// (which earlier versions stored), and always holds the instant in UTC:
+// '2021-01-01 08:00:00+02:00' reads as 06:00 UTC, and text without a zone
+// is taken as UTC.
+//
+// # Reading values
+//
+// Every read path (finds, populate with either strategy, refresh) scans a
+// column into a field through the same destination, so a value converts
+// the same way everywhere: with database/sql the conversions of Rows.Scan
+// (a number into a string field, text into a number, 0/1 into a bool), on
+// native pgx those of pgx.
+//
 // # Identity map
 //
 // Each manager holds at most one instance per primary key: two finds of the

@@ -32,6 +32,9 @@ var (
 	ErrValidation = errors.New("em: invalid entity")
 	// ErrClosed: the ORM was closed.
 	ErrClosed = errors.New("em: closed")
+	// ErrSQLiteForeignKeys: Open found foreign key enforcement off on a
+	// SQLite database (PRAGMA foreign_keys = 0); see the package doc.
+	ErrSQLiteForeignKeys = errors.New("em: SQLite foreign keys are off")
 
 	// ErrUniqueViolation and the errors below are database errors translated
 	// from any driver; the *DBError wraps the driver's error.

@@ -540,13 +540,20 @@ func scanDest(f *FieldMeta, base unsafe.Pointer, fixups []func() error) (any, []
 			return json.Unmarshal(h.data, f.value(base).Addr().Interface())
 		})
 	case scanNull:
-		h := &nullHolder{}
-		return h, append(fixups, func() error {
-			if h.v == nil {
+		// A **T: database/sql (and pgx) store NULL as a nil *T and convert
+		// anything else into a new T exactly as they would into the field.
+		t := f.Type
+		if f.scanType != nil {
+			t = f.scanType
+		}
+		pp := reflect.New(reflect.PointerTo(t))
+		return pp.Interface(), append(fixups, func() error {
+			if pp.Elem().IsNil() {
 				f.value(base).SetZero()
-				return nil
+			} else {
+				f.value(base).Set(reflect.NewAt(f.Type, pp.Elem().UnsafePointer()).Elem())
 			}
-			return assignValue(f.value(base), h.v)
+			return nil
 		})
 	}
 	if f.addr != nil {
@@ -565,7 +572,7 @@ const (
 	scanJSON              // JSON text into a jsonHolder, decoded by a fixup
 	// NULL into a plain field, or into a named byte slice
 	// (json.RawMessage), which database/sql cannot scan NULL into: a
-	// nullHolder, assigned by a fixup.
+	// pointer to a new value, copied by a fixup.
 	scanNull
 )
 
@@ -596,15 +603,5 @@ func (h *jsonHolder) Scan(v any) error {
 	default:
 		return fmt.Errorf("JSON column holds %T", v)
 	}
-	return nil
-}
-
-type nullHolder struct{ v any }
-
-func (h *nullHolder) Scan(v any) error {
-	if b, ok := v.([]byte); ok {
-		v = string(b)
-	}
-	h.v = v
 	return nil
 }

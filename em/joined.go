@@ -2,7 +2,6 @@ package em
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -174,36 +173,95 @@ func (e *EntityManager) findJoined(ctx context.Context, m *EntityMeta, filter an
 		return translateError(err, m.Name)
 	}
 	defer rows.Close()
-	holders := make([]refHolder, len(cols))
+	// Each row is scanned twice. First only the keys, to learn which rows
+	// of the row are there (LEFT JOIN) and which are entities not yet
+	// managed; then those entities' columns, straight into new entities
+	// through the destinations plain finds use (scanDest), so that a
+	// column converts into a field the same way on every read path.
+	// Columns not wanted in a pass go to a sink that converts nothing.
+	holders := make([]refHolder, len(nodes))
+	keyDest := make([]any, len(cols))
 	dest := make([]any, len(cols))
-	for i := range holders {
-		dest[i] = &holders[i]
+	for i := range cols {
+		keyDest[i], dest[i] = sink{}, sink{}
 	}
+	pkCol := make([]int, len(nodes))
+	parentOf := make([]int, len(nodes))
+	for i, n := range nodes {
+		pkCol[i] = n.first + slices.Index(n.meta.Fields, n.meta.PK)
+		keyDest[pkCol[i]] = &holders[i]
+		parentOf[i] = slices.Index(nodes, n.parent)
+	}
+	type fresh struct {
+		node int
+		key  pkKey
+		pair unsafe.Pointer
+	}
+	var (
+		news   []fresh
+		fixups []func() error
+	)
 	cur := make([]unsafe.Pointer, len(nodes))
 	seenRoot := map[unsafe.Pointer]bool{}
 	owners := map[*joinNode][]unsafe.Pointer{} // parents whose collection the node fills
 	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
+		if err := rows.Scan(keyDest...); err != nil {
 			return fmt.Errorf("em: load %s: %w", m.Name, err)
 		}
+		news, fixups = news[:0], fixups[:0]
+	nodes:
 		for i, n := range nodes {
 			cur[i] = nil
-			if i > 0 && cur[slices.Index(nodes, n.parent)] == nil {
+			if i > 0 && cur[parentOf[i]] == nil {
 				continue
 			}
-			pkv := holders[n.first+slices.Index(n.meta.Fields, n.meta.PK)].v
+			pkv := holders[i].v
 			if pkv == nil {
 				continue // no related row (LEFT JOIN)
 			}
-			p, err := e.joinedEntity(n, holders[n.first:n.first+len(n.meta.Fields)], pkv)
-			if err != nil {
-				return err
+			k, ok := keyFromValue(n.meta.PK, pkv)
+			if !ok {
+				return fmt.Errorf("em: load %s: key %v (%T)", n.meta.Name, pkv, pkv)
 			}
-			cur[i] = p
-			if i == 0 {
+			if en := e.lookup(n.meta, k); en != nil {
+				cur[i] = en.ptr
 				continue
 			}
-			parent := cur[slices.Index(nodes, n.parent)]
+			for _, f := range news {
+				if nodes[f.node].meta == n.meta && f.key == k {
+					cur[i] = f.pair // the same entity twice in one row
+					continue nodes
+				}
+			}
+			pair := reflect.New(n.meta.pair).UnsafePointer()
+			for j, f := range n.meta.Fields {
+				dest[n.first+j], fixups = scanDest(f, pair, fixups)
+			}
+			news = append(news, fresh{node: i, key: k, pair: pair})
+			cur[i] = pair
+		}
+		if len(news) > 0 {
+			if err := rows.Scan(dest...); err != nil {
+				return fmt.Errorf("em: load %s: %w", m.Name, err)
+			}
+			for _, fx := range fixups {
+				if err := fx(); err != nil {
+					return fmt.Errorf("em: load %s: %w", m.Name, err)
+				}
+			}
+			for _, f := range news {
+				n := nodes[f.node]
+				for j := range n.meta.Fields {
+					dest[n.first+j] = sink{}
+				}
+				e.registerLoaded(n.meta, reflect.NewAt(n.meta.Type, f.pair).Interface(), f.pair, n.meta.Fields, false)
+			}
+		}
+		for i, n := range nodes[1:] {
+			p, parent := cur[i+1], cur[parentOf[i+1]]
+			if p == nil {
+				continue
+			}
 			if n.ref != nil {
 				h := (*refHeader)(n.ref.ptr(parent))
 				h.entity, h.id = p, nil
@@ -262,44 +320,7 @@ func orderItem(e qb.Expr, rest string) qb.Order {
 	return o
 }
 
-// joinedEntity returns the managed instance for a joined row's columns of
-// node n, making and registering it from the values if it is new. A managed
-// instance is not overwritten. The caller holds e.mu.
-func (e *EntityManager) joinedEntity(n *joinNode, vals []refHolder, pkv any) (unsafe.Pointer, error) {
-	m := n.meta
-	k, ok := keyFromValue(m.PK, pkv)
-	if !ok {
-		return nil, fmt.Errorf("em: load %s: key %v (%T)", m.Name, pkv, pkv)
-	}
-	if en := e.lookup(m, k); en != nil {
-		return en.ptr, nil
-	}
-	pair := reflect.New(m.pair).UnsafePointer()
-	for i, f := range m.Fields {
-		v := vals[i].v
-		var err error
-		switch {
-		case f.isRef:
-			err = setRef(f, f.ptr(pair), v)
-		case f.JSON:
-			if v != nil {
-				var b []byte
-				switch x := v.(type) {
-				case string:
-					b = []byte(x)
-				case []byte:
-					b = x
-				}
-				err = json.Unmarshal(b, f.value(pair).Addr().Interface())
-			}
-		default:
-			err = assignValue(f.value(pair), v)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("em: load %s.%s: %w", m.Name, f.Name, err)
-		}
-	}
-	obj := reflect.NewAt(m.Type, pair).Interface()
-	e.registerLoaded(m, obj, pair, m.Fields, false)
-	return pair, nil
-}
+// sink is a Scan destination that keeps nothing and converts nothing.
+type sink struct{}
+
+func (sink) Scan(any) error { return nil }

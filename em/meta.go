@@ -143,6 +143,7 @@ type FieldMeta struct {
 	jsonIdx  int
 	isZero   func(p unsafe.Pointer) bool
 	addr     func(p unsafe.Pointer) any // typed address for Scan; nil: through reflection
+	scanType reflect.Type               // what a nullable plain field scans as, when not Type (sqliteTime)
 	get      func(p unsafe.Pointer) any // the value, boxed; nil: through reflection
 	keyKind  uint8                      // how keyOf reads a primary key: keyInt64, keyInt, keyString, or by reflection
 	scanKind uint8                      // how the field is scanned: scanDirect, scanRef, …; set by buildRegistry

@@ -19,7 +19,9 @@ import (
 type Config struct {
 	// DB is an open pool of any database/sql driver (pgx's stdlib,
 	// go-sql-driver/mysql, modernc.org/sqlite, …). If nil, Open opens
-	// Driver with DSN and closes it again on Close.
+	// Driver with DSN and closes it again on Close. On SQLite, Open turns
+	// foreign keys on in a DSN it opens and refuses a DB that has them off
+	// (ErrSQLiteForeignKeys; see "SQLite" in the package doc).
 	DB     *sql.DB
 	Driver string // database/sql driver name for DSN: "pgx", "mysql", "sqlite"
 	DSN    string
@@ -116,6 +118,7 @@ type ORM struct {
 	conn    dbconn.DB
 	backend Backend // nil: SQL through conn
 	ownDB   bool
+	sqlite  bool // times are bound as SQLite text (sqliteArgs)
 	dialect *qb.Dialect
 	reg     *registry
 	log     *slog.Logger
@@ -252,7 +255,11 @@ func open(ctx context.Context, conn dbconn.DB, cfg Config) (*ORM, error) {
 		if cfg.Driver == "" || cfg.DSN == "" {
 			return nil, errors.New("em: Config needs DB, or Driver and DSN")
 		}
-		db, err := sql.Open(cfg.Driver, cfg.DSN)
+		dsn := cfg.DSN
+		if o.dialect == qb.SQLite {
+			dsn = sqliteDSN(cfg.Driver, dsn)
+		}
+		db, err := sql.Open(cfg.Driver, dsn)
 		if err != nil {
 			return nil, fmt.Errorf("em: open %s: %w", cfg.Driver, err)
 		}
@@ -268,6 +275,16 @@ func open(ctx context.Context, conn dbconn.DB, cfg Config) (*ORM, error) {
 	}
 	if o.conn == nil {
 		o.conn = dbconn.SQL(o.db)
+	}
+	if o.dialect == qb.SQLite {
+		if err := checkSQLiteForeignKeys(ctx, o.conn); err != nil {
+			if o.ownDB {
+				_ = o.conn.Close()
+			}
+			return nil, err
+		}
+		o.sqlite = true
+		reg.useSQLiteTimes()
 	}
 	for _, m := range reg.order {
 		cols := make([]any, len(m.Fields))
@@ -340,6 +357,9 @@ func (o *ORM) exec(ctx context.Context, q querier, query string, args []any) (db
 	if o.cfg.Debug {
 		start = time.Now()
 	}
+	if o.sqlite {
+		args = sqliteArgs(args)
+	}
 	res, err := q.Exec(ctx, query, args)
 	o.logQuery(ctx, query, args, start, err)
 	return res, err
@@ -349,6 +369,9 @@ func (o *ORM) query(ctx context.Context, q querier, query string, args []any) (d
 	var start time.Time
 	if o.cfg.Debug {
 		start = time.Now()
+	}
+	if o.sqlite {
+		args = sqliteArgs(args)
 	}
 	rows, err := q.Query(ctx, query, args)
 	o.logQuery(ctx, query, args, start, err)
