@@ -491,7 +491,7 @@ func (e *EntityManager) singleStatement(p *plan) bool {
 	if len(p.deletes) > 0 {
 		kinds++
 	}
-	if kinds != 1 || len(p.inserts) > 1 || len(p.deletes) > 1 {
+	if kinds != 1 || len(p.inserts) > 1 || len(p.deletes) > 1 || !e.fitsOnePacket(p) {
 		return false
 	}
 	for m, list := range p.inserts {

@@ -132,6 +132,9 @@ type ORM struct {
 	// insertCache holds the text of multi-row INSERTs by shape: the same
 	// columns and row count give the same SQL, so flushes build it once.
 	insertCache sync.Map // insertShape → string
+	// maxPacket is the server's max_allowed_packet on MySQL and MariaDB, 0
+	// until read (see packetBudget).
+	maxPacket atomic.Int64
 }
 
 type insertShape struct {

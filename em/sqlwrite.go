@@ -122,11 +122,13 @@ func (e *EntityManager) insertRows(ctx context.Context, tx *txState, m *EntityMe
 			cols[i] = f.Column
 		}
 		per := e.rowsPerStatement(len(fields))
-		for start := 0; start < len(group); start += per {
+		for start := 0; start < len(group); {
 			chunk := group[start:min(start+per, len(group))]
-			if err := e.insertChunk(ctx, tx, m, fields, cols, chunk, generate); err != nil {
+			n, err := e.insertChunk(ctx, tx, m, fields, cols, chunk, generate)
+			if err != nil {
 				return err
 			}
+			chunk, start = chunk[:n], start+n
 			// The rows are visible inside the transaction from now on: a find
 			// there must return these instances, not load second copies.
 			for _, en := range chunk {
@@ -139,24 +141,31 @@ func (e *EntityManager) insertRows(ctx context.Context, tx *txState, m *EntityMe
 	return nil
 }
 
-func (e *EntityManager) insertChunk(ctx context.Context, tx *txState, m *EntityMeta, fields []*FieldMeta, cols []string, chunk []*entry, generate bool) error {
+// insertChunk inserts the first rows of chunk in one statement: all of them,
+// or as many as stay under the database's packet limit (at least one). It
+// returns how many it inserted.
+func (e *EntityManager) insertChunk(ctx context.Context, tx *txState, m *EntityMeta, fields []*FieldMeta, cols []string, chunk []*entry, generate bool) (int, error) {
 	d := e.orm.dialect
 	if len(cols) == 0 && len(chunk) > 1 {
 		// DEFAULT VALUES inserts one row: one statement per entity.
 		for _, en := range chunk {
-			if err := e.insertChunk(ctx, tx, m, fields, cols, []*entry{en}, generate); err != nil {
-				return err
+			if _, err := e.insertChunk(ctx, tx, m, fields, cols, []*entry{en}, generate); err != nil {
+				return 0, err
 			}
 		}
-		return nil
+		return len(chunk), nil
 	}
-	returning := generate && d.Has(qb.FeatureReturningInsert)
-	sql, err := e.orm.insertSQL(m, cols, len(chunk), returning)
-	if err != nil {
-		return err
+	budget := 0
+	if len(chunk) > 1 {
+		var err error
+		if budget, err = e.orm.packetBudget(ctx, tx.conn()); err != nil {
+			return 0, err
+		}
 	}
 	args := make([]any, 0, len(chunk)*len(fields))
-	for _, en := range chunk {
+	size := 0
+	for r, en := range chunk {
+		row, deferred := len(args), len(tx.deferred)
 		for _, f := range fields {
 			var v any
 			var err error
@@ -166,10 +175,25 @@ func (e *EntityManager) insertChunk(ctx context.Context, tx *txState, m *EntityM
 				v, err = bindValue(f, en.ptr)
 			}
 			if err != nil {
-				return err
+				return 0, err
 			}
 			args = append(args, v)
 		}
+		if budget > 0 {
+			if size += rowBytes(args[row:]); size > budget && r > 0 {
+				// This row would take the statement over the packet limit: it
+				// starts the next one. (A reference bindRef deferred for it is
+				// bound again then.)
+				tx.deferred = tx.deferred[:deferred]
+				args, chunk = args[:row], chunk[:r]
+				break
+			}
+		}
+	}
+	returning := generate && d.Has(qb.FeatureReturningInsert)
+	sql, err := e.orm.insertSQL(m, cols, len(chunk), returning)
+	if err != nil {
+		return 0, err
 	}
 	if tx.inserted == nil {
 		tx.inserted = map[unsafe.Pointer]bool{}
@@ -180,47 +204,47 @@ func (e *EntityManager) insertChunk(ctx context.Context, tx *txState, m *EntityM
 	if !returning {
 		res, err := e.orm.exec(ctx, tx.conn(), sql, args)
 		if err != nil {
-			return translateError(err, m.Name)
+			return 0, translateError(err, m.Name)
 		}
 		if generate {
 			// MySQL gives the first key of a multi-row INSERT; InnoDB hands out
 			// consecutive keys to one simple INSERT (auto_increment_increment 1).
 			first, err := res.LastInsertId()
 			if err != nil {
-				return fmt.Errorf("em: insert %s: reading the generated key: %w", m.Name, err)
+				return 0, fmt.Errorf("em: insert %s: reading the generated key: %w", m.Name, err)
 			}
 			for i, en := range chunk {
 				tx.zeroed = append(tx.zeroed, zeroRec{en, m.PK})
 				if err := assignValue(m.PK.value(en.ptr), first+int64(i)); err != nil {
-					return err
+					return 0, err
 				}
 			}
 		}
-		return nil
+		return len(chunk), nil
 	}
 	rows, err := e.orm.query(ctx, tx.conn(), sql, args)
 	if err != nil {
-		return translateError(err, m.Name)
+		return 0, translateError(err, m.Name)
 	}
 	defer rows.Close()
 	i := 0
 	for rows.Next() {
 		if i >= len(chunk) {
-			return fmt.Errorf("em: insert %s: the database returned more keys than rows", m.Name)
+			return 0, fmt.Errorf("em: insert %s: the database returned more keys than rows", m.Name)
 		}
 		tx.zeroed = append(tx.zeroed, zeroRec{chunk[i], m.PK})
 		if err := rows.Scan(m.PK.Addr(chunk[i].object())); err != nil {
-			return fmt.Errorf("em: insert %s: reading the generated key: %w", m.Name, err)
+			return 0, fmt.Errorf("em: insert %s: reading the generated key: %w", m.Name, err)
 		}
 		i++
 	}
 	if err := rows.Err(); err != nil {
-		return translateError(err, m.Name)
+		return 0, translateError(err, m.Name)
 	}
 	if i != len(chunk) {
-		return fmt.Errorf("em: insert %s: %d keys returned for %d rows", m.Name, i, len(chunk))
+		return 0, fmt.Errorf("em: insert %s: %d keys returned for %d rows", m.Name, i, len(chunk))
 	}
-	return nil
+	return len(chunk), nil
 }
 
 // updateAll writes the changed columns of updated entities, batching
@@ -247,11 +271,13 @@ func (e *EntityManager) updateAll(ctx context.Context, tx *txState, updates []up
 		// Parameters per row: the key, each value, and the key again in WHERE,
 		// plus two for a version check.
 		per := e.rowsPerStatement(2*len(g.fields) + 4)
-		for start := 0; start < len(g.list); start += per {
+		for start := 0; start < len(g.list); {
 			chunk := g.list[start:min(start+per, len(g.list))]
-			if err := e.updateChunk(ctx, tx, g.m, g.fields, chunk); err != nil {
+			n, err := e.updateChunk(ctx, tx, g.m, g.fields, chunk)
+			if err != nil {
 				return err
 			}
+			start += n
 		}
 	}
 	return nil
@@ -337,34 +363,67 @@ func (e *EntityManager) updateFromValues(ctx context.Context, tx *txState, m *En
 	return e.execChecked(ctx, tx, m, chunk, q)
 }
 
-// updateChunk writes one UPDATE: SET col = CASE pk WHEN … THEN … END for
-// several rows (with a typed CAST on PostgreSQL, which cannot infer the type
-// of a parameter in a CASE), or plain SETs for one row.
-func (e *EntityManager) updateChunk(ctx context.Context, tx *txState, m *EntityMeta, fields []*FieldMeta, chunk []*entry) error {
+// updateChunk writes one UPDATE of the first rows of chunk: SET col = CASE
+// pk WHEN … THEN … END for several rows (with a typed CAST on PostgreSQL,
+// which cannot infer the type of a parameter in a CASE), or plain SETs for
+// one row. It writes all the rows, or as many as stay under the database's
+// packet limit (at least one), and returns how many.
+func (e *EntityManager) updateChunk(ctx context.Context, tx *txState, m *EntityMeta, fields []*FieldMeta, chunk []*entry) (int, error) {
 	d := e.orm.dialect
 	if len(chunk) > 1 && (d == qb.Postgres || d == qb.SQLite) {
-		return e.updateFromValues(ctx, tx, m, fields, chunk)
+		return len(chunk), e.updateFromValues(ctx, tx, m, fields, chunk)
 	}
 	ver := m.Version
 	q := d.Update(m.Table)
+	if len(chunk) == 1 {
+		for _, f := range fields {
+			v, err := bindValue(f, chunk[0].ptr)
+			if err != nil {
+				return 0, err
+			}
+			q = q.Set(f.Column, v)
+		}
+		if ver == nil {
+			q = q.Where(qb.Eq(m.PK.Column, m.PK.value(chunk[0].ptr).Interface()))
+		} else {
+			q = q.Where(versionConds(m, chunk))
+		}
+		return 1, e.execChecked(ctx, tx, m, chunk, q)
+	}
+	// The values row by row, so that the rows past the packet limit are
+	// left for the next statement.
+	budget, err := e.orm.packetBudget(ctx, tx.conn())
+	if err != nil {
+		return 0, err
+	}
+	vals := make([]any, 0, len(chunk)*len(fields))
+	size := 0
+	for r, en := range chunk {
+		row := len(vals)
+		for _, f := range fields {
+			v, err := bindValue(f, en.ptr)
+			if err != nil {
+				return 0, err
+			}
+			vals = append(vals, v)
+		}
+		if budget > 0 {
+			if size += rowBytes(vals[row:]); size > budget && r > 0 {
+				vals, chunk = vals[:row], chunk[:r]
+				break
+			}
+		}
+	}
 	pks := make([]any, len(chunk))
 	for i, en := range chunk {
 		pks[i] = m.PK.value(en.ptr).Interface()
 	}
-	for _, f := range fields {
-		if len(chunk) == 1 {
-			v, err := bindValue(f, chunk[0].ptr)
-			if err != nil {
-				return err
-			}
-			q = q.Set(f.Column, v)
-			continue
-		}
+	for j, f := range fields {
 		cast := ""
 		if d == qb.Postgres {
 			t, err := columnType(d, f)
 			if err != nil {
-				return err
+				return 0, err
 			}
 			cast = castType(t)
 		}
@@ -373,11 +432,8 @@ func (e *EntityManager) updateChunk(ctx context.Context, tx *txState, m *EntityM
 		tmpl.WriteString("CASE ?")
 		args := make([]any, 0, 1+2*len(chunk))
 		args = append(args, qb.C(m.PK.Column))
-		for i, en := range chunk {
-			v, err := bindValue(f, en.ptr)
-			if err != nil {
-				return err
-			}
+		for i := range chunk {
+			v := vals[i*len(fields)+j]
 			if cast != "" {
 				tmpl.WriteString(" WHEN ? THEN CAST(? AS ")
 				tmpl.WriteString(cast)
@@ -391,16 +447,12 @@ func (e *EntityManager) updateChunk(ctx context.Context, tx *txState, m *EntityM
 		q = q.Set(f.Column, qb.Raw(tmpl.String(), args...))
 	}
 	if ver == nil {
-		if len(chunk) == 1 {
-			q = q.Where(qb.Eq(m.PK.Column, pks[0]))
-		} else {
-			q = q.Where(qb.In(m.PK.Column, pks))
-		}
+		q = q.Where(qb.In(m.PK.Column, pks))
 	} else {
 		// The version each entity was loaded with is in its snapshot.
 		q = q.Where(versionConds(m, chunk))
 	}
-	return e.execChecked(ctx, tx, m, chunk, q)
+	return len(chunk), e.execChecked(ctx, tx, m, chunk, q)
 }
 
 // execChecked runs a write of chunk and, for a versioned entity, checks that

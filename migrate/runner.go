@@ -400,7 +400,7 @@ func (m *Migrator) Up(ctx context.Context, o UpOptions) ([]string, error) {
 	return m.run(ctx, true, func(all []Migration, recs map[string]record) ([]Migration, error) {
 		for _, r := range recs {
 			if r.failed != "" {
-				return nil, fmt.Errorf("%w: %s: %s (fix the database by hand, then Resolve it)", ErrFailedMigration, r.name, r.failed)
+				return nil, fmt.Errorf("%w: migration %s %s (fix the database by hand, then mark it with Migrator.Resolve or `migration:resolve %s`, and run Up again)", ErrFailedMigration, r.name, failedText(r.failed), r.name)
 			}
 		}
 		var out []Migration
@@ -491,13 +491,17 @@ func (m *Migrator) run(ctx context.Context, up bool, pick func([]Migration, map[
 	}
 	var done []string
 	for _, mg := range todo {
-		var err error
 		if m.transactionalDDL() && !m.opts.NotTransactional {
-			_, err = m.inOneTx(ctx, conn, []Migration{mg}, up)
-		} else {
-			err = m.stepByStep(ctx, conn, mg, up)
+			// Only what this runner applied: inOneTx skips a migration
+			// another runner applied since the records were read.
+			names, err := m.inOneTx(ctx, conn, []Migration{mg}, up)
+			done = append(done, names...)
+			if err != nil {
+				return done, err
+			}
+			continue
 		}
-		if err != nil {
+		if err := m.stepByStep(ctx, conn, mg, up); err != nil {
 			return done, err
 		}
 		done = append(done, mg.Name)
@@ -542,7 +546,7 @@ func (m *Migrator) inOneTx(ctx context.Context, conn *sql.Conn, list []Migration
 			continue // applied (or reverted) meanwhile by another runner
 		}
 		start := time.Now()
-		if err := m.apply(ctx, ex, mg, up); err != nil {
+		if err := m.apply(ctx, ex, mg, up, nil); err != nil {
 			rollback()
 			return nil, err
 		}
@@ -561,26 +565,81 @@ func (m *Migrator) inOneTx(ctx context.Context, conn *sql.Conn, list []Migration
 }
 
 // stepByStep applies a migration statement by statement (DDL that commits
-// on its own); a failure is recorded with the statement that failed.
+// on its own). Applying, it records first that the migration is under way
+// and, before each statement, which one runs, on a connection of the pool
+// other than conn: if conn dies (killed, the network, the process), the
+// record still says truthfully how far it got, and the next Up refuses
+// (ErrFailedMigration) rather than run the first statements again. A
+// failure that conn lives to see is recorded with its error.
 func (m *Migrator) stepByStep(ctx context.Context, conn *sql.Conn, mg Migration, up bool) error {
 	start := time.Now()
-	if err := m.apply(ctx, conn, mg, up); err != nil {
-		if up {
-			if rerr := m.record(ctx, conn, mg, up, err.Error()); rerr != nil {
-				return errors.Join(err, rerr)
-			}
+	if !up {
+		if err := m.apply(ctx, conn, mg, up, nil); err != nil {
+			return err
+		}
+		if err := m.record(ctx, conn, mg, up, ""); err != nil {
+			return err
+		}
+		m.progress(mg, up, start)
+		return nil
+	}
+	if err := m.record(ctx, m.db, mg, up, interrupted(mg, 0)); err != nil {
+		return fmt.Errorf("migrate: %s: recording that it starts: %w", mg.Name, err)
+	}
+	cur := 0
+	err := m.apply(ctx, conn, mg, up, func(i int) error {
+		cur = i
+		if i == 0 {
+			return nil // the record says statement 1 already
+		}
+		return m.setFailed(ctx, mg, interrupted(mg, i))
+	})
+	if err != nil {
+		text := err.Error()
+		if mg.Up == nil && cur > 0 {
+			text += fmt.Sprintf("; statements 1 to %d had run, and the failed one may have taken effect in part", cur)
+		}
+		if rerr := m.setFailed(context.WithoutCancel(ctx), mg, text); rerr != nil {
+			return errors.Join(err, fmt.Errorf("migrate: %s: recording the failure (the record says it was interrupted): %w", mg.Name, rerr))
 		}
 		return err
 	}
-	if err := m.record(ctx, conn, mg, up, ""); err != nil {
-		return err
+	if err := m.setFailed(ctx, mg, ""); err != nil {
+		return fmt.Errorf("migrate: %s: applied, but recording it failed (the record says it was interrupted at its last statement): %w", mg.Name, err)
 	}
 	m.progress(mg, up, start)
 	return nil
 }
 
-// apply runs one migration's statements (or its Go function) on ex.
-func (m *Migrator) apply(ctx context.Context, ex Execer, mg Migration, up bool) error {
+// interrupted is what the record of a migration says while statement i
+// (0-based) of it runs: what is left if the runner dies there.
+func interrupted(mg Migration, i int) string {
+	if mg.Up != nil {
+		return "interrupted while its Go function ran; the database may hold part of it"
+	}
+	if len(mg.UpSQL) == 0 {
+		return "interrupted before its first statement"
+	}
+	return fmt.Sprintf("interrupted at statement %d of %d (%s); the database may hold statements 1 to %d of it",
+		i+1, len(mg.UpSQL), firstLine(mg.UpSQL[i]), i+1)
+}
+
+// setFailed sets the failed text of mg's record on a connection of the
+// pool ("": applied, and executed_at is now).
+func (m *Migrator) setFailed(ctx context.Context, mg Migration, failed string) error {
+	var f any
+	if failed != "" {
+		f = failed
+	}
+	_, err := m.db.ExecContext(ctx, "UPDATE "+m.quote(m.opts.Table)+" SET failed = "+m.placeholder(1)+", executed_at = "+m.placeholder(2)+
+		" WHERE name = "+m.placeholder(3), f, time.Now().UTC(), mg.Name)
+	return err
+}
+
+// apply runs one migration's statements (or its Go function) on ex;
+// before, when set, runs before statement i (0-based) and stops apply with
+// its error.
+func (m *Migrator) apply(ctx context.Context, ex Execer, mg Migration, up bool, before func(i int) error) error {
 	fn, stmts := mg.Up, mg.UpSQL
 	if !up {
 		fn, stmts = mg.Down, mg.DownSQL
@@ -595,11 +654,24 @@ func (m *Migrator) apply(ctx context.Context, ex Execer, mg Migration, up bool) 
 		return fmt.Errorf("migrate: %s has no Down", mg.Name)
 	}
 	for i, s := range stmts {
+		if before != nil {
+			if err := before(i); err != nil {
+				return fmt.Errorf("migrate: %s: recording that statement %d of %d starts: %w", mg.Name, i+1, len(stmts), err)
+			}
+		}
 		if _, err := ex.ExecContext(ctx, s); err != nil {
 			return fmt.Errorf("migrate: %s: statement %d of %d (%s): %w", mg.Name, i+1, len(stmts), firstLine(s), err)
 		}
 	}
 	return nil
+}
+
+// failedText words a record's failed text after the migration's name.
+func failedText(failed string) string {
+	if strings.HasPrefix(failed, "interrupted") {
+		return "was " + failed
+	}
+	return "failed: " + failed
 }
 
 func firstLine(s string) string {
@@ -653,14 +725,17 @@ func (m *Migrator) lock(ctx context.Context, conn *sql.Conn) (func(), error) {
 		return func() { _, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(7270306)") }, nil
 	case qb.MySQL, qb.MariaDB:
 		var got sql.NullInt64
-		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK('mikro_orm_migrations', 600)").Scan(&got); err != nil {
+		// GET_LOCK names are server-wide: the name carries the database's
+		// and the table's, so that the runners of other databases on the
+		// server do not wait for this one. A killed connection releases it.
+		if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(CONCAT('mikro:', LEFT(IFNULL(DATABASE(), ''), 40), ':', LEFT(?, 16)), 600)", m.opts.Table).Scan(&got); err != nil {
 			return nil, fmt.Errorf("migrate: lock: %w", err)
 		}
 		if got.Int64 != 1 {
 			return nil, errors.New("migrate: lock: another runner held the migration lock for 10 minutes")
 		}
 		return func() {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK('mikro_orm_migrations')")
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(CONCAT('mikro:', LEFT(IFNULL(DATABASE(), ''), 40), ':', LEFT(?, 16)))", m.opts.Table)
 		}, nil
 	}
 	return func() {}, nil

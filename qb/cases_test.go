@@ -15,7 +15,7 @@ const (
 func userNames(d *qb.Dialect) stmt { return d.Select("id", "name").From(users).OrderBy("id") }
 
 func goldenCases() []gcase {
-	return []gcase{
+	return append([]gcase{
 		// SELECT basics.
 		{name: "select_columns", build: func(d *qb.Dialect) stmt {
 			return d.Select("id", "name").From(users).Where(qb.Eq("id", 2))
@@ -326,5 +326,5 @@ func goldenCases() []gcase {
 				Where(qb.In("id", d.Select("id").From("low")))
 		}, check: func(d *qb.Dialect) stmt { return d.Select(qb.Raw("count(*)")).From(posts) }, want: rows(row(3)),
 			unsupported: []string{"mariadb"}},
-	}
+	}, bigInCases()...)
 }

@@ -181,11 +181,18 @@ func (b between) ToSql() (string, []any, error) { return exprToSql(standard, b) 
 
 // In is column IN (values…). values is a slice, whose elements are bound one
 // by one, or a subquery (a SelectQuery or any Expr). An empty slice gives a
-// condition that is always false (1 = 0), which is valid SQL.
+// condition that is always false (1 = 0), which is valid SQL. A slice of
+// 1,000 or more integers, or of 1,000 or more strings, is bound as one value
+// that the database expands, so that it is not limited by the database's
+// parameter cap: column = ANY($1) on PostgreSQL (the argument is an []int64
+// or a []string), IN (SELECT … FROM JSON_TABLE(?, …)) on MySQL and MariaDB,
+// IN (SELECT value FROM json_each(?)) on SQLite (the argument is a JSON
+// array). The rows matched are the same as with the list spelled out.
 func In(column any, values any) Expr { return in{toOperand(column), values, false} }
 
 // NotIn is column NOT IN (values…). An empty slice gives a condition that is
-// always true (1 = 1).
+// always true (1 = 1). A long list is bound as one value, as for [In]
+// (column <> ALL($1) on PostgreSQL).
 func NotIn(column any, values any) Expr { return in{toOperand(column), values, true} }
 
 type in struct {
@@ -222,6 +229,9 @@ func (c in) appendTo(w *writer) {
 		} else {
 			w.str("1 = 0")
 		}
+		return
+	}
+	if appendBigIn(w, c, n) {
 		return
 	}
 	c.left.appendTo(w)

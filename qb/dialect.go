@@ -78,6 +78,16 @@ const (
 	jsonExtractRaw                  // SQLite: json_extract(col, ?)
 )
 
+// bigInStyle is how a dialect binds a long IN list as one value.
+type bigInStyle uint8
+
+const (
+	bigInNone      bigInStyle = iota // one placeholder per value
+	bigInArray                       // PostgreSQL: col = ANY($1) with a Go slice
+	bigInJSONTable                   // MySQL, MariaDB: IN (SELECT v FROM JSON_TABLE(?, …))
+	bigInJSONEach                    // SQLite: IN (SELECT value FROM json_each(?))
+)
+
 // Dialect describes how one database spells SQL: identifier quoting,
 // placeholders, LIMIT forms, upsert, RETURNING and JSON syntax, and which
 // features it has. The dialects are the package values [Postgres], [MySQL],
@@ -89,6 +99,7 @@ type Dialect struct {
 	features    Feature
 	json        jsonStyle
 	maxParams   int
+	bigIn       bigInStyle
 	// limitAll is written as LIMIT when only OFFSET is given and the dialect
 	// requires a LIMIT before OFFSET ("" when OFFSET alone is valid).
 	limitAll  string
@@ -101,7 +112,7 @@ type Dialect struct {
 var (
 	// Postgres is PostgreSQL (tested against 15). Placeholders are $1, $2, ….
 	Postgres = &Dialect{
-		name: "postgres", quote: '"', placeholder: placeholderDollar, json: jsonArrows, maxParams: 65535,
+		name: "postgres", quote: '"', placeholder: placeholderDollar, json: jsonArrows, maxParams: 65535, bigIn: bigInArray,
 		forShare: "FOR SHARE",
 		features: FeatureReturningInsert | FeatureReturningUpdate | FeatureReturningDelete |
 			FeatureOnConflict | FeatureILike | FeatureNullsOrder | FeatureLateral | FeatureRightJoin |
@@ -112,7 +123,7 @@ var (
 	// MySQL is MySQL 8.0.19 or later. Upserts reference the inserted row through
 	// a row alias (VALUES … AS new), since VALUES() is deprecated in MySQL 8.
 	MySQL = &Dialect{
-		name: "mysql", quote: '`', placeholder: placeholderQuestion, json: jsonExtract, maxParams: 65535,
+		name: "mysql", quote: '`', placeholder: placeholderQuestion, json: jsonExtract, maxParams: 65535, bigIn: bigInJSONTable,
 		limitAll: "18446744073709551615", forShare: "FOR SHARE", rowAlias: "new", emptyRows: "() VALUES ()",
 		features: FeatureOnDuplicateKey | FeatureInsertRowAlias | FeatureLateral | FeatureRightJoin |
 			FeatureUpdateOrderLimit | FeatureForUpdate | FeatureForShare | FeatureSkipLocked |
@@ -121,7 +132,7 @@ var (
 	// MariaDB is MariaDB 10.6 or later: RETURNING on INSERT and DELETE,
 	// ON DUPLICATE KEY UPDATE with VALUES(), LOCK IN SHARE MODE.
 	MariaDB = &Dialect{
-		name: "mariadb", quote: '`', placeholder: placeholderQuestion, json: jsonExtract, maxParams: 65535,
+		name: "mariadb", quote: '`', placeholder: placeholderQuestion, json: jsonExtract, maxParams: 65535, bigIn: bigInJSONTable,
 		limitAll: "18446744073709551615", forShare: "LOCK IN SHARE MODE", emptyRows: "() VALUES ()",
 		features: FeatureReturningInsert | FeatureReturningDelete | FeatureOnDuplicateKey | FeatureRightJoin |
 			FeatureUpdateOrderLimit | FeatureForUpdate | FeatureForShare | FeatureSkipLocked |
@@ -130,7 +141,7 @@ var (
 	// SQLite is SQLite 3.35 or later (RETURNING, UPDATE … FROM, NULLS FIRST/LAST).
 	// It has no locking reads: FOR UPDATE is an error.
 	SQLite = &Dialect{
-		name: "sqlite", quote: '"', placeholder: placeholderQuestion, json: jsonExtractRaw, maxParams: 32766,
+		name: "sqlite", quote: '"', placeholder: placeholderQuestion, json: jsonExtractRaw, maxParams: 32766, bigIn: bigInJSONEach,
 		limitAll: "-1",
 		features: FeatureReturningInsert | FeatureReturningUpdate | FeatureReturningDelete |
 			FeatureOnConflict | FeatureNullsOrder | FeatureRightJoin | FeatureFullJoin | FeatureUpdateFrom |

@@ -168,6 +168,10 @@ func formatArgs(args []any) string {
 		} else {
 			parts[i] = fmt.Sprintf("%v", a)
 		}
+		if p := parts[i]; len(p) > 100 {
+			// A long list bound as one value: its ends and its length.
+			parts[i] = fmt.Sprintf("%s…%s (%d chars)", p[:40], p[len(p)-20:], len(p))
+		}
 	}
 	return "[" + strings.Join(parts, ", ") + "]"
 }

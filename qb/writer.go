@@ -34,6 +34,10 @@ func (w *writer) finish() (string, []any, error) {
 		args []any
 		err  = w.err
 	)
+	if err == nil && w.d != nil && w.d.maxParams > 0 && len(w.args) > w.d.maxParams {
+		err = invalid("statement", "%d bound parameters, more than the %d that %s accepts in one statement; bind long IN lists of integers or strings (bound as one value) or split the statement",
+			len(w.args), w.d.maxParams, w.d.Name())
+	}
 	if err == nil {
 		sql = string(w.buf)
 		if len(w.args) > 0 {

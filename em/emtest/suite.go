@@ -46,20 +46,34 @@ type behaviourCase struct {
 // on an ORM from open.
 func Run(t *testing.T, store Store, open Opener) {
 	for _, c := range behaviourCases {
-		t.Run(c.name, func(t *testing.T) {
-			if c.sqlOnly != "" && !store.SQL {
-				t.Skip("SQL only: " + c.sqlOnly)
-			}
-			l := &QueryLog{}
-			cfg := em.Config{Entities: Entities, Debug: true, Logger: slog.New(l)}
-			if c.config != nil {
-				c.config(&cfg)
-			}
-			o := open(t, cfg)
-			l.Reset()
-			c.run(t, env{target: store.Name, sql: store.SQL, orm: o, log: l, ctx: context.Background()})
-		})
+		t.Run(c.name, func(t *testing.T) { runCase(t, c, store, open) })
 	}
+}
+
+// RunCase runs the one case of the suite called name on store, as Run does;
+// there being no such case fails the test.
+func RunCase(t *testing.T, name string, store Store, open Opener) {
+	for _, c := range behaviourCases {
+		if c.name == name {
+			runCase(t, c, store, open)
+			return
+		}
+	}
+	t.Fatalf("emtest has no case %q", name)
+}
+
+func runCase(t *testing.T, c behaviourCase, store Store, open Opener) {
+	if c.sqlOnly != "" && !store.SQL {
+		t.Skip("SQL only: " + c.sqlOnly)
+	}
+	l := &QueryLog{}
+	cfg := em.Config{Entities: Entities, Debug: true, Logger: slog.New(l)}
+	if c.config != nil {
+		c.config(&cfg)
+	}
+	o := open(t, cfg)
+	l.Reset()
+	c.run(t, env{target: store.Name, sql: store.SQL, orm: o, log: l, ctx: context.Background()})
 }
 
 func must(t *testing.T, err error) {

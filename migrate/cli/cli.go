@@ -339,6 +339,12 @@ func newRoot(cfg Config, stdout io.Writer) *cobra.Command {
 			}
 			return failed(err)
 		})}
+	resolveCmd := &cobra.Command{Use: "migration:resolve NAME", Short: "Forget that a migration failed or was interrupted, once the database is fixed by hand, so that migration:up applies it again", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withDB(func(ctx context.Context, db *sql.DB, d *qb.Dialect) error {
+				return failed(migrator(db, d).Resolve(ctx, args[0]))
+			})(cmd, args)
+		}}
 	pendingCmd := &cobra.Command{Use: "migration:pending", Short: "List pending migrations", Args: cobra.NoArgs,
 		RunE: withDB(func(ctx context.Context, db *sql.DB, d *qb.Dialect) error {
 			names, err := migrator(db, d).Pending(ctx)
@@ -534,7 +540,7 @@ func newRoot(cfg Config, stdout io.Writer) *cobra.Command {
 	genCmd.Flags().BoolVar(&genOpts.NullTypes, "null-types", false, "sql.Null* types for nullable columns instead of pointers")
 	genCmd.Flags().BoolVar(&genOpts.Pivots, "pivots", false, "map pure pivot tables as many-to-many collections")
 	root.AddCommand(genCmd)
-	root.AddCommand(upCmd, downCmd, listCmd, pendingCmd, freshCmd, createCmd, migCheck, schemaCheck, schemaUpdate, schemaCreate, schemaDrop, schemaFresh, dbCreate, debugCmd)
+	root.AddCommand(upCmd, downCmd, listCmd, resolveCmd, pendingCmd, freshCmd, createCmd, migCheck, schemaCheck, schemaUpdate, schemaCreate, schemaDrop, schemaFresh, dbCreate, debugCmd)
 	return root
 }
 
