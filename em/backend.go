@@ -135,6 +135,9 @@ var (
 // PopulateStrategy) are ignored. It returns a *MetadataError for a mapping
 // b cannot store.
 func OpenBackend(ctx context.Context, b Backend, cfg Config) (*ORM, error) {
+	if ctx == nil {
+		return nil, ErrNilContext
+	}
 	if b == nil {
 		return nil, errors.New("em: OpenBackend needs a backend")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -323,9 +324,27 @@ func (e *EntityManager) ORM() *ORM { return e.orm }
 // work, on the same connection pool (not inside this manager's transaction).
 func (e *EntityManager) Fork() *EntityManager { return newManager(e.orm, false) }
 
-// usable resolves the manager to use: a root manager defers to the fork in
-// ctx, or refuses without AllowGlobalContext.
+// usable resolves the manager to use for a call given ctx: it refuses a nil
+// ctx (ErrNilContext) before anything reaches the connection pool, which
+// would panic inside database/sql with its lock held, and otherwise is
+// resolve. Every method and function taking a context starts here.
 func (e *EntityManager) usable(ctx context.Context) (*EntityManager, error) {
+	if ctx == nil {
+		return nil, ErrNilContext
+	}
+	return e.resolve(ctx)
+}
+
+// errNilManager is returned for a call on, or with, a nil *EntityManager.
+var errNilManager = errors.New("em: nil *EntityManager (get one from ORM.Fork)")
+
+// resolve resolves the manager to use: a root manager defers to the fork in
+// ctx (nil for the calls that take none), or refuses without
+// AllowGlobalContext.
+func (e *EntityManager) resolve(ctx context.Context) (*EntityManager, error) {
+	if e == nil || e.orm == nil {
+		return nil, errNilManager
+	}
 	if !e.root {
 		return e, nil
 	}
@@ -567,7 +586,7 @@ func (e *EntityManager) setPtr(p unsafe.Pointer, en *entry) {
 // ErrUnknownEntity for a value that is not a pointer to a registered entity,
 // or ErrGlobalContext on the root manager.
 func (e *EntityManager) Persist(entities ...any) error {
-	e, err := e.usable(nil)
+	e, err := e.resolve(nil)
 	if err != nil {
 		return err
 	}
@@ -699,7 +718,7 @@ func (e *EntityManager) cascade(en *entry) error {
 // that was never flushed is simply forgotten. It returns an error matching
 // ErrNotManaged for an entity this manager does not know.
 func (e *EntityManager) Remove(entities ...any) error {
-	e, err := e.usable(nil)
+	e, err := e.resolve(nil)
 	if err != nil {
 		return err
 	}

@@ -88,7 +88,7 @@ func assignMap(m *EntityMeta, entity any, data map[string]any) error {
 // (so they are flushed as changes, under ChangeTrackingExplicit too; its
 // loaded collections stay as they are) and the managed instance is returned.
 func Merge[T any](e *EntityManager, entity *T) (*T, error) {
-	e, err := e.usable(nil)
+	e, err := e.resolve(nil)
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,10 @@ var (
 	ErrValidation = errors.New("em: invalid entity")
 	// ErrClosed: the ORM was closed.
 	ErrClosed = errors.New("em: closed")
+	// ErrNilContext: a call that takes a context got nil. Nothing was sent
+	// to the database; pass context.Background() (or context.TODO()) when
+	// there is no request context.
+	ErrNilContext = errors.New("em: nil context.Context (pass context.Background() when there is no request context)")
 
 	// ErrUniqueViolation and the errors below are database errors translated
 	// from any driver; the *DBError wraps the driver's error.

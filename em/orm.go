@@ -210,6 +210,9 @@ func OpenConn(ctx context.Context, conn dbconn.DB, cfg Config) (*ORM, error) {
 }
 
 func open(ctx context.Context, conn dbconn.DB, cfg Config) (*ORM, error) {
+	if ctx == nil {
+		return nil, ErrNilContext
+	}
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}

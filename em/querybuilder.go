@@ -532,7 +532,10 @@ func (q QueryBuilder[T]) Build() (qb.SelectQuery, error) { return q.entitySelect
 
 // manager resolves the entity manager the query runs on.
 func (q QueryBuilder[T]) manager(ctx context.Context) (*EntityManager, error) {
-	if q.e == nil {
+	if ctx == nil {
+		return nil, ErrNilContext
+	}
+	if q.e == nil || q.e.orm == nil {
 		return nil, fmt.Errorf("em: a QueryBuilder needs em.QB to make it")
 	}
 	if q.e.orm.backend != nil {

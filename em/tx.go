@@ -333,6 +333,9 @@ func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityMan
 	if err != nil {
 		return err
 	}
+	if fn == nil {
+		return errors.New("em: Transactional needs a function to run")
+	}
 	e.mu.Lock()
 	outer := e.tx == nil
 	var (
