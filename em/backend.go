@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"reflect"
 	"slices"
 	"strings"
@@ -144,10 +143,8 @@ func OpenBackend(ctx context.Context, b Backend, cfg Config) (*ORM, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	o := &ORM{cfg: cfg, backend: b, log: cfg.Logger}
-	if o.log == nil {
-		o.log = slog.Default()
-	}
+	o := &ORM{cfg: cfg, backend: b}
+	o.log, o.qlog = loggers(cfg)
 	if cfg.Naming == nil {
 		o.cfg.Naming = SnakeCase{}
 	}
@@ -283,7 +280,7 @@ func (o *ORM) logBackend(ctx context.Context, op string, start time.Time, err er
 	if err != nil {
 		attrs = append(attrs, "error", err)
 	}
-	o.log.DebugContext(ctx, "em: query", attrs...)
+	o.qlog.DebugContext(ctx, "em: query", attrs...)
 }
 
 func cutSpace(s string) (string, string, bool) {
