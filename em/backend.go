@@ -198,18 +198,9 @@ func (e *EntityManager) findBackend(ctx context.Context, m *EntityMeta, filter a
 	if o.Lock != LockNone {
 		return e.orm.unsupported("pessimistic locks")
 	}
-	fields := m.Fields
-	if len(o.Fields) > 0 {
-		fields = []*FieldMeta{m.PK}
-		for _, name := range o.Fields {
-			fl := m.props[name]
-			if fl == nil {
-				return &FilterError{Entity: m.Name, Property: name, Reason: "no such property (in Fields)"}
-			}
-			if fl != m.PK {
-				fields = append(fields, fl)
-			}
-		}
+	fields, err := loadFields(m, o.Fields)
+	if err != nil {
+		return err
 	}
 	partial := len(fields) < len(m.Fields)
 	f, err := e.backendFilter(ctx, m, filter)
