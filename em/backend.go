@@ -179,17 +179,22 @@ func (o *ORM) unsupported(what string) error {
 
 // Value returns what field f of entity (a pointer to the struct) stores:
 // the referenced key (nil for none) for a reference, the Go value for any
-// other field.
+// other field; nil when f is nil or entity is not a non-nil pointer to f's
+// entity.
 func (f *FieldMeta) Value(entity any) any {
-	if f.isRef {
-		return refBind(f, f.ptr(entityPtr(entity)))
+	p, err := f.in(entity)
+	if err != nil {
+		return nil
 	}
-	return f.Get(entity)
+	if f.isRef {
+		return refBind(f, p)
+	}
+	return reflect.NewAt(f.Type, p).Elem().Interface()
 }
 
 // IsReference reports whether f is an em.Ref field (a many-to-one or the
 // owning side of a one-to-one).
-func (f *FieldMeta) IsReference() bool { return f.isRef }
+func (f *FieldMeta) IsReference() bool { return f != nil && f.isRef }
 
 // findBackend is find on a backend: relation paths in the filter are
 // resolved to key lists first, then the rows are decoded into new entities
@@ -643,7 +648,12 @@ func (e *EntityManager) keepApplied(tx *txState, p *plan) {
 }
 
 // Owner returns the entity the field belongs to.
-func (f *FieldMeta) Owner() *EntityMeta { return f.owner }
+func (f *FieldMeta) Owner() *EntityMeta {
+	if f == nil {
+		return nil
+	}
+	return f.owner
+}
 
 // describeWrites describes ops for the debug log: one line per run of
 // operations of one kind on one entity type, as a SQL statement would be

@@ -133,12 +133,18 @@ type DBError struct {
 
 // Error describes the problem, naming what it concerns.
 func (e *DBError) Error() string {
-	s := e.Kind.Error()
+	s := "em: database error"
+	if e.Kind != nil {
+		s = e.Kind.Error()
+	}
 	if e.Entity != "" {
 		s += " (" + e.Entity + ")"
 	}
 	if e.Constraint != "" {
 		s += " [" + e.Constraint + "]"
+	}
+	if e.Err == nil {
+		return s
 	}
 	return s + ": " + e.Err.Error()
 }

@@ -192,6 +192,11 @@ func (c *Config) check() error {
 	if c.ChangeTracking > ChangeTrackingExplicit {
 		return fmt.Errorf("em: Config.ChangeTracking %d is not a ChangeTracking policy", c.ChangeTracking)
 	}
+	for i, s := range c.Subscribers {
+		if f, isFunc := s.(SubscriberFunc); s == nil || isFunc && f == nil {
+			return fmt.Errorf("em: Config.Subscribers[%d] is nil", i)
+		}
+	}
 	return nil
 }
 

@@ -64,8 +64,63 @@ func (o popOpts) at(prop string) (F, []string, int, popOpts) {
 	return o.where[path], o.order[path], o.limit[path], popOpts{where: o.where, order: o.order, limit: o.limit, prefix: path + "."}
 }
 
+// checkPaths returns a *FilterError for a populate path, or a path keying
+// the per-path options, that names no reference or collection: at the
+// start, so that the answer does not depend on the data (a wrong second
+// step went unnoticed when the first found nothing).
+func checkPaths(m *EntityMeta, paths []string, o popOpts) error {
+	for _, p := range paths {
+		if err := checkPath(m, p); err != nil {
+			return err
+		}
+	}
+	for p := range o.where {
+		if err := checkPath(m, p); err != nil {
+			return err
+		}
+	}
+	for p := range o.order {
+		if err := checkPath(m, p); err != nil {
+			return err
+		}
+	}
+	for p := range o.limit {
+		if err := checkPath(m, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkPath walks one dotted populate path from m.
+func checkPath(m *EntityMeta, path string) error {
+	for path != "" {
+		head, rest, _ := strings.Cut(path, ".")
+		if head == "*" {
+			return nil
+		}
+		var next *EntityMeta
+		if rel := relationNamed(m, head); rel != nil {
+			next = rel.Target
+		} else if inv := inverseNamed(m, head); inv != nil {
+			next = inv.Target
+		} else if f := m.props[head]; f != nil && f.isRef {
+			next = f.Ref
+		} else {
+			return &FilterError{Entity: m.Name, Property: head, Reason: "no such reference or collection to populate"}
+		}
+		m, path = next, rest
+	}
+	return nil
+}
+
 // populate resolves each path on the entities at ptrs (all of type m).
 func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsafe.Pointer, paths []string, opts popOpts) error {
+	if opts.prefix == "" {
+		if err := checkPaths(m, paths, opts); err != nil {
+			return err
+		}
+	}
 	// Group the paths by their first property: "author", "author.publisher"
 	// load authors once and go on with "publisher" on them.
 	// A step is a reference field or a collection.

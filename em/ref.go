@@ -134,6 +134,9 @@ func (r *Ref[T]) Load(ctx context.Context, e *EntityManager) (*T, error) {
 // GetReference returns a reference to the T with primary key id without a
 // query; if e manages that entity the reference holds it already.
 func GetReference[T any](e *EntityManager, id any) (Ref[T], error) {
+	if e.invalid() {
+		return Ref[T]{}, errNilManager
+	}
 	m, err := e.orm.metaFor(reflect.TypeFor[T]())
 	if err != nil {
 		return Ref[T]{}, err

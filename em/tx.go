@@ -405,6 +405,9 @@ func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityMan
 
 // InTransaction reports whether the manager is inside a transaction.
 func (e *EntityManager) InTransaction() bool {
+	if e.invalid() {
+		return false
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.tx != nil
