@@ -2,6 +2,7 @@ package em_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -13,8 +14,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/mikrogo/mikro/em"
+
 	"github.com/mikrogo/mikro/em/emtest"
+	"github.com/mikrogo/mikro/em/pgxdriver"
 )
 
 // stranger is a struct no ORM registers.
@@ -561,5 +565,22 @@ func TestNoPanicForCallerMistakes(t *testing.T) {
 				t.Errorf("%s, %s: no error", name, c.desc)
 			}
 		}
+	}
+}
+
+// TestPgxdriverOpenRefusesNilContext: pgxdriver.Open returns ErrNilContext
+// for a nil context (nothing is dialled: the pool connects lazily).
+func TestPgxdriverOpenRefusesNilContext(t *testing.T) {
+	pool, err := pgxpool.New(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var noCtx context.Context
+	if _, err := pgxdriver.Open(noCtx, pool, em.Config{Entities: emtest.Entities}); !errors.Is(err, em.ErrNilContext) {
+		t.Fatalf("pgxdriver.Open with a nil context: %v, want ErrNilContext", err)
+	}
+	if _, err := pgxdriver.Open(context.Background(), nil, em.Config{Entities: emtest.Entities}); err == nil {
+		t.Fatal("pgxdriver.Open with a nil pool: no error")
 	}
 }
