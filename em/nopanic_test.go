@@ -15,8 +15,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/mikrogo/mikro/em"
 
+	"github.com/mikrogo/mikro/em"
 	"github.com/mikrogo/mikro/em/emtest"
 	"github.com/mikrogo/mikro/em/pgxdriver"
 )
