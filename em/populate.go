@@ -574,7 +574,7 @@ func (e *EntityManager) loadCollections(ctx context.Context, rel *RelationMeta, 
 // returns the referenced entities, once each.
 func (e *EntityManager) loadRefs(ctx context.Context, f *FieldMeta, ptrs []unsafe.Pointer) ([]unsafe.Pointer, error) {
 	target := f.Ref
-	fill := func() (missing []any) {
+	fill := func(done bool) (missing []any) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		seen := map[pkKey]bool{}
@@ -587,7 +587,8 @@ func (e *EntityManager) loadRefs(ctx context.Context, f *FieldMeta, ptrs []unsaf
 			if !ok {
 				continue
 			}
-			if en := e.lookup(target, k); en != nil && en.state != stateRemoved {
+			// A partial entity is loaded again, which completes it.
+			if en := e.lookup(target, k); en != nil && en.state != stateRemoved && (!en.partial || done) {
 				h.entity = en.ptr
 			} else if !seen[k] {
 				seen[k] = true
@@ -596,7 +597,7 @@ func (e *EntityManager) loadRefs(ctx context.Context, f *FieldMeta, ptrs []unsaf
 		}
 		return missing
 	}
-	missing := fill()
+	missing := fill(false)
 	per := e.inListSize()
 	for start := 0; start < len(missing); start += per {
 		chunk := missing[start:min(start+per, len(missing))]
@@ -605,7 +606,7 @@ func (e *EntityManager) loadRefs(ctx context.Context, f *FieldMeta, ptrs []unsaf
 		}
 	}
 	if len(missing) > 0 {
-		fill() // now from the identity map; rows that are gone stay unloaded
+		fill(true) // now from the identity map; rows that are gone stay unloaded
 	}
 	var out []unsafe.Pointer
 	seen := map[unsafe.Pointer]bool{}

@@ -67,10 +67,19 @@ func partialCompletedByFindOne(t *testing.T, v env) {
 	if full != pp || full.Bio != "a long bio" {
 		t.Fatalf("FindOneOrFail by key of a partial profile: bio %q (same instance %v), want %q", full.Bio, full == pp, "a long bio")
 	}
-	if err := e.Flush(v.ctx); err != nil {
-		t.Fatal(err)
+	// Populating a reference to a partial entity completes it too.
+	f := v.orm.Fork()
+	pa, err := em.Find[Author](v.ctx, f, nil, em.FindOptions{Fields: []string{"name"}})
+	must(t, err)
+	prof, err := em.FindOneOrFail[Profile](v.ctx, f, p.ID, em.FindOptions{Populate: []string{"author"}})
+	must(t, err)
+	if got, err := prof.Author.Get(); err != nil || got != pa[0] || got.Rating != 4 {
+		t.Fatalf("populated author of a partial instance: %+v, %v; want the same instance, completed", got, err)
 	}
-	if u := v.log.Count("UPDATE"); u != 0 {
+	v.log.Reset()
+	must(t, e.Flush(v.ctx))
+	must(t, f.Flush(v.ctx))
+	if n := len(v.log.All()); n != 0 {
 		t.Fatalf("completing partial entities made the flush write: %v", v.log.All())
 	}
 }
