@@ -12,6 +12,7 @@ func init() {
 		behaviourCase{name: "partial_load_completed_by_findone_pk", run: partialCompletedByFindOne},
 		behaviourCase{name: "partial_load_flush_writes_only_changed_loaded_fields", run: partialFlushWritesLoadedChanges},
 		behaviourCase{name: "partial_load_required_reference_not_cleared", run: partialRequiredReference},
+		behaviourCase{name: "partial_load_completion_keeps_changes_and_json", run: partialCompletionKeepsChanges},
 	)
 }
 
@@ -147,5 +148,44 @@ func partialRequiredReference(t *testing.T, v env) {
 	must(t, e.Flush(v.ctx))
 	if n, err := em.Count[Profile](v.ctx, v.orm.Fork(), nil); err != nil || n != 0 {
 		t.Fatalf("profiles after removing the partial one: %d, %v", n, err)
+	}
+}
+
+// partialCompletionKeepsChanges: a full find that completes a partial
+// entity keeps what the user set in a field that was not loaded (it is a
+// change to write), and a JSON field it fills is not taken as changed.
+func partialCompletionKeepsChanges(t *testing.T, v env) {
+	a, _ := seedProfile(t, v)
+	e := v.orm.Fork()
+	b := &Book{Title: "Go", Price: 10, AuthorID: &a.ID, Meta: map[string]any{"pages": 300.0}}
+	must(t, e.Persist(b))
+	must(t, e.Flush(v.ctx))
+	e = v.orm.Fork()
+	part, err := em.FindOneOrFail[Author](v.ctx, e, a.ID, em.FindOptions{Fields: []string{"name"}})
+	must(t, err)
+	part.Rating = 9 // not loaded, set by the user
+	pb, err := em.FindOneOrFail[Book](v.ctx, e, b.ID, em.FindOptions{Fields: []string{"title"}})
+	must(t, err)
+	if _, err := em.Find[Author](v.ctx, e, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := em.Find[Book](v.ctx, e, nil); err != nil {
+		t.Fatal(err)
+	}
+	if part.Rating != 9 || part.Email == nil {
+		t.Fatalf("completed author: rating %v, email %v; want the rating set by the user (9) kept and the email loaded", part.Rating, part.Email)
+	}
+	if pb.Meta["pages"] != 300.0 || pb.Price != 10 {
+		t.Fatalf("completed book: %+v", pb)
+	}
+	v.log.Reset()
+	must(t, e.Flush(v.ctx))
+	if n := v.log.Count("UPDATE"); n != 1 {
+		t.Fatalf("flush after completion: %v, want one UPDATE (the author's rating)", v.log.All())
+	}
+	got, err := em.FindOneOrFail[Author](v.ctx, v.orm.Fork(), a.ID)
+	must(t, err)
+	if got.Rating != 9 || got.Name != "Ann" {
+		t.Fatalf("stored author: %+v, want rating 9", got)
 	}
 }
