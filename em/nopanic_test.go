@@ -422,6 +422,10 @@ func TestNoPanicForCallerMistakes(t *testing.T) {
 		"ValidationError.Is":        {calm("zero error", func() { _ = (&em.ValidationError{}).Is(nil) })},
 		"Open": {
 			bad("empty config", func() error { _, err := em.Open(ctx, em.Config{}); return err }),
+			bad("nil context", func() error {
+				_, err := em.Open(nilCtx, em.Config{Driver: "sqlite", DSN: "file::memory:", Entities: emtest.Entities})
+				return err
+			}),
 			bad("nil entity", func() error {
 				_, err := em.Open(ctx, em.Config{Driver: "sqlite", DSN: "file::memory:", Entities: []any{nil}})
 				return err

@@ -100,6 +100,7 @@ func nilContextRejected(t *testing.T, v env) {
 		{"ORM.DropSchema", func() error { return v.orm.DropSchema(noCtx) }},
 		{"ORM.RefreshSchema", func() error { return v.orm.RefreshSchema(noCtx) }},
 	}
+	v.log.Reset()
 	for _, c := range calls {
 		err := func() (err error) {
 			defer func() {
@@ -115,6 +116,9 @@ func nilContextRejected(t *testing.T, v env) {
 	}
 	// Nothing was sent, and the pool works: a new fork counts, and the
 	// ORM closes (the test's timeout catches a hang).
+	if sent := v.log.All(); len(sent) != 0 {
+		t.Fatalf("calls with a nil context sent %v", sent)
+	}
 	if n, err := em.Count[Author](v.ctx, v.orm.Fork(), nil); err != nil || n != 1 {
 		t.Fatalf("Count on a new fork after the nil contexts: %d, %v; want 1", n, err)
 	}
