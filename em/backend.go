@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"reflect"
 	"slices"
 	"strings"
@@ -135,16 +134,17 @@ var (
 // PopulateStrategy) are ignored. It returns a *MetadataError for a mapping
 // b cannot store.
 func OpenBackend(ctx context.Context, b Backend, cfg Config) (*ORM, error) {
+	if ctx == nil {
+		return nil, ErrNilContext
+	}
 	if b == nil {
 		return nil, errors.New("em: OpenBackend needs a backend")
 	}
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	o := &ORM{cfg: cfg, backend: b, log: cfg.Logger}
-	if o.log == nil {
-		o.log = slog.Default()
-	}
+	o := &ORM{cfg: cfg, backend: b}
+	o.log, o.qlog = loggers(cfg)
 	if cfg.Naming == nil {
 		o.cfg.Naming = SnakeCase{}
 	}
@@ -179,17 +179,22 @@ func (o *ORM) unsupported(what string) error {
 
 // Value returns what field f of entity (a pointer to the struct) stores:
 // the referenced key (nil for none) for a reference, the Go value for any
-// other field.
+// other field; nil when f is nil or entity is not a non-nil pointer to f's
+// entity.
 func (f *FieldMeta) Value(entity any) any {
-	if f.isRef {
-		return refBind(f, f.ptr(entityPtr(entity)))
+	p, err := f.in(entity)
+	if err != nil {
+		return nil
 	}
-	return f.Get(entity)
+	if f.isRef {
+		return refBind(f, p)
+	}
+	return reflect.NewAt(f.Type, p).Elem().Interface()
 }
 
 // IsReference reports whether f is an em.Ref field (a many-to-one or the
 // owning side of a one-to-one).
-func (f *FieldMeta) IsReference() bool { return f.isRef }
+func (f *FieldMeta) IsReference() bool { return f != nil && f.isRef }
 
 // findBackend is find on a backend: relation paths in the filter are
 // resolved to key lists first, then the rows are decoded into new entities
@@ -198,18 +203,9 @@ func (e *EntityManager) findBackend(ctx context.Context, m *EntityMeta, filter a
 	if o.Lock != LockNone {
 		return e.orm.unsupported("pessimistic locks")
 	}
-	fields := m.Fields
-	if len(o.Fields) > 0 {
-		fields = []*FieldMeta{m.PK}
-		for _, name := range o.Fields {
-			fl := m.props[name]
-			if fl == nil {
-				return &FilterError{Entity: m.Name, Property: name, Reason: "no such property (in Fields)"}
-			}
-			if fl != m.PK {
-				fields = append(fields, fl)
-			}
-		}
+	fields, err := loadFields(m, o.Fields)
+	if err != nil {
+		return err
 	}
 	partial := len(fields) < len(m.Fields)
 	f, err := e.backendFilter(ctx, m, filter)
@@ -280,7 +276,7 @@ func (o *ORM) logBackend(ctx context.Context, op string, start time.Time, err er
 	if err != nil {
 		attrs = append(attrs, "error", err)
 	}
-	o.log.DebugContext(ctx, "em: query", attrs...)
+	o.qlog.DebugContext(ctx, "em: query", attrs...)
 }
 
 func cutSpace(s string) (string, string, bool) {
@@ -652,7 +648,12 @@ func (e *EntityManager) keepApplied(tx *txState, p *plan) {
 }
 
 // Owner returns the entity the field belongs to.
-func (f *FieldMeta) Owner() *EntityMeta { return f.owner }
+func (f *FieldMeta) Owner() *EntityMeta {
+	if f == nil {
+		return nil
+	}
+	return f.owner
+}
 
 // describeWrites describes ops for the debug log: one line per run of
 // operations of one kind on one entity type, as a SQL statement would be

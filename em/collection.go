@@ -315,6 +315,9 @@ func (c *Collection[T]) Set(items ...*T) error {
 // Init loads the items through e (one query), keeping items added before.
 // No query when the collection is initialized already.
 func (c *Collection[T]) Init(ctx context.Context, e *EntityManager) error {
+	if ctx == nil {
+		return ErrNilContext
+	}
 	if c.initialized {
 		return nil
 	}
@@ -347,6 +350,10 @@ func (c *Collection[T]) LoadCount(ctx context.Context, e *EntityManager) (int64,
 func (c *Collection[T]) Matching(ctx context.Context, e *EntityManager, filter F, opts ...FindOptions) ([]*T, error) {
 	if c.rel == nil || c.owner == nil {
 		return nil, fmt.Errorf("%w: Matching on a collection whose owner is not managed", ErrNotManaged)
+	}
+	e, err := e.usable(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if len(filter) == 0 {
 		return Find[T](ctx, e, c.itemsFilter(e), opts...)

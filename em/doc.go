@@ -117,6 +117,16 @@
 // (a number into a string field, text into a number, 0/1 into a bool), on
 // native pgx those of pgx.
 //
+// # Contexts and caller mistakes
+//
+// Every call that can reach the database takes a context first. A nil
+// context is refused with an error matching ErrNilContext before anything
+// reaches the connection pool; pass context.Background() when there is no
+// request context. A caller's mistake (a nil or unregistered entity, a
+// value of the wrong type, a nil manager, a zero Ref, Collection or
+// QueryBuilder) is returned as an error naming what was wrong, never a
+// panic.
+//
 // # Identity map
 //
 // Each manager holds at most one instance per primary key: two finds of the

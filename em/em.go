@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -317,15 +318,49 @@ func (e *EntityManager) putIM(m *EntityMeta, k pkKey, en *entry) {
 }
 
 // ORM returns the ORM the manager belongs to.
-func (e *EntityManager) ORM() *ORM { return e.orm }
+// It returns nil for a nil manager.
+func (e *EntityManager) ORM() *ORM {
+	if e == nil {
+		return nil
+	}
+	return e.orm
+}
 
 // Fork returns a new entity manager with an empty identity map and unit of
 // work, on the same connection pool (not inside this manager's transaction).
-func (e *EntityManager) Fork() *EntityManager { return newManager(e.orm, false) }
+// It returns nil for a nil manager (whose calls return an error).
+func (e *EntityManager) Fork() *EntityManager {
+	if e.invalid() {
+		return nil
+	}
+	return newManager(e.orm, false)
+}
 
-// usable resolves the manager to use: a root manager defers to the fork in
-// ctx, or refuses without AllowGlobalContext.
+// usable resolves the manager to use for a call given ctx: it refuses a nil
+// ctx (ErrNilContext) before anything reaches the connection pool, which
+// would panic inside database/sql with its lock held, and otherwise is
+// resolve. Every method and function taking a context starts here.
 func (e *EntityManager) usable(ctx context.Context) (*EntityManager, error) {
+	if ctx == nil {
+		return nil, ErrNilContext
+	}
+	return e.resolve(ctx)
+}
+
+// invalid reports whether e is nil or a zero EntityManager, not one made by
+// ORM.Fork or ORM.EM.
+func (e *EntityManager) invalid() bool { return e == nil || e.orm == nil }
+
+// errNilManager is returned for a call on, or with, a nil *EntityManager.
+var errNilManager = errors.New("em: nil *EntityManager (get one from ORM.Fork)")
+
+// resolve resolves the manager to use: a root manager defers to the fork in
+// ctx (nil for the calls that take none), or refuses without
+// AllowGlobalContext.
+func (e *EntityManager) resolve(ctx context.Context) (*EntityManager, error) {
+	if e.invalid() {
+		return nil, errNilManager
+	}
 	if !e.root {
 		return e, nil
 	}
@@ -567,7 +602,7 @@ func (e *EntityManager) setPtr(p unsafe.Pointer, en *entry) {
 // ErrUnknownEntity for a value that is not a pointer to a registered entity,
 // or ErrGlobalContext on the root manager.
 func (e *EntityManager) Persist(entities ...any) error {
-	e, err := e.usable(nil)
+	e, err := e.resolve(nil)
 	if err != nil {
 		return err
 	}
@@ -700,7 +735,7 @@ func (e *EntityManager) cascade(en *entry) error {
 // that was never flushed is simply forgotten. It returns an error matching
 // ErrNotManaged for an entity this manager does not know.
 func (e *EntityManager) Remove(entities ...any) error {
-	e, err := e.usable(nil)
+	e, err := e.resolve(nil)
 	if err != nil {
 		return err
 	}
@@ -817,6 +852,9 @@ func (e *EntityManager) cascadeRemove(en *entry, seen map[*entry]bool, out *[]*e
 // IsManaged reports whether the entity is tracked by this manager (new,
 // loaded or removed but not yet flushed).
 func (e *EntityManager) IsManaged(entity any) bool {
+	if e.invalid() {
+		return false
+	}
 	_, p, err := e.orm.entityArg(entity)
 	if err != nil {
 		return false
@@ -829,6 +867,9 @@ func (e *EntityManager) IsManaged(entity any) bool {
 
 // Detach stops tracking the entity; its pending changes are forgotten.
 func (e *EntityManager) Detach(entity any) {
+	if e.invalid() {
+		return
+	}
 	_, p, err := e.orm.entityArg(entity)
 	if err != nil {
 		return
@@ -855,6 +896,9 @@ func (e *EntityManager) forget(en *entry) {
 // Clear detaches every entity: the identity map and the unit of work start
 // empty. It does not end a transaction.
 func (e *EntityManager) Clear() {
+	if e.invalid() {
+		return
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, s := range e.tracked {
@@ -880,6 +924,9 @@ func (e *EntityManager) Clear() {
 // ManagedCount returns the number of entities the manager tracks (new,
 // loaded and removed-but-unflushed), for tests and diagnostics.
 func (e *EntityManager) ManagedCount() int {
+	if e.invalid() {
+		return 0
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.nRecs()

@@ -15,6 +15,9 @@ import (
 // *FilterError for an unknown property and an error for a value that does not
 // fit its field.
 func Create[T any](e *EntityManager, data any) (*T, error) {
+	if e.invalid() {
+		return nil, errNilManager
+	}
 	m, err := e.orm.metaFor(reflect.TypeFor[T]())
 	if err != nil {
 		return nil, err
@@ -46,6 +49,9 @@ func Create[T any](e *EntityManager, data any) (*T, error) {
 // entity is managed (with ChangeTrackingExplicit, Assign marks it as Persist
 // does). It returns a *FilterError for an unknown property.
 func (e *EntityManager) Assign(entity any, data map[string]any) error {
+	if e.invalid() {
+		return errNilManager
+	}
 	m, p, err := e.orm.entityArg(entity)
 	if err != nil {
 		return err
@@ -75,7 +81,7 @@ func assignMap(m *EntityMeta, entity any, data map[string]any) error {
 			return &FilterError{Entity: m.Name, Property: k, Reason: "no such property"}
 		}
 		if err := f.Set(entity, data[k]); err != nil {
-			return fmt.Errorf("em: %s.%s: %w", m.Name, f.Property, err)
+			return err // names the entity and property
 		}
 	}
 	return nil
@@ -88,7 +94,7 @@ func assignMap(m *EntityMeta, entity any, data map[string]any) error {
 // (so they are flushed as changes, under ChangeTrackingExplicit too; its
 // loaded collections stay as they are) and the managed instance is returned.
 func Merge[T any](e *EntityManager, entity *T) (*T, error) {
-	e, err := e.usable(nil)
+	e, err := e.resolve(nil)
 	if err != nil {
 		return nil, err
 	}

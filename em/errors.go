@@ -35,6 +35,10 @@ var (
 	// ErrSQLiteForeignKeys: Open found foreign key enforcement off on a
 	// SQLite database (PRAGMA foreign_keys = 0); see the package doc.
 	ErrSQLiteForeignKeys = errors.New("em: SQLite foreign keys are off")
+	// ErrNilContext: a call that takes a context got nil. Nothing was sent
+	// to the database; pass context.Background() (or context.TODO()) when
+	// there is no request context.
+	ErrNilContext = errors.New("em: nil context.Context (pass context.Background() when there is no request context)")
 
 	// ErrUniqueViolation and the errors below are database errors translated
 	// from any driver; the *DBError wraps the driver's error.
@@ -132,12 +136,18 @@ type DBError struct {
 
 // Error describes the problem, naming what it concerns.
 func (e *DBError) Error() string {
-	s := e.Kind.Error()
+	s := "em: database error"
+	if e.Kind != nil {
+		s = e.Kind.Error()
+	}
 	if e.Entity != "" {
 		s += " (" + e.Entity + ")"
 	}
 	if e.Constraint != "" {
 		s += " [" + e.Constraint + "]"
+	}
+	if e.Err == nil {
+		return s
 	}
 	return s + ": " + e.Err.Error()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"unsafe"
@@ -35,8 +36,11 @@ type FindOptions struct {
 	OrderBy []string
 	Limit   int // 0: no limit
 	Offset  int
-	// Fields loads only these properties (the primary key always). A
-	// partially loaded entity is completed by a later full find.
+	// Fields loads only these properties (the primary key and the version
+	// field always). A partially loaded entity is completed, into the same
+	// instance, by a later full find or FindOne by key; until then a flush
+	// writes only the fields that changed, and a field it did not load is
+	// never taken as changed or cleared.
 	Fields []string
 	// Lock takes a pessimistic lock on the rows (inside a transaction only;
 	// ErrNoTransaction otherwise).
@@ -240,7 +244,9 @@ func (e *EntityManager) fromIdentityMap(m *EntityMeta, filter any) (en *entry, o
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	en = e.lookup(m, k)
-	if en == nil {
+	if en == nil || en.partial && en.state != stateRemoved {
+		// A partial entity is completed by the load by key (see
+		// mergeLoaded), into the same instance.
 		return nil, false, pk
 	}
 	if en.state == stateRemoved {
@@ -249,20 +255,34 @@ func (e *EntityManager) fromIdentityMap(m *EntityMeta, filter any) (en *entry, o
 	return en, true, pk
 }
 
+// loadFields returns the fields a find with FindOptions.Fields names reads:
+// those, the primary key and the version field (a flush of the partial
+// entity checks and bumps it); all of m's without names.
+func loadFields(m *EntityMeta, names []string) ([]*FieldMeta, error) {
+	if len(names) == 0 {
+		return m.Fields, nil
+	}
+	fields := []*FieldMeta{m.PK}
+	if m.Version != nil {
+		fields = append(fields, m.Version)
+	}
+	for _, name := range names {
+		f := m.props[name]
+		if f == nil {
+			return nil, &FilterError{Entity: m.Name, Property: name, Reason: "no such property (in Fields)"}
+		}
+		if !slices.Contains(fields, f) {
+			fields = append(fields, f)
+		}
+	}
+	return fields, nil
+}
+
 // selectFor builds the SELECT of a find.
 func (e *EntityManager) selectFor(m *EntityMeta, filter any, o FindOptions) (qb.SelectQuery, []*FieldMeta, error) {
-	fields := m.Fields
-	if len(o.Fields) > 0 {
-		fields = []*FieldMeta{m.PK}
-		for _, name := range o.Fields {
-			f := m.props[name]
-			if f == nil {
-				return qb.SelectQuery{}, nil, &FilterError{Entity: m.Name, Property: name, Reason: "no such property (in Fields)"}
-			}
-			if f != m.PK {
-				fields = append(fields, f)
-			}
-		}
+	fields, err := loadFields(m, o.Fields)
+	if err != nil {
+		return qb.SelectQuery{}, nil, err
 	}
 	cols := m.columnList
 	if len(o.Fields) > 0 || cols == nil {
@@ -463,9 +483,25 @@ func mergeLoaded(e *EntityManager, en *entry, fields []*FieldMeta, p unsafe.Poin
 		e.takeSnapshot(en)
 	case en.partial && !partial:
 		for _, f := range en.meta.Fields {
-			if !en.loaded(f) {
-				copyFields([]*FieldMeta{f}, en.ptr, p)
-				copyFields([]*FieldMeta{f}, en.snap, p)
+			if en.loaded(f) {
+				continue
+			}
+			one := []*FieldMeta{f}
+			if f.JSON {
+				// The user may have set the field: keep that as a change.
+				cur, _ := marshalJSON(f, en.ptr)
+				if string(cur) == string(en.extra.snapJSON[f.jsonIdx]) {
+					copyFields(one, en.ptr, p)
+				}
+				en.extra.snapJSON[f.jsonIdx], _ = marshalJSON(f, p)
+				continue
+			}
+			if f.eq(f.ptr(en.ptr), f.ptr(en.snap)) {
+				copyFields(one, en.ptr, p)
+			}
+			copyFields(one, en.snap, p)
+			if f.deep != nil {
+				f.deep(f.ptr(en.snap), f.ptr(p)) // not the entity's memory
 			}
 		}
 		en.setLoaded(nil)

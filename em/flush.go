@@ -408,7 +408,7 @@ func (e *ValidationError) Is(target error) bool { return target == ErrValidation
 func checkRefs(p *plan) error {
 	check := func(en *entry) error {
 		for _, f := range en.meta.Fields {
-			if f.isRef && !f.Nullable && f.isZero(f.ptr(en.ptr)) {
+			if f.isRef && !f.Nullable && f.isZero(f.ptr(en.ptr)) && en.loaded(f) {
 				return &ValidationError{Entity: en.meta.Name, Field: f.Name, Value: en.meta.PK.Get(en.object()),
 					Reason: fmt.Sprintf("the reference to %s is required (NOT NULL) but empty; set it, make it nullable, remove the entity, or use orphanRemoval on the collection it left", f.Ref.Name)}
 			}

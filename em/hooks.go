@@ -2,6 +2,7 @@ package em
 
 import (
 	"context"
+	"errors"
 	"reflect"
 )
 
@@ -136,7 +137,13 @@ type Subscriber interface {
 type SubscriberFunc func(ctx context.Context, ev *Event) error
 
 // HandleEvent calls f.
-func (f SubscriberFunc) HandleEvent(ctx context.Context, ev *Event) error { return f(ctx, ev) }
+// A nil f returns an error.
+func (f SubscriberFunc) HandleEvent(ctx context.Context, ev *Event) error {
+	if f == nil {
+		return errors.New("em: nil SubscriberFunc")
+	}
+	return f(ctx, ev)
+}
 
 // commitRec is a write whose entity has an AfterCommitHook, to call once the
 // write is committed.

@@ -5,6 +5,7 @@ import (
 	"database/sql/driver"
 	"encoding"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -109,6 +110,7 @@ type EntityMeta struct {
 	pair          reflect.Type
 	snapOff       uintptr
 	entryOff      uintptr
+	ptrType       reflect.Type // *Type, what FieldMeta's accessors take
 }
 
 // IndexMeta is a unique or plain index over one or more columns.
@@ -149,31 +151,80 @@ type FieldMeta struct {
 	scanKind uint8                      // how the field is scanned: scanDirect, scanRef, …; set by buildRegistry
 }
 
-// Property returns the field for a property name (or Go field name), or nil.
-func (m *EntityMeta) Property(name string) *FieldMeta { return m.props[name] }
-
-// FieldByColumn returns the field stored in column, or nil.
-func (m *EntityMeta) FieldByColumn(column string) *FieldMeta { return m.columns[column] }
-
-// Addr returns a pointer to the field inside entity (a pointer to the
-// entity's struct), typed as the field's pointer type, ready for Scan.
-func (f *FieldMeta) Addr(entity any) any {
-	return reflect.NewAt(f.Type, f.ptr(entityPtr(entity))).Interface()
+// Property returns the field for a property name (or Go field name), or nil
+// (also for a nil m).
+func (m *EntityMeta) Property(name string) *FieldMeta {
+	if m == nil {
+		return nil
+	}
+	return m.props[name]
 }
 
-// Get returns the field's value in entity (a pointer to the struct).
+// FieldByColumn returns the field stored in column, or nil (also for a nil
+// m).
+func (m *EntityMeta) FieldByColumn(column string) *FieldMeta {
+	if m == nil {
+		return nil
+	}
+	return m.columns[column]
+}
+
+// Addr returns a pointer to the field inside entity (a pointer to the
+// entity's struct), typed as the field's pointer type, ready for Scan; nil
+// when f is nil or entity is not a non-nil pointer to f's entity.
+func (f *FieldMeta) Addr(entity any) any {
+	p, err := f.in(entity)
+	if err != nil {
+		return nil
+	}
+	return reflect.NewAt(f.Type, p).Interface()
+}
+
+// Get returns the field's value in entity (a pointer to the struct); nil
+// when f is nil or entity is not a non-nil pointer to f's entity.
 func (f *FieldMeta) Get(entity any) any {
-	return reflect.NewAt(f.Type, f.ptr(entityPtr(entity))).Elem().Interface()
+	p, err := f.in(entity)
+	if err != nil {
+		return nil
+	}
+	return reflect.NewAt(f.Type, p).Elem().Interface()
 }
 
 // Set stores v into the field of entity, converting between numeric kinds.
 // A reference field takes an em.Ref, a pointer to the referenced entity, a
-// key, or nil.
+// key, or nil. It returns an error when f is nil, entity is not a non-nil
+// pointer to f's entity, or v cannot be stored in the field.
 func (f *FieldMeta) Set(entity any, v any) error {
-	if f.isRef {
-		return setRef(f, f.ptr(entityPtr(entity)), v)
+	p, err := f.in(entity)
+	if err != nil {
+		return err
 	}
-	return assignValue(reflect.NewAt(f.Type, f.ptr(entityPtr(entity))).Elem(), v)
+	if f.isRef {
+		err = setRef(f, p, v)
+	} else {
+		err = assignValue(reflect.NewAt(f.Type, p).Elem(), v)
+	}
+	if err != nil {
+		return fmt.Errorf("em: %s.%s: %w", f.owner.Name, f.Property, err)
+	}
+	return nil
+}
+
+// in returns the address of the field in entity, or an error when f is nil
+// or entity is not a non-nil pointer to f's entity (one comparison of
+// types: the accessors serve backends' decoding).
+func (f *FieldMeta) in(entity any) (unsafe.Pointer, error) {
+	if f == nil {
+		return nil, errors.New("em: nil *FieldMeta (EntityMeta.Property returns nil for an unknown property)")
+	}
+	if reflect.TypeOf(entity) != f.owner.ptrType {
+		return nil, fmt.Errorf("em: field %s.%s: want a *%s, got %T", f.owner.Name, f.Name, f.owner.Name, entity)
+	}
+	p := entityPtr(entity)
+	if p == nil {
+		return nil, fmt.Errorf("em: field %s.%s: nil *%s", f.owner.Name, f.Name, f.owner.Name)
+	}
+	return f.ptr(p), nil
 }
 
 func (f *FieldMeta) ptr(base unsafe.Pointer) unsafe.Pointer { return unsafe.Add(base, f.offset) }
@@ -565,7 +616,7 @@ func kindClass(t reflect.Type) string {
 }
 
 func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string]func() any) (*EntityMeta, error) {
-	m := &EntityMeta{Name: t.Name(), Type: t, props: map[string]*FieldMeta{}, columns: map[string]*FieldMeta{}}
+	m := &EntityMeta{Name: t.Name(), Type: t, ptrType: reflect.PointerTo(t), props: map[string]*FieldMeta{}, columns: map[string]*FieldMeta{}}
 	if m.Name == "" {
 		return nil, &MetadataError{Entity: t.String(), Reason: "an entity must be a named struct type"}
 	}

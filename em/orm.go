@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,7 +49,12 @@ type Config struct {
 	// Logger receives warnings, and with Debug every query with its
 	// parameters and duration at level Debug. Default: slog.Default().
 	Logger *slog.Logger
-	Debug  bool
+	// Debug logs every query ("em: query", with its parameters, duration
+	// and error) at level Debug on Logger. Without a Logger, the queries
+	// are printed to standard error at any level, so that Debug alone shows
+	// them (slog.Default() would drop Debug records); warnings still go to
+	// slog.Default().
+	Debug bool
 
 	// Generators adds value generators for orm:"onCreate=…"/"onUpdate=…";
 	// "now" (the current UTC time, truncated to microseconds so that it round
@@ -121,7 +127,8 @@ type ORM struct {
 	sqlite  bool // times are bound as SQLite text (sqliteArgs)
 	dialect *qb.Dialect
 	reg     *registry
-	log     *slog.Logger
+	log     *slog.Logger // warnings
+	qlog    *slog.Logger // queries, under Config.Debug
 	gens    map[string]func() any
 	root    *EntityManager
 	closed  atomic.Bool
@@ -191,6 +198,11 @@ func (c *Config) check() error {
 	if c.ChangeTracking > ChangeTrackingExplicit {
 		return fmt.Errorf("em: Config.ChangeTracking %d is not a ChangeTracking policy", c.ChangeTracking)
 	}
+	for i, s := range c.Subscribers {
+		if f, isFunc := s.(SubscriberFunc); s == nil || isFunc && f == nil {
+			return fmt.Errorf("em: Config.Subscribers[%d] is nil", i)
+		}
+	}
 	return nil
 }
 
@@ -216,13 +228,14 @@ func OpenConn(ctx context.Context, conn dbconn.DB, cfg Config) (*ORM, error) {
 }
 
 func open(ctx context.Context, conn dbconn.DB, cfg Config) (*ORM, error) {
+	if ctx == nil {
+		return nil, ErrNilContext
+	}
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	o := &ORM{cfg: cfg, db: cfg.DB, conn: conn, dialect: cfg.Dialect, log: cfg.Logger}
-	if o.log == nil {
-		o.log = slog.Default()
-	}
+	o := &ORM{cfg: cfg, db: cfg.DB, conn: conn, dialect: cfg.Dialect}
+	o.log, o.qlog = loggers(cfg)
 	if cfg.Naming == nil {
 		o.cfg.Naming = SnakeCase{}
 	}
@@ -343,6 +356,20 @@ func (o *ORM) Metas() []*EntityMeta { return append([]*EntityMeta(nil), o.reg.or
 // querier is what runs statements: the pool or a transaction.
 type querier = dbconn.Querier
 
+// loggers returns the logger of warnings and the logger of queries for cfg:
+// Config.Logger for both, or slog.Default() for warnings and, under Debug,
+// a handler printing queries to standard error whatever their level.
+func loggers(cfg Config) (warn, queries *slog.Logger) {
+	if cfg.Logger != nil {
+		return cfg.Logger, cfg.Logger
+	}
+	warn = slog.Default()
+	if !cfg.Debug {
+		return warn, warn
+	}
+	return warn, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
 // logQuery logs a statement in debug mode.
 func (o *ORM) logQuery(ctx context.Context, query string, args []any, start time.Time, err error) {
 	if !o.cfg.Debug {
@@ -352,7 +379,7 @@ func (o *ORM) logQuery(ctx context.Context, query string, args []any, start time
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	o.log.LogAttrs(ctx, slog.LevelDebug, "em: query", attrs...)
+	o.qlog.LogAttrs(ctx, slog.LevelDebug, "em: query", attrs...)
 }
 
 func (o *ORM) exec(ctx context.Context, q querier, query string, args []any) (dbconn.Result, error) {

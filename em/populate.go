@@ -64,8 +64,63 @@ func (o popOpts) at(prop string) (F, []string, int, popOpts) {
 	return o.where[path], o.order[path], o.limit[path], popOpts{where: o.where, order: o.order, limit: o.limit, prefix: path + "."}
 }
 
+// checkPaths returns a *FilterError for a populate path, or a path keying
+// the per-path options, that names no reference or collection: at the
+// start, so that the answer does not depend on the data (a wrong second
+// step went unnoticed when the first found nothing).
+func checkPaths(m *EntityMeta, paths []string, o popOpts) error {
+	for _, p := range paths {
+		if err := checkPath(m, p); err != nil {
+			return err
+		}
+	}
+	for p := range o.where {
+		if err := checkPath(m, p); err != nil {
+			return err
+		}
+	}
+	for p := range o.order {
+		if err := checkPath(m, p); err != nil {
+			return err
+		}
+	}
+	for p := range o.limit {
+		if err := checkPath(m, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkPath walks one dotted populate path from m.
+func checkPath(m *EntityMeta, path string) error {
+	for path != "" {
+		head, rest, _ := strings.Cut(path, ".")
+		if head == "*" {
+			return nil
+		}
+		var next *EntityMeta
+		if rel := relationNamed(m, head); rel != nil {
+			next = rel.Target
+		} else if inv := inverseNamed(m, head); inv != nil {
+			next = inv.Target
+		} else if f := m.props[head]; f != nil && f.isRef {
+			next = f.Ref
+		} else {
+			return &FilterError{Entity: m.Name, Property: head, Reason: "no such reference or collection to populate"}
+		}
+		m, path = next, rest
+	}
+	return nil
+}
+
 // populate resolves each path on the entities at ptrs (all of type m).
 func (e *EntityManager) populate(ctx context.Context, m *EntityMeta, ptrs []unsafe.Pointer, paths []string, opts popOpts) error {
+	if opts.prefix == "" {
+		if err := checkPaths(m, paths, opts); err != nil {
+			return err
+		}
+	}
 	// Group the paths by their first property: "author", "author.publisher"
 	// load authors once and go on with "publisher" on them.
 	// A step is a reference field or a collection.
@@ -519,7 +574,7 @@ func (e *EntityManager) loadCollections(ctx context.Context, rel *RelationMeta, 
 // returns the referenced entities, once each.
 func (e *EntityManager) loadRefs(ctx context.Context, f *FieldMeta, ptrs []unsafe.Pointer) ([]unsafe.Pointer, error) {
 	target := f.Ref
-	fill := func() (missing []any) {
+	fill := func(done bool) (missing []any) {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		seen := map[pkKey]bool{}
@@ -532,7 +587,8 @@ func (e *EntityManager) loadRefs(ctx context.Context, f *FieldMeta, ptrs []unsaf
 			if !ok {
 				continue
 			}
-			if en := e.lookup(target, k); en != nil && en.state != stateRemoved {
+			// A partial entity is loaded again, which completes it.
+			if en := e.lookup(target, k); en != nil && en.state != stateRemoved && (!en.partial || done) {
 				h.entity = en.ptr
 			} else if !seen[k] {
 				seen[k] = true
@@ -541,7 +597,7 @@ func (e *EntityManager) loadRefs(ctx context.Context, f *FieldMeta, ptrs []unsaf
 		}
 		return missing
 	}
-	missing := fill()
+	missing := fill(false)
 	per := e.inListSize()
 	for start := 0; start < len(missing); start += per {
 		chunk := missing[start:min(start+per, len(missing))]
@@ -550,7 +606,7 @@ func (e *EntityManager) loadRefs(ctx context.Context, f *FieldMeta, ptrs []unsaf
 		}
 	}
 	if len(missing) > 0 {
-		fill() // now from the identity map; rows that are gone stay unloaded
+		fill(true) // now from the identity map; rows that are gone stay unloaded
 	}
 	var out []unsafe.Pointer
 	seen := map[unsafe.Pointer]bool{}

@@ -2,6 +2,7 @@ package em
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -61,6 +62,10 @@ func QB[T any](e *EntityManager, alias string) QueryBuilder[T] {
 		alias = "e0"
 	}
 	q := QueryBuilder[T]{e: e, alias: alias}
+	if e.invalid() {
+		q.err = errNilManager
+		return q
+	}
 	q.m, q.err = e.orm.metaFor(reflect.TypeFor[T]())
 	return q
 }
@@ -137,11 +142,25 @@ func (q QueryBuilder[T]) Populate(paths ...string) QueryBuilder[T] {
 	return q
 }
 
+// errZeroQB is the error of a QueryBuilder not made by QB.
+var errZeroQB = errors.New("em: a QueryBuilder needs em.QB to make it")
+
+// valid returns the error that stops q from building: QB's, or errZeroQB.
+func (q QueryBuilder[T]) valid() error {
+	if q.err != nil {
+		return q.err
+	}
+	if q.e == nil || q.m == nil {
+		return errZeroQB
+	}
+	return nil
+}
+
 // aliases resolves the root alias and the joins, in order: every join's
 // path must start with an alias defined before it.
 func (q QueryBuilder[T]) aliases() (map[string]qbAlias, []qbResolved, error) {
-	if q.err != nil {
-		return nil, nil, q.err
+	if err := q.valid(); err != nil {
+		return nil, nil, err
 	}
 	as := map[string]qbAlias{q.alias: {m: q.m}}
 	out := make([]qbResolved, 0, len(q.joins))
@@ -532,8 +551,11 @@ func (q QueryBuilder[T]) Build() (qb.SelectQuery, error) { return q.entitySelect
 
 // manager resolves the entity manager the query runs on.
 func (q QueryBuilder[T]) manager(ctx context.Context) (*EntityManager, error) {
-	if q.e == nil {
-		return nil, fmt.Errorf("em: a QueryBuilder needs em.QB to make it")
+	if ctx == nil {
+		return nil, ErrNilContext
+	}
+	if err := q.valid(); err != nil {
+		return nil, err
 	}
 	if q.e.orm.backend != nil {
 		return nil, q.e.orm.unsupported("the SQL query builder (QB)")
@@ -810,8 +832,8 @@ func (q QueryBuilder[T]) Delete(ctx context.Context) (int64, error) {
 
 // bulkWhere compiles the Where of a single-table statement.
 func (q QueryBuilder[T]) bulkWhere(op string) (qb.Expr, error) {
-	if q.err != nil {
-		return nil, q.err
+	if err := q.valid(); err != nil {
+		return nil, err
 	}
 	if len(q.joins) > 0 || len(q.group) > 0 || len(q.having) > 0 || len(q.order) > 0 || q.limit > 0 || q.offset > 0 {
 		return nil, &FilterError{Entity: q.m.Name, Property: op, Reason: op + " takes Where only (no joins, grouping, order or paging); filter across relations in Where"}

@@ -91,6 +91,12 @@ func (r Ref[T]) Get() (*T, error) {
 // reference does not hold it yet (no query when e already manages it). It
 // returns a *NotFoundError if the row is gone.
 func (r *Ref[T]) Load(ctx context.Context, e *EntityManager) (*T, error) {
+	if ctx == nil {
+		return nil, ErrNilContext
+	}
+	if r == nil {
+		return nil, fmt.Errorf("em: Load on a nil *Ref[%s]", reflect.TypeFor[T]().Name())
+	}
 	if r.entity != nil || r.id == nil {
 		return r.entity, nil
 	}
@@ -128,6 +134,9 @@ func (r *Ref[T]) Load(ctx context.Context, e *EntityManager) (*T, error) {
 // GetReference returns a reference to the T with primary key id without a
 // query; if e manages that entity the reference holds it already.
 func GetReference[T any](e *EntityManager, id any) (Ref[T], error) {
+	if e.invalid() {
+		return Ref[T]{}, errNilManager
+	}
 	m, err := e.orm.metaFor(reflect.TypeFor[T]())
 	if err != nil {
 		return Ref[T]{}, err

@@ -19,6 +19,9 @@ func (o *ORM) SchemaSQL() ([]string, error) {
 // CreateSchema creates the tables, indexes and foreign keys of every
 // registered entity. It fails if a table exists already.
 func (o *ORM) CreateSchema(ctx context.Context) error {
+	if ctx == nil {
+		return ErrNilContext
+	}
 	stmts, err := o.SchemaSQL()
 	if err != nil {
 		return err
@@ -28,6 +31,9 @@ func (o *ORM) CreateSchema(ctx context.Context) error {
 
 // DropSchema drops the tables of every registered entity that exist.
 func (o *ORM) DropSchema(ctx context.Context) error {
+	if ctx == nil {
+		return ErrNilContext
+	}
 	if o.backend != nil {
 		return o.unsupported("the SQL schema generator")
 	}
@@ -37,6 +43,9 @@ func (o *ORM) DropSchema(ctx context.Context) error {
 // RefreshSchema drops and creates the schema: for tests and prototypes, never
 // for data you want to keep.
 func (o *ORM) RefreshSchema(ctx context.Context) error {
+	if ctx == nil {
+		return ErrNilContext
+	}
 	if err := o.DropSchema(ctx); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package em
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"unsafe"
 )
@@ -14,6 +15,9 @@ import (
 // encoding error of a field.
 func (o *ORM) MarshalEntity(entity any) ([]byte, error) {
 	rv := reflect.ValueOf(entity)
+	if !rv.IsValid() {
+		return nil, fmt.Errorf("%w: MarshalEntity of nil", ErrUnknownEntity)
+	}
 	if rv.Kind() == reflect.Struct {
 		p := reflect.New(rv.Type())
 		p.Elem().Set(rv)

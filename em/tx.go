@@ -347,6 +347,9 @@ func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityMan
 	if err != nil {
 		return err
 	}
+	if fn == nil {
+		return errors.New("em: Transactional needs a function to run")
+	}
 	e.mu.Lock()
 	outer := e.tx == nil
 	var (
@@ -413,6 +416,9 @@ func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityMan
 
 // InTransaction reports whether the manager is inside a transaction.
 func (e *EntityManager) InTransaction() bool {
+	if e.invalid() {
+		return false
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.tx != nil

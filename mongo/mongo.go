@@ -98,6 +98,12 @@ func Open(ctx context.Context, db *mongo.Database, cfg em.Config) (*em.ORM, erro
 // exist already are left as they are. It is the MongoDB counterpart of the
 // SQL schema generator.
 func EnsureIndexes(ctx context.Context, orm *em.ORM) error {
+	if ctx == nil {
+		return em.ErrNilContext
+	}
+	if orm == nil {
+		return errors.New("mongo: EnsureIndexes needs an ORM opened by mongo.Open, got nil")
+	}
 	b, ok := orm.Backend().(*backend)
 	if !ok {
 		return errors.New("mongo: EnsureIndexes needs an ORM opened by mongo.Open")
@@ -123,6 +129,12 @@ func EnsureIndexes(ctx context.Context, orm *em.ORM) error {
 
 // Drop drops the collections of every entity of orm: for tests.
 func Drop(ctx context.Context, orm *em.ORM) error {
+	if ctx == nil {
+		return em.ErrNilContext
+	}
+	if orm == nil {
+		return errors.New("mongo: Drop needs an ORM opened by mongo.Open, got nil")
+	}
 	b, ok := orm.Backend().(*backend)
 	if !ok {
 		return errors.New("mongo: Drop needs an ORM opened by mongo.Open")

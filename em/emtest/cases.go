@@ -1132,8 +1132,8 @@ var behaviourCases = []behaviourCase{
 		f := v.orm.Fork()
 		part, err := em.FindOneOrFail[Author](v.ctx, f, em.F{"name": "Ann"}, em.FindOptions{Fields: []string{"name"}})
 		must(t, err)
-		if part.Rating != 0 || part.Version != 0 {
-			t.Fatalf("partial load filled unrequested fields: %+v", part)
+		if part.Rating != 0 || part.Version != 1 { // the version is always read
+			t.Fatalf("partial load filled unrequested fields, or lacks the version: %+v", part)
 		}
 		full, err := em.Find[Author](v.ctx, f, em.F{"name": "Ann"})
 		must(t, err)
