@@ -248,6 +248,9 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := e.tx.dead(); err != nil {
+		return err // C3: only a rollback ends a dead transaction
+	}
 	if err := e.cascadeAll(); err != nil {
 		return err
 	}
