@@ -184,6 +184,9 @@ func (e *EntityManager) Begin(ctx context.Context) error {
 }
 
 func (e *EntityManager) beginLocked(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err // no BEGIN for a context already done
+	}
 	start := time.Now()
 	tx := &txState{}
 	if b := e.orm.backend; b != nil {

@@ -63,12 +63,27 @@ func (s sqlDB) Query(ctx context.Context, q string, args []any) (Rows, error) {
 	return s.db.QueryContext(ctx, q, args...)
 }
 
+// Begin begins a transaction. ctx bounds the BEGIN only: database/sql rolls
+// a transaction back when the context it was begun with ends, and pgx's
+// stdlib sends COMMIT with that context, so a deadline could cut a COMMIT
+// the server then carries out. The transaction lives until Commit or
+// Rollback; each statement in it is bounded by its own context.
 func (s sqlDB) Begin(ctx context.Context) (Tx, error) {
-	t, err := s.db.BeginTx(ctx, nil)
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel)
+	t, err := s.db.BeginTx(bctx, nil)
+	if !stop() {
+		// ctx ended during BEGIN: database/sql rolls the transaction back.
+		if err == nil {
+			_ = t.Rollback()
+			err = ctx.Err()
+		}
+	}
 	if err != nil {
+		cancel()
 		return nil, err
 	}
-	return sqlTx{t}, nil
+	return sqlTx{t, cancel}, nil
 }
 
 func (s sqlDB) Session(ctx context.Context) (Session, error) {
@@ -81,7 +96,10 @@ func (s sqlDB) Session(ctx context.Context) (Session, error) {
 
 func (s sqlDB) Close() error { return s.db.Close() }
 
-type sqlTx struct{ t *sql.Tx }
+type sqlTx struct {
+	t      *sql.Tx
+	cancel context.CancelFunc // ends the context the transaction was begun with
+}
 
 func (s sqlTx) Exec(ctx context.Context, q string, args []any) (Result, error) {
 	return s.t.ExecContext(ctx, q, args...)
@@ -91,10 +109,14 @@ func (s sqlTx) Query(ctx context.Context, q string, args []any) (Rows, error) {
 	return s.t.QueryContext(ctx, q, args...)
 }
 
-func (s sqlTx) Commit(context.Context) error { return s.t.Commit() }
+func (s sqlTx) Commit(context.Context) error {
+	defer s.cancel()
+	return s.t.Commit()
+}
 
 // Rollback ends the transaction; one already ended is not an error.
 func (s sqlTx) Rollback(context.Context) error {
+	defer s.cancel()
 	if err := s.t.Rollback(); err != nil && err != sql.ErrTxDone {
 		return err
 	}
