@@ -1,6 +1,6 @@
-// Package faultconn wraps a dbconn.DB for tests, to make its transactions'
-// COMMIT fail in the ways a network can: after the server committed (the
-// acknowledgement is lost) or before it did.
+// Package faultconn wraps a dbconn.DB for tests, to make its transactions
+// fail in the ways a network can: a COMMIT after the server committed (the
+// acknowledgement is lost) or before it did, or the nth statement.
 package faultconn
 
 import (
@@ -11,9 +11,9 @@ import (
 	"github.com/mikrogo/mikro/em/internal/dbconn"
 )
 
-// ErrLost is the error a faulty COMMIT returns: what a driver says when the
-// connection dies with COMMIT on its way.
-var ErrLost = errors.New("faultconn: the connection was lost during COMMIT")
+// ErrLost is the error a faulty COMMIT or statement returns: what a driver
+// says when the connection dies under it.
+var ErrLost = errors.New("faultconn: the connection was lost")
 
 // Mode is how COMMIT fails.
 type Mode int32
@@ -30,7 +30,8 @@ const (
 // DB is a dbconn.DB whose transactions commit as Mode says.
 type DB struct {
 	dbconn.DB
-	mode atomic.Int32
+	mode          atomic.Int32
+	failAt, stmts atomic.Int64
 }
 
 // Wrap wraps db; its transactions commit normally until SetMode.
@@ -45,11 +46,12 @@ func (d *DB) Begin(ctx context.Context) (dbconn.Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &tx{Tx: t, mode: Mode(d.mode.Load())}, nil
+	return &tx{Tx: t, db: d, mode: Mode(d.mode.Load())}, nil
 }
 
 type tx struct {
 	dbconn.Tx
+	db   *DB
 	mode Mode
 }
 
@@ -67,4 +69,28 @@ func (t *tx) Commit(ctx context.Context) error {
 		return ErrLost
 	}
 	return t.Tx.Commit(ctx)
+}
+
+// FailStatement makes the nth statement (1-based, counted from now) run in
+// a transaction of d fail with ErrLost instead of running; 0 turns it off.
+func (d *DB) FailStatement(n int64) { d.failAt.Store(n); d.stmts.Store(0) }
+
+// fail reports whether the statement being run is the one to fail.
+func (d *DB) fail() bool {
+	at := d.failAt.Load()
+	return at > 0 && d.stmts.Add(1) == at
+}
+
+func (t *tx) Exec(ctx context.Context, q string, args []any) (dbconn.Result, error) {
+	if t.db.fail() {
+		return nil, ErrLost
+	}
+	return t.Tx.Exec(ctx, q, args)
+}
+
+func (t *tx) Query(ctx context.Context, q string, args []any) (dbconn.Rows, error) {
+	if t.db.fail() {
+		return nil, ErrLost
+	}
+	return t.Tx.Query(ctx, q, args)
 }

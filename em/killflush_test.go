@@ -1,0 +1,105 @@
+package em_test
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mikrogo/mikro/em"
+	"github.com/mikrogo/mikro/em/internal/dbconn"
+	"github.com/mikrogo/mikro/em/internal/faultconn"
+	"github.com/mikrogo/mikro/internal/dbtest"
+)
+
+// TestKilledConnectionMidFlush (issue 11, "Also"): the connection of a
+// flush of 20,000 rows is killed while it inserts (PostgreSQL
+// pg_terminate_backend, MariaDB KILL, and on SQLite a connection whose 30th
+// statement fails). The database holds all or none of the rows, and the
+// retry writes each row exactly once. Only this test's own connections are
+// killed: by application_name and database on PostgreSQL, by database on
+// MariaDB.
+func TestKilledConnectionMidFlush(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, tg dbtest.Target) {
+		ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+		defer cancel()
+		const n = 20000
+		var (
+			o    *em.ORM
+			kill func() // kills the flush's connection once it inserts
+		)
+		switch tg.Name {
+		case dbtest.Postgres:
+			app := fmt.Sprintf("mikro_killflush_%d", time.Now().UnixNano())
+			o = openAccts(t, dbtest.Target{Name: tg.Name, DB: reopen(t, tg.Driver, tg.DSN+"&application_name="+app)}, em.Config{})
+			kill = func() {
+				killWhenInserting(ctx, t, tg.DB, `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()
+					AND pid <> pg_backend_pid() AND query LIKE 'INSERT%' AND state = 'active'`, "SELECT pg_terminate_backend($1)", app)
+			}
+		case dbtest.MariaDB:
+			o = openAccts(t, dbtest.Target{Name: tg.Name, DB: reopen(t, tg.Driver, tg.DSN)}, em.Config{})
+			kill = func() {
+				killWhenInserting(ctx, t, tg.DB, `SELECT ID FROM information_schema.PROCESSLIST WHERE DB = DATABASE()
+					AND ID <> CONNECTION_ID() AND INFO LIKE 'INSERT%'`, "KILL CONNECTION ?")
+			}
+		default:
+			db := faultconn.Wrap(dbconn.SQL(tg.DB))
+			var err error
+			o, err = em.OpenConn(ctx, db, em.Config{Dialect: dialectOf[tg.Name], Entities: []any{Acct{}}})
+			must(t, err)
+			must(t, o.RefreshSchema(ctx))
+			db.FailStatement(30)
+			kill = func() {}
+		}
+		e := o.Fork()
+		for i := range n {
+			must(t, e.Persist(&Acct{Name: fmt.Sprintf("r%05d", i), Balance: 1}))
+		}
+		done := make(chan struct{})
+		go func() { defer close(done); kill() }()
+		err := e.Flush(ctx)
+		<-done
+		rows, _ := countAccts(t, tg)
+		if err == nil {
+			t.Logf("the flush finished before its connection was killed")
+			if rows != n {
+				t.Fatalf("a flush that succeeded left %d rows, want %d", rows, n)
+			}
+			return
+		}
+		t.Logf("flush with its connection killed: %v", err)
+		if rows != 0 {
+			t.Fatalf("a flush whose connection was killed left %d of %d rows: want all or none", rows, n)
+		}
+		must(t, e.Flush(ctx))
+		rows, _ = countAccts(t, tg)
+		var distinct int64
+		must(t, tg.DB.QueryRow("SELECT COUNT(DISTINCT name) FROM em_fault_acct").Scan(&distinct))
+		if rows != n || distinct != n {
+			t.Fatalf("after the retry: %d rows, %d distinct; want each of the %d rows once", rows, distinct, n)
+		}
+	})
+}
+
+// killWhenInserting polls find (with args) until it names a connection,
+// then kills it with kill.
+func killWhenInserting(ctx context.Context, t *testing.T, db *sql.DB, find, kill string, args ...any) {
+	for ctx.Err() == nil {
+		var id int64
+		err := db.QueryRowContext(ctx, find, args...).Scan(&id)
+		if err == sql.ErrNoRows {
+			time.Sleep(time.Millisecond)
+			continue
+		}
+		if err != nil {
+			t.Errorf("finding the flush's connection: %v", err)
+			return
+		}
+		if _, err := db.ExecContext(ctx, kill, id); err != nil && !strings.Contains(err.Error(), "Unknown thread") {
+			t.Errorf("killing connection %d: %v", id, err)
+		}
+		return
+	}
+}
