@@ -261,8 +261,8 @@ func (e *EntityManager) commitSQL(ctx context.Context, tx *txState) error {
 	if err == nil || !wrote {
 		return err
 	}
-	if serverAnswered(err) && !connLost(err) {
-		return err // the server refused the COMMIT: rolled back
+	if errors.Is(err, dbconn.ErrNotCommitted) || serverAnswered(err) && !connLost(err) {
+		return err // no COMMIT was sent, or the server refused it: rolled back
 	}
 	if txid != 0 {
 		switch status, serr := e.txStatus(cctx, txid); status {
