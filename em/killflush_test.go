@@ -103,3 +103,61 @@ func killWhenInserting(ctx context.Context, t *testing.T, db *sql.DB, find, kill
 		return
 	}
 }
+
+// TestKilledConnectionInTransaction (contract C3): the connection of an
+// open transaction that has written is killed. The next call fails, every
+// later call in the transaction fails with an error matching that one,
+// Commit rolls back and returns it, and nothing of the transaction is in
+// the database.
+func TestKilledConnectionInTransaction(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, tg dbtest.Target) {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		var (
+			o    *em.ORM
+			kill func()
+		)
+		switch tg.Name {
+		case dbtest.Postgres:
+			app := fmt.Sprintf("mikro_killtx_%d", time.Now().UnixNano())
+			o = openAccts(t, dbtest.Target{Name: tg.Name, DB: reopen(t, tg.Driver, tg.DSN+"&application_name="+app)}, em.Config{})
+			kill = func() {
+				killWhenInserting(ctx, t, tg.DB, `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()
+					AND pid <> pg_backend_pid() AND state = 'idle in transaction'`, "SELECT pg_terminate_backend($1)", app)
+			}
+		case dbtest.MariaDB:
+			o = openAccts(t, dbtest.Target{Name: tg.Name, DB: reopen(t, tg.Driver, tg.DSN)}, em.Config{})
+			kill = func() {
+				killWhenInserting(ctx, t, tg.DB, `SELECT p.ID FROM information_schema.PROCESSLIST p JOIN information_schema.INNODB_TRX x
+					ON x.trx_mysql_thread_id = p.ID WHERE p.DB = DATABASE() AND p.ID <> CONNECTION_ID()`, "KILL CONNECTION ?")
+			}
+		default:
+			t.Skip("an embedded SQLite has no connection to lose")
+		}
+		e := o.Fork()
+		must(t, e.Begin(ctx))
+		must(t, e.Persist(&Acct{Name: "x"}, &Acct{Name: "y"}))
+		must(t, e.Flush(ctx))
+		kill()
+		_, first := em.Count[Acct](ctx, e, em.F{})
+		if first == nil {
+			t.Fatal("Count on a transaction whose connection was killed succeeded")
+		}
+		for what, err := range map[string]error{
+			"Find":          func() error { _, err := em.Find[Acct](ctx, e, em.F{}); return err }(),
+			"Flush":         func() error { must(t, e.Persist(&Acct{Name: "z"})); return e.Flush(ctx) }(),
+			"Transactional": e.Transactional(ctx, func(*em.EntityManager) error { return nil }),
+			"Commit":        e.Commit(ctx),
+		} {
+			if err == nil || !strings.Contains(err.Error(), first.Error()) {
+				t.Errorf("%s after the connection was lost: %v; want an error that carries the first one (%v)", what, err, first)
+			}
+		}
+		if e.InTransaction() {
+			t.Error("Commit left the dead transaction open")
+		}
+		if rows, _ := countAccts(t, tg); rows != 0 {
+			t.Fatalf("rows of the killed transaction in the database: %d, want 0", rows)
+		}
+	})
+}
