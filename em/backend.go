@@ -222,6 +222,9 @@ func (e *EntityManager) findBackend(ctx context.Context, m *EntityMeta, filter a
 	if partial {
 		q.Fields = fields
 	}
+	if err := ctx.Err(); err != nil {
+		return err // nothing sent, or logged, for a context already done
+	}
 	var loaded []unsafe.Pointer
 	start := time.Now()
 	defer func() { e.orm.logBackend(ctx, "SELECT FROM "+m.Table, start, err) }()
@@ -507,6 +510,9 @@ func (e *EntityManager) countBackend(ctx context.Context, m *EntityMeta, filter 
 	f, err := e.backendFilter(ctx, m, filter)
 	if err != nil {
 		return 0, err
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err // nothing sent, or logged, for a context already done
 	}
 	start := time.Now()
 	n, err := e.orm.backend.Count(e.backendCtx(ctx), m, f)

@@ -248,6 +248,9 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := e.tx.dead(); err != nil {
+		return err // C3: only a rollback ends a dead transaction
+	}
 	if err := e.cascadeAll(); err != nil {
 		return err
 	}
@@ -276,9 +279,13 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-	} else if own && e.singleStatement(p) {
+	} else if own && ctx.Done() == nil && e.singleStatement(p) {
 		// One statement is atomic on its own: BEGIN and COMMIT would add two
 		// round trips and no safety. Failure still restores the unit of work.
+		// (Under a context that can end, it runs in a transaction all the
+		// same: a deadline that cuts the statement off as it completes
+		// leaves its outcome unknown, while a COMMIT is sent without the
+		// deadline and its outcome learnt; see commitSQL.)
 		tx := &txState{pool: e.orm.conn}
 		pend, rem := slices.Clone(e.pending), slices.Clone(e.removed)
 		if err := e.runFlush(ctx, p, tx); err != nil {

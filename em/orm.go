@@ -383,6 +383,9 @@ func (o *ORM) logQuery(ctx context.Context, query string, args []any, start time
 }
 
 func (o *ORM) exec(ctx context.Context, q querier, query string, args []any) (dbconn.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // nothing is sent, or logged, for a context already done
+	}
 	var start time.Time
 	if o.cfg.Debug {
 		start = time.Now()
@@ -396,6 +399,9 @@ func (o *ORM) exec(ctx context.Context, q querier, query string, args []any) (db
 }
 
 func (o *ORM) query(ctx context.Context, q querier, query string, args []any) (dbconn.Rows, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // nothing is sent, or logged, for a context already done
+	}
 	var start time.Time
 	if o.cfg.Debug {
 		start = time.Now()

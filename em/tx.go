@@ -197,6 +197,9 @@ func (e *EntityManager) Begin(ctx context.Context) error {
 }
 
 func (e *EntityManager) beginLocked(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err // no BEGIN for a context already done
+	}
 	start := time.Now()
 	tx := &txState{}
 	if b := e.orm.backend; b != nil {
@@ -219,7 +222,7 @@ func (e *EntityManager) beginLocked(ctx context.Context) error {
 		if err != nil {
 			return translateError(err, "")
 		}
-		tx.sqlTx = t
+		tx.sqlTx = newGuardTx(t)
 	}
 	tx.scope = e.openScope(tx)
 	e.tx = tx
@@ -244,7 +247,7 @@ func (e *EntityManager) txEnd(ctx context.Context, tx *txState, commit bool) err
 	if tx.btx != nil {
 		var err error
 		if commit {
-			err = tx.btx.Commit(ctx)
+			err = commitBackend(ctx, tx.btx)
 		} else {
 			err = tx.btx.Rollback(ctx)
 		}
@@ -253,7 +256,7 @@ func (e *EntityManager) txEnd(ctx context.Context, tx *txState, commit bool) err
 	}
 	var err error
 	if commit {
-		err = tx.sqlTx.Commit(ctx)
+		err = e.commitSQL(ctx, tx)
 	} else {
 		err = tx.sqlTx.Rollback(ctx)
 	}
@@ -301,16 +304,22 @@ func (e *EntityManager) Rollback(ctx context.Context) error {
 func (e *EntityManager) endLocked(ctx context.Context, commit bool) error {
 	tx := e.tx
 	e.tx = nil
-	if commit && tx.failed != nil {
-		// A flush failed in a transaction without savepoints: the store
-		// has given it up, and committing the rest would lose that flush.
+	if dead := tx.dead(); commit && dead != nil {
+		// A flush failed in a transaction without savepoints, or a
+		// statement ended the transaction (C3): the store has given it up,
+		// and committing the rest would lose that part.
 		rbErr := e.txEnd(ctx, tx, false)
 		e.rollbackScope(tx, tx.scope)
 		_ = e.emitUnlocked(ctx, &Event{Kind: AfterRollback, Manager: e})
-		return errors.Join(fmt.Errorf("em: the transaction was rolled back, not committed: a flush in it failed: %w", tx.failed), rbErr)
+		return errors.Join(fmt.Errorf("em: the transaction was rolled back, not committed: %w", dead), rbErr)
 	}
 	if commit {
-		if err := e.txEnd(ctx, tx, true); err != nil {
+		if err := e.txEnd(ctx, tx, true); errors.Is(err, ErrCommitUnknown) {
+			// It may have committed: keep the unit of work as if it had,
+			// so that a retry cannot write its rows twice (C4).
+			e.finishCommitted(tx)
+			return err
+		} else if err != nil {
 			// A failed commit ends the transaction in both kinds of store.
 			e.rollbackScope(tx, tx.scope)
 			_ = e.emitUnlocked(ctx, &Event{Kind: AfterRollback, Manager: e})

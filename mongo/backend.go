@@ -233,7 +233,18 @@ func (b *backend) writeRun(ctx context.Context, ops []em.WriteOp, applied []bool
 			return fmt.Errorf("mongo: unknown write kind %d", op.Kind)
 		}
 	}
-	tctx, done := inTx(ctx)
+	if err := ctx.Err(); err != nil {
+		return err // nothing of this run was sent
+	}
+	wctx := ctx
+	if _, ok := ctx.Value(txKey{}).(*transaction); !ok {
+		// Without a transaction nothing can be undone, so a write once
+		// sent runs to its end: a deadline that cut it off would leave
+		// unknown which documents it applied, and the retry would write
+		// them twice. The deadline still stops the flush between runs.
+		wctx = context.WithoutCancel(ctx)
+	}
+	tctx, done := inTx(wctx)
 	res, err := b.db.Collection(m.Table).BulkWrite(tctx, append(models, extra...), options.BulkWrite().SetOrdered(true))
 	done()
 	if err != nil {
@@ -261,7 +272,7 @@ func (b *backend) writeRun(ctx context.Context, ops []em.WriteOp, applied []bool
 		}
 	}
 	if res.MatchedCount < updates || res.DeletedCount < deletes {
-		return b.findStale(ctx, m, ops, applied)
+		return b.findStale(ctx, m, ops, applied, res.MatchedCount == 0, res.DeletedCount == 0)
 	}
 	return nil
 }
@@ -435,7 +446,12 @@ func keyFilter(m *em.EntityMeta, id, version any) bson.D {
 // stored document holds the new version and the values it wrote (when
 // another writer reached the same version with other values, ours did
 // not apply).
-func (b *backend) findStale(ctx context.Context, m *em.EntityMeta, ops []em.WriteOp, applied []bool) error {
+//
+// With noneUpdated (noneDeleted) no update (delete) of the run matched,
+// which is certain: the stored values do not decide it (concurrent writers
+// of the same values, such as two increments of one counter, would look
+// applied).
+func (b *backend) findStale(ctx context.Context, m *em.EntityMeta, ops []em.WriteOp, applied []bool, noneUpdated, noneDeleted bool) error {
 	if m.Version == nil {
 		return nil // unversioned writes of rows that are gone are not errors, as in SQL
 	}
@@ -466,10 +482,10 @@ func (b *backend) findStale(ctx context.Context, m *em.EntityMeta, ops []em.Writ
 		}
 		id, _ := toBSON(m.PK, m.PK.Value(op.Entity))
 		doc, exists := stored[fmt.Sprint(id)]
-		if op.Kind == em.WriteDelete && !exists {
+		if op.Kind == em.WriteDelete && !exists && !noneDeleted {
 			continue // applied
 		}
-		if op.Kind == em.WriteUpdate && exists && holds(doc, m.Version, op.Entity) && holdsAll(doc, op.Fields, op.Entity) {
+		if op.Kind == em.WriteUpdate && exists && !noneUpdated && holds(doc, m.Version, op.Entity) && holdsAll(doc, op.Fields, op.Entity) {
 			continue // applied
 		}
 		applied[i] = false

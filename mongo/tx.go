@@ -140,13 +140,19 @@ func hasLabel(err error, label string) bool {
 // txError translates an error of a transaction's commit or abort: a
 // transient failure (a write conflict, an election) is an *em.DBError
 // matching em.ErrSerialization, which Retryable reports as worth running
-// the transaction again.
+// the transaction again; a commit whose outcome the server could not tell
+// matches em.ErrCommitUnknown.
 func txError(err error, what string) error {
 	if err == nil {
 		return nil
 	}
 	if hasLabel(err, "TransientTransactionError") {
 		return &em.DBError{Kind: em.ErrSerialization, Err: err}
+	}
+	if what == "commit" && hasLabel(err, "UnknownTransactionCommitResult") {
+		// Asked again commitTries times: the outcome stays unknown, and the
+		// entity manager keeps the unit of work as committed.
+		return fmt.Errorf("%w: mongo: commit transaction: %w", em.ErrCommitUnknown, err)
 	}
 	return fmt.Errorf("mongo: %s transaction: %w", what, err)
 }

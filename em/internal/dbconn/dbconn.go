@@ -6,6 +6,8 @@ package dbconn
 import (
 	"context"
 	"database/sql"
+	"errors"
+	"fmt"
 )
 
 // Rows is a result set being read.
@@ -63,13 +65,26 @@ func (s sqlDB) Query(ctx context.Context, q string, args []any) (Rows, error) {
 	return s.db.QueryContext(ctx, q, args...)
 }
 
+// Begin begins a transaction. Until Commit, the transaction follows ctx as
+// database/sql has it (a context that ends rolls the transaction back), but
+// Commit first cuts it off from ctx: pgx's stdlib sends COMMIT with the
+// context the transaction was begun with, so a deadline could cut off a
+// COMMIT the server then carries out.
 func (s sqlDB) Begin(ctx context.Context) (Tx, error) {
-	t, err := s.db.BeginTx(ctx, nil)
+	bctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel)
+	t, err := s.db.BeginTx(bctx, nil)
 	if err != nil {
+		stop()
+		cancel()
 		return nil, err
 	}
-	return sqlTx{t}, nil
+	return sqlTx{t, ctx, stop, cancel}, nil
 }
+
+// ErrNotCommitted wraps the error of a Commit that sent no COMMIT: the
+// transaction is rolled back.
+var ErrNotCommitted = errors.New("dbconn: the transaction was rolled back, not committed")
 
 func (s sqlDB) Session(ctx context.Context) (Session, error) {
 	c, err := s.db.Conn(ctx)
@@ -81,7 +96,12 @@ func (s sqlDB) Session(ctx context.Context) (Session, error) {
 
 func (s sqlDB) Close() error { return s.db.Close() }
 
-type sqlTx struct{ t *sql.Tx }
+type sqlTx struct {
+	t      *sql.Tx
+	ctx    context.Context    // the context Begin was given
+	stop   func() bool        // cuts the transaction off from ctx
+	cancel context.CancelFunc // ends the context the transaction was begun with
+}
 
 func (s sqlTx) Exec(ctx context.Context, q string, args []any) (Result, error) {
 	return s.t.ExecContext(ctx, q, args...)
@@ -91,10 +111,21 @@ func (s sqlTx) Query(ctx context.Context, q string, args []any) (Rows, error) {
 	return s.t.QueryContext(ctx, q, args...)
 }
 
-func (s sqlTx) Commit(context.Context) error { return s.t.Commit() }
+// Commit commits the transaction, which the context given to Begin can no
+// longer interrupt; if that context has ended, database/sql is rolling the
+// transaction back and the error wraps ErrNotCommitted.
+func (s sqlTx) Commit(context.Context) error {
+	defer s.cancel()
+	if !s.stop() {
+		_ = s.t.Rollback()
+		return fmt.Errorf("%w: the context it was begun with ended: %w", ErrNotCommitted, context.Cause(s.ctx))
+	}
+	return s.t.Commit()
+}
 
 // Rollback ends the transaction; one already ended is not an error.
 func (s sqlTx) Rollback(context.Context) error {
+	defer s.cancel()
 	if err := s.t.Rollback(); err != nil && err != sql.ErrTxDone {
 		return err
 	}

@@ -90,7 +90,15 @@ type Proxy struct {
 	closed bool
 	conns  map[net.Conn]struct{}
 	cmds   []Command
+
+	unknownCommits atomic.Bool // see FailCommitsUnknown
 }
+
+// FailCommitsUnknown makes the proxy answer every commitTransaction, while
+// on is true, with an error labelled UnknownTransactionCommitResult (what a
+// server says when it cannot tell whether a commit happened, e.g. after a
+// failover during the commit).
+func (p *Proxy) FailCommitsUnknown(on bool) { p.unknownCommits.Store(on) }
 
 // Start listens on 127.0.0.1:0 and forwards every client connection to
 // target, the "host:port" of a MongoDB wire protocol server. The target is
@@ -322,6 +330,11 @@ func (c *conn) request(m message) (toServer, toClient []byte, err error) {
 					return nil, nil, nil
 				}
 				ok, _ := bson.Marshal(bson.D{{Key: "ok", Value: 1.0}})
+				if name == "commitTransaction" && c.p.unknownCommits.Load() {
+					ok, _ = bson.Marshal(bson.D{{Key: "ok", Value: 0.0}, {Key: "errmsg", Value: "rsproxy: commit outcome unknown"},
+						{Key: "code", Value: int32(50)}, {Key: "codeName", Value: "MaxTimeMSExpired"},
+						{Key: "errorLabels", Value: bson.A{"UnknownTransactionCommitResult"}}})
+				}
 				reply := message{requestID: c.p.nextID.Add(1), responseTo: m.requestID, opCode: opMsg, body: opMsgReply(ok)}
 				return nil, reply.bytes(), nil
 			}
