@@ -91,7 +91,11 @@ func (e *EntityManager) computePlan() *plan {
 	}
 	if e.imM2M > 0 {
 		for _, s := range e.tracked {
-			pivotOwner(s.en)
+			// A new entity keeps its slot after a failed flush put it back
+			// (its snapshot gone): it was visited with the pending ones.
+			if s.en.state == stateManaged {
+				pivotOwner(s.en)
+			}
 		}
 	}
 	// Every live tracked entry is in byPtr, so at least len(tracked) -
@@ -272,7 +276,7 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 			// One write of one document is atomic on its own.
 			return e.flushUntransacted(ctx, p)
 		}
-		err := e.beginLocked(ctx)
+		err := e.beginLocked(ctx, true)
 		if errors.Is(err, ErrTransactionsUnavailable) {
 			return e.flushUntransacted(ctx, p)
 		}
@@ -295,7 +299,7 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 		e.afterCommit(ctx, tx.commits) // one statement, committed on its own
 		return nil
 	} else if own {
-		if err := e.beginLocked(ctx); err != nil {
+		if err := e.beginLocked(ctx, true); err != nil {
 			return err
 		}
 	}
@@ -313,6 +317,16 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	pend, rem := slices.Clone(e.pending), slices.Clone(e.removed)
 
 	err = e.runFlush(ctx, p, tx)
+	if err == nil && sp != "" {
+		// A savepoint that cannot be released is a failed flush: its work
+		// is taken back below, in the database and in memory.
+		if _, rerr := e.orm.exec(ctx, tx.sqlTx, "RELEASE SAVEPOINT "+sp, nil); rerr != nil {
+			err = translateError(rerr, "")
+		} else {
+			tx.depth--
+			return nil
+		}
+	}
 	if err != nil {
 		rctx := context.WithoutCancel(ctx)
 		switch {
@@ -348,12 +362,7 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	if own {
 		return e.endLocked(ctx, true)
 	}
-	if tx.btx != nil {
-		return nil
-	}
-	_, err = e.orm.exec(ctx, tx.sqlTx, "RELEASE SAVEPOINT "+sp, nil)
-	tx.depth--
-	return translateError(err, "")
+	return nil // in a backend transaction, which has no savepoints
 }
 
 // flushUntransacted writes p on a backend without a transaction: the

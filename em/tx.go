@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"github.com/mikrogo/mikro/em/internal/dbconn"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 	"unsafe"
@@ -193,10 +194,14 @@ func (e *EntityManager) Begin(ctx context.Context) error {
 	if e.tx != nil {
 		return errors.New("em: Begin inside a transaction; use Transactional for nested transactions")
 	}
-	return e.beginLocked(ctx)
+	return e.beginLocked(ctx, false)
 }
 
-func (e *EntityManager) beginLocked(ctx context.Context) error {
+// beginLocked begins e.tx. A transaction Flush begins for itself (forFlush)
+// needs no record of the whole unit of work: nothing but that flush runs in
+// it, and a failure puts back what the flush changed (restore), which is
+// everything a rollback must undo. The caller holds e.mu.
+func (e *EntityManager) beginLocked(ctx context.Context, forFlush bool) error {
 	if err := ctx.Err(); err != nil {
 		return err // no BEGIN for a context already done
 	}
@@ -224,7 +229,11 @@ func (e *EntityManager) beginLocked(ctx context.Context) error {
 		}
 		tx.sqlTx = newGuardTx(t)
 	}
-	tx.scope = e.openScope(tx)
+	if forFlush {
+		tx.scope = &txScope{flushOnly: true, pend: slices.Clone(e.pending), rem: slices.Clone(e.removed)}
+	} else {
+		tx.scope = e.openScope(tx)
+	}
 	e.tx = tx
 	if err := e.emitUnlocked(ctx, &Event{Kind: BeforeTransaction, Manager: e}); err != nil {
 		_ = e.txEnd(ctx, tx, false)
@@ -368,7 +377,7 @@ func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityMan
 	)
 	switch {
 	case outer:
-		savedErr = e.beginLocked(ctx)
+		savedErr = e.beginLocked(ctx, false)
 	case e.tx.btx != nil:
 		e.mu.Unlock()
 		return fmt.Errorf("%w: Transactional inside a transaction needs a savepoint, which %s has not", ErrUnsupported, e.orm.backend.Name())
@@ -398,7 +407,18 @@ func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityMan
 		defer func() { e.tx.depth-- }()
 		if ok {
 			_, err := e.orm.exec(ctx, e.tx.sqlTx, "RELEASE SAVEPOINT "+sp, nil)
-			return translateError(err, "")
+			if err == nil {
+				return nil
+			}
+			// Not released: the savepoint's work is not part of the
+			// transaction, in the database or (below) in memory.
+			relErr := translateError(err, "")
+			_, err = e.orm.exec(context.WithoutCancel(ctx), e.tx.sqlTx, "ROLLBACK TO SAVEPOINT "+sp, nil)
+			e.rollbackScope(e.tx, scope)
+			if err != nil {
+				return errors.Join(relErr, translateError(err, ""))
+			}
+			return relErr
 		}
 		_, err := e.orm.exec(context.WithoutCancel(ctx), e.tx.sqlTx, "ROLLBACK TO SAVEPOINT "+sp, nil)
 		e.rollbackScope(e.tx, scope)

@@ -19,7 +19,10 @@ import (
 // of every entity that has any. Opening a scope costs one comparison of
 // each managed entity, as a flush with nothing to write does.
 type txScope struct {
-	undo  undoMark
+	// flushOnly: the transaction Flush began for itself; a rollback of it
+	// is the failed flush's restore (pend and rem only are recorded).
+	flushOnly bool
+	undo      undoMark
 	reg   int // len(txState.registered) at the start
 	pend  []*entry
 	rem   []*entry
@@ -89,6 +92,10 @@ func (s *txScope) saveColls(en *entry) {
 // rollbackScope puts the unit of work back as it was when s began (see
 // txScope). The caller holds e.mu and has rolled back the database side.
 func (e *EntityManager) rollbackScope(tx *txState, s *txScope) {
+	if s.flushOnly {
+		e.restore(tx, s.undo, s.pend, s.rem)
+		return
+	}
 	e.replayUndo(tx, s.undo)
 	// Forget what the scope brought in, newest first.
 	for i := len(tx.registered) - 1; i >= s.reg; i-- {
@@ -123,9 +130,17 @@ func (e *EntityManager) rollbackScope(tx *txState, s *txScope) {
 			return
 		}
 		for _, f := range m.Fields {
+			if f.eq != nil && f.eq(f.ptr(en.ptr), f.ptr(src)) {
+				// Unchanged: a reference keeps the entity it holds (the
+				// snapshot holds only its key).
+				continue
+			}
 			f.value(en.ptr).Set(f.value(src))
 			if f.deep != nil {
 				f.deep(f.ptr(en.ptr), f.ptr(src))
+			}
+			if f.isRef {
+				e.bindManagedRef(f, en.ptr)
 			}
 		}
 	}
@@ -176,5 +191,23 @@ func (e *EntityManager) noteChange(en *entry) {
 func (e *EntityManager) noteRegistered(en *entry) {
 	if e.tx != nil {
 		e.tx.registered = append(e.tx.registered, en)
+	}
+}
+
+// bindManagedRef points reference f of the entity at p, which a snapshot
+// gave back holding only a key, at the entity of that key when this manager
+// manages it: a reference to a managed entity is a loaded one, as it was
+// before the snapshot was copied back. The caller holds e.mu.
+func (e *EntityManager) bindManagedRef(f *FieldMeta, p unsafe.Pointer) {
+	h := (*refHeader)(f.ptr(p))
+	if h.entity != nil || h.id == nil || isInverseMark(h.id) || f.Ref == nil {
+		return
+	}
+	k, ok := keyFromValue(f.Ref.PK, h.id)
+	if !ok {
+		return
+	}
+	if t := e.lookup(f.Ref, k); t != nil && t.state != 0 {
+		h.entity, h.id = t.ptr, nil
 	}
 }

@@ -212,6 +212,33 @@ func init() {
 				t.Fatalf("rows after the rollbacks: %v", got)
 			}
 		}},
+		behaviourCase{name: "rolled_back_insert_links_once", sqlOnly: "transactions", run: func(t *testing.T, v env) {
+			// Found by the model-based test: an entity persisted before a
+			// transaction, flushed in it and rolled back is new again, and
+			// its many-to-many links were then written twice by the next
+			// flush (it was visited as new and as managed).
+			seedAuthors(t, v, "Loaded")
+			e := v.orm.Fork()
+			// A managed entity with a many-to-many makes the flush look at
+			// the managed ones' links too.
+			_, err := em.FindOneOrFail[Author](v.ctx, e, em.F{"name": "Loaded"}, em.FindOptions{Populate: []string{"tags"}})
+			must(t, err)
+			a, tag := &Author{Name: "Linked"}, &Tag{Name: "go"}
+			a.Tags.Add(tag)
+			must(t, e.Persist(a, tag))
+			must(t, e.Begin(v.ctx))
+			must(t, e.Flush(v.ctx))
+			must(t, e.Rollback(v.ctx))
+			if a.ID != 0 || !e.IsManaged(a) {
+				t.Fatalf("after the rollback the author has key %d, managed %v: want new again", a.ID, e.IsManaged(a))
+			}
+			must(t, e.Flush(v.ctx))
+			got, err := em.FindOneOrFail[Author](v.ctx, v.orm.Fork(), a.ID, em.FindOptions{Populate: []string{"tags"}})
+			must(t, err)
+			if n, _ := got.Tags.Count(); n != 1 {
+				t.Fatalf("the author has %d tags, want 1", n)
+			}
+		}},
 		behaviourCase{name: "collection_add_on_new_owner_links_it", run: func(t *testing.T, v env) {
 			// Go gives a collection no way to find the struct that holds it, so
 			// Add on an owner no manager knows cannot set the item's reference

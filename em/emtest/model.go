@@ -970,11 +970,36 @@ func (md *model) flushOutcome(p mplan, err error, fired bool, what string) (fail
 		md.noopFlush()
 		return false
 	}
+	if md.commitUnknown(p, err, fired) {
+		return true
+	}
 	ok := fired || p.lock && errors.Is(err, em.ErrOptimisticLock) || p.uniq != uniqNo && errors.Is(err, em.ErrUniqueViolation)
 	if !ok {
 		md.fatalf("%s failed unexpectedly (plan: %v): %v", what, p, err)
 	}
 	md.logf("// %s failed: %v", what, err)
+	return true
+}
+
+// commitUnknown handles a COMMIT whose outcome em could not learn (C4): the
+// unit of work must be as if it committed, so that a retry cannot write
+// the work twice (the next flush writes nothing); the database may hold
+// the work or not, so the model then takes it as it is, on a new fork, as
+// the error tells a caller to do. It reports whether err was such an error.
+func (md *model) commitUnknown(p mplan, err error, fired bool) bool {
+	if !errors.Is(err, em.ErrCommitUnknown) {
+		return false
+	}
+	if !fired {
+		md.fatalf("the commit outcome is unknown, with no fault injected: %v", err)
+	}
+	md.logf("// the commit outcome is unknown: %v", err)
+	md.apply(p)
+	if md.view != nil {
+		md.committedTx()
+	}
+	md.noopFlush()
+	md.resync()
 	return true
 }
 
@@ -1191,6 +1216,19 @@ func (md *model) rolledBack(i int) {
 		}
 	}
 	md.m = s.m.clone()
+	// An entity the rolled-back part deleted (flushed away) is managed
+	// again, as it was when the part began.
+	held := map[any]bool{}
+	for _, p := range md.m.par {
+		held[p.obj] = true
+	}
+	for _, k := range md.m.kid {
+		held[k.obj] = true
+	}
+	for _, l := range md.m.lab {
+		held[l.obj] = true
+	}
+	md.gone = slices.DeleteFunc(md.gone, func(g any) bool { return held[g] })
 	md.saves = md.saves[:i]
 	if i == 0 {
 		md.view, md.began, md.dead = nil, false, false
@@ -1238,6 +1276,9 @@ func (md *model) opCommit(kind string) {
 		md.apply(p)
 		md.committedTx()
 		md.noopFlush()
+		return
+	}
+	if md.commitUnknown(p, err, fired) {
 		return
 	}
 	if !(fired || p.lock && errors.Is(err, em.ErrOptimisticLock) || p.uniq != uniqNo && errors.Is(err, em.ErrUniqueViolation)) {
