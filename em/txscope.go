@@ -23,11 +23,11 @@ type txScope struct {
 	// is the failed flush's restore (pend and rem only are recorded).
 	flushOnly bool
 	undo      undoMark
-	reg   int // len(txState.registered) at the start
-	pend  []*entry
-	rem   []*entry
-	saved map[*entry]unsafe.Pointer // struct copies (*meta.Type)
-	colls []savedColl
+	reg       int // len(txState.registered) at the start
+	pend      []*entry
+	rem       []*entry
+	saved     map[*entry]unsafe.Pointer // struct copies (*meta.Type)
+	colls     []savedColl
 }
 
 // savedColl is one collection as it was, its slices copied.
