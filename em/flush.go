@@ -352,7 +352,10 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 			tx.depth--
 			e.restore(tx, mark, pend, rem)
 			if rbErr != nil {
-				err = errors.Join(err, rbErr)
+				// The savepoint's writes could not be taken back: the
+				// transaction cannot go on (C3).
+				tx.kill(rbErr)
+				err = errors.Join(err, tx.dead())
 			} else {
 				err = e.resolveStale(rctx, tx.sqlTx, err)
 			}
@@ -605,7 +608,7 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 		if err := e.writeBackend(ctx, tx, p, order); err != nil {
 			return err
 		}
-		if err := e.finishFlush(ctx, p); err != nil {
+		if err := e.finishFlush(ctx, p, tx); err != nil {
 			return err
 		}
 		tx.noteCommits(p)
@@ -637,7 +640,7 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 			}
 		}
 	}
-	if err := e.finishFlush(ctx, p); err != nil {
+	if err := e.finishFlush(ctx, p, tx); err != nil {
 		return err
 	}
 	tx.noteCommits(p)
@@ -646,7 +649,7 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 
 // finishFlush runs the after hooks and events of a flush whose writes are
 // done, and makes the written state the persisted one.
-func (e *EntityManager) finishFlush(ctx context.Context, p *plan) error {
+func (e *EntityManager) finishFlush(ctx context.Context, p *plan, tx *txState) error {
 	// The written state becomes the persisted one before the after hooks
 	// and events run: they run with e.mu released, and another goroutine's
 	// find that reads an inserted row then must meet its entity in the
@@ -679,6 +682,9 @@ func (e *EntityManager) finishFlush(ctx context.Context, p *plan) error {
 		}
 	}
 	for _, op := range p.pivots {
+		// Written: no longer pending. The undo log keeps them, for a
+		// rollback that makes them pending again.
+		tx.pivots = append(tx.pivots, pivotUndo{h: op.h, added: op.h.added, removed: op.h.removed})
 		op.h.added, op.h.removed = nil, nil
 	}
 	// The marked entities compared are written; those marked while hooks

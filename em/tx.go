@@ -37,6 +37,7 @@ type txState struct {
 	scope      *txScope
 	registered []*entry
 	commits    []commitRec // writes whose AfterCommit hooks run at COMMIT
+	pivots     []pivotUndo // pivot changes flushes wrote
 	// On a backend: the entries whose writes a failed flush applied, and
 	// the plan they belong to.
 	applied     map[*entry]bool
@@ -75,10 +76,17 @@ type zeroRec struct {
 }
 
 // undoMark is a position in the undo logs, for savepoints.
-type undoMark struct{ undo, fresh, zeroed, commits int }
+type undoMark struct{ undo, fresh, zeroed, commits, pivots int }
 
 func (tx *txState) mark() undoMark {
-	return undoMark{len(tx.undo), len(tx.fresh), len(tx.zeroed), len(tx.commits)}
+	return undoMark{len(tx.undo), len(tx.fresh), len(tx.zeroed), len(tx.commits), len(tx.pivots)}
+}
+
+// pivotUndo is the pending many-to-many changes of one collection that a
+// flush wrote (and cleared), to make pending again if it is undone.
+type pivotUndo struct {
+	h              *collHeader
+	added, removed []unsafe.Pointer
 }
 
 // conn is where the flush's statements run.
@@ -162,6 +170,12 @@ func (e *EntityManager) replayUndo(tx *txState, from undoMark) []*entry {
 	tx.undo, tx.fresh, tx.zeroed = tx.undo[:from.undo], tx.fresh[:from.fresh], tx.zeroed[:from.zeroed]
 	clear(tx.commits[from.commits:])
 	tx.commits = tx.commits[:from.commits]
+	for i := len(tx.pivots) - 1; i >= from.pivots; i-- {
+		pu := tx.pivots[i]
+		pu.h.added, pu.h.removed = pu.added, pu.removed
+	}
+	clear(tx.pivots[from.pivots:])
+	tx.pivots = tx.pivots[:from.pivots]
 	return restored
 }
 
@@ -351,7 +365,7 @@ func (e *EntityManager) endLocked(ctx context.Context, commit bool) error {
 
 // finishCommitted forgets the undo log: the transaction's changes are final.
 func (e *EntityManager) finishCommitted(tx *txState) {
-	tx.undo, tx.fresh, tx.zeroed = nil, nil, nil
+	tx.undo, tx.fresh, tx.zeroed, tx.pivots = nil, nil, nil, nil
 }
 
 // Transactional runs fn in a transaction and commits it if fn returns nil
@@ -416,13 +430,20 @@ func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityMan
 			_, err = e.orm.exec(context.WithoutCancel(ctx), e.tx.sqlTx, "ROLLBACK TO SAVEPOINT "+sp, nil)
 			e.rollbackScope(e.tx, scope)
 			if err != nil {
-				return errors.Join(relErr, translateError(err, ""))
+				e.tx.kill(err)
+				return errors.Join(relErr, e.tx.dead())
 			}
 			return relErr
 		}
 		_, err := e.orm.exec(context.WithoutCancel(ctx), e.tx.sqlTx, "ROLLBACK TO SAVEPOINT "+sp, nil)
 		e.rollbackScope(e.tx, scope)
-		return translateError(err, "")
+		if err != nil {
+			// The savepoint's work could not be taken back: the
+			// transaction cannot go on (C3).
+			e.tx.kill(err)
+			return e.tx.dead()
+		}
+		return nil
 	}
 
 	defer func() {

@@ -24,6 +24,13 @@ import (
 // the server, and this error means even that failed.
 var ErrCommitUnknown = errors.New("em: the transaction's commit outcome is unknown; reload before retrying")
 
+// ErrTransactionDead matches the error of every call in a transaction that
+// can no longer go on (a deadlock, a serialization failure, a lost
+// connection, a savepoint that could not be rolled back): the error also
+// matches the one that ended it. Roll the transaction back (Rollback, or
+// return the error from Transactional) and run it again on fresh state.
+var ErrTransactionDead = errors.New("em: the transaction is dead; roll it back")
+
 // guardTx is the SQL transaction of a txState. It refuses every statement
 // once the transaction is dead (C3: a deadlock, a serialization failure, a
 // lost connection, a context that ended while a statement was running), so
@@ -65,6 +72,9 @@ func (e *txDeadError) Error() string {
 
 // Unwrap returns the error that ended the transaction.
 func (e *txDeadError) Unwrap() error { return e.Cause }
+
+// Is reports whether target is ErrTransactionDead.
+func (e *txDeadError) Is(target error) bool { return target == ErrTransactionDead }
 
 // before refuses a statement in a dead transaction, or one whose context
 // is already done (which then sends nothing and leaves the transaction
@@ -116,10 +126,12 @@ func (g *guardTx) Query(ctx context.Context, q string, args []any) (dbconn.Rows,
 }
 
 // Rollback ends the transaction. A dead one is over on the server (or will
-// be when its connection is closed): a failure to say so is not an error.
+// be when its connection is closed), and so is one whose connection the
+// ROLLBACK finds gone (a server ends the transaction of a lost session):
+// a failure to say so is not an error.
 func (g *guardTx) Rollback(ctx context.Context) error {
 	err := g.Tx.Rollback(ctx)
-	if err != nil && g.dead.Load() != nil {
+	if err != nil && (g.dead.Load() != nil || connLost(err)) {
 		return nil
 	}
 	return err
@@ -211,6 +223,16 @@ func connLost(err error) bool {
 	return strings.Contains(msg, "invalid connection") || strings.Contains(msg, "conn closed") ||
 		strings.Contains(msg, "bad connection") || strings.Contains(msg, "broken pipe") ||
 		strings.Contains(msg, "connection reset")
+}
+
+// kill marks tx dead with err, a failure that left it in a state em cannot
+// return from (a ROLLBACK TO SAVEPOINT that failed: on PostgreSQL the
+// transaction is then aborted, elsewhere the savepoint's writes stay in
+// it). Later calls fail with err until the transaction is rolled back.
+func (tx *txState) kill(err error) {
+	if g, ok := tx.sqlTx.(*guardTx); ok && err != nil {
+		g.dead.CompareAndSwap(nil, &deadTx{cause: translateError(err, "")})
+	}
 }
 
 // dead returns nil while tx can go on, or the error that ended it: a
