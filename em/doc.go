@@ -59,6 +59,37 @@
 // happens to its own part only, and the outer transaction goes on.
 // Detach and Clear inside a transaction are not undone.
 //
+// After a deadlock, a serialization failure, a lost connection, a context
+// that ended while a statement ran, or a savepoint that could not be rolled
+// back, the transaction is dead on every dialect: the server has rolled it
+// back (or em can no longer tell what it holds), so every later call in it
+// (Find, Count, Flush, QB, a nested Transactional, Commit) returns an error
+// matching both ErrTransactionDead and the error that ended it, and nothing
+// is ever sent in autocommit mode on its connection. Commit then rolls back
+// and returns that error; Rollback succeeds; the unit of work is put back
+// as the rollback contract says. Deadlocks and serialization failures are
+// Retryable(): TransactionalRetry runs a transaction's callback again on a
+// new fork, with jittered exponential backoff, each retry logged at Warn
+// level. That is the documented way to run transactions under SERIALIZABLE
+// isolation, or on distributed SQL engines that ask clients to retry
+// (SQLSTATE 40001).
+//
+// A COMMIT is never reported as "nothing happened" when it may have
+// happened. It is sent with a context the caller's deadline cannot
+// interrupt (a context already done before it rolls back instead, with the
+// context's error: the outcome is known). If the connection fails during
+// it, PostgreSQL is asked for the outcome (txid_current() read before the
+// COMMIT of a transaction that wrote, txid_status() after): committed is a
+// success, aborted a rollback. Where the outcome cannot be learnt (MySQL,
+// MariaDB, SQLite, or PostgreSQL unreachable) the error matches
+// ErrCommitUnknown and the unit of work is left as if the commit succeeded,
+// so a retry cannot write the rows twice: reload (a new fork) before
+// deciding what to write again. For the same reason a flush of one
+// statement, which otherwise runs alone without BEGIN and COMMIT, runs in a
+// transaction when its context can end (ctx.Done() is not nil): a deadline
+// that cut an autocommit statement off as it completed would leave its
+// outcome unknown.
+//
 // On a store without transactions (MongoDB standalone, FerretDB) Begin and
 // Transactional return an error matching ErrTransactionsUnavailable, and a
 // flush of several writes is not all or nothing: the writes the server
