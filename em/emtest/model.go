@@ -45,39 +45,42 @@ var ModelChecks = 200
 // (-mikro.model.ops=-name,+name on the command line). All are on; a store
 // that cannot inject a fault skips the steps that need it.
 var ModelOps = map[string]bool{
-	"create":       true,
-	"createLabel":  true,
-	"load":         true,
-	"setScore":     true,
-	"rename":       true,
-	"renameDup":    true, // draws unique violations
-	"dupInTx":      true, // ... inside transactions too (issue 11, bug 3 / C2)
-	"remove":       true,
-	"addChild":     true, // Children.Add on a managed parent, Persist(child)
-	"addChildNew":  true, // Children.Add on a new parent (bug 4)
-	"setNote":      true,
-	"removeChild":  true, // orphan removal
-	"link":         true, // many-to-many (a failed flush lost or doubled pending links: found by this test)
-	"linkNewLabel": true, // link to a label not flushed yet
-	"unlink":       true,
-	"flush":        true,
-	"refresh":      true,
-	"clear":        true,
-	"fork":         true,
-	"conflict":     true, // a second fork bumps a version (bug 1)
-	"begin":        true,
-	"commit":       true,
-	"rollback":     true, // bugs 2, 3 / C2
-	"txOK":         true,
-	"txFail":       true, // bugs 2, 3 / C2: a failed Transactional, nested or not
-	"txPanic":      true, // as txFail, by a panic
-	"faultFail":    true, // a statement fails (SQL through database/sql)
-	"faultCancel":  true, // the context ends after the nth statement (bug 8 class)
-	"faultKill":    true, // the connection is killed after the nth statement
-	"faultInTx":    true, // a fault inside a transaction (a failed RELEASE SAVEPOINT kept its work: found by this test)
-	"killInTx":     true, // C3 / bug 9: a killed connection inside a transaction
-	"faultCommit":  true, // a fault at Commit (C2, C4)
-	"deadTxChecks": true, // C3: every call in a dead transaction fails
+	"create":         true,
+	"createLabel":    true,
+	"load":           true,
+	"setScore":       true,
+	"rename":         true,
+	"renameDup":      true, // draws unique violations
+	"dupInTx":        true, // ... inside transactions too (issue 11, bug 3 / C2)
+	"remove":         true,
+	"addChild":       true, // Children.Add on a managed parent, Persist(child)
+	"addChildNew":    true, // Children.Add on a new parent (bug 4)
+	"setNote":        true,
+	"removeChild":    true, // orphan removal
+	"link":           true, // many-to-many (a failed flush lost or doubled pending links: found by this test)
+	"linkNewLabel":   true, // link to a label not flushed yet
+	"unlink":         true,
+	"flush":          true,
+	"refresh":        true,
+	"clear":          true,
+	"fork":           true,
+	"conflict":       true, // a second fork bumps a version
+	"conflictBatch":  true, // ... of one of a batch of versioned updates (bug 1)
+	"loadPartial":    true, // a partial find, then a full one by key (bug 5)
+	"addChildOrphan": true, // a child added to a parent no manager knows (bug 4)
+	"begin":          true,
+	"commit":         true,
+	"rollback":       true, // bugs 2, 3 / C2
+	"txOK":           true,
+	"txFail":         true, // bugs 2, 3 / C2: a failed Transactional, nested or not
+	"txPanic":        true, // as txFail, by a panic
+	"faultFail":      true, // a statement fails (SQL through database/sql)
+	"faultCancel":    true, // the context ends after the nth statement (bug 8 class)
+	"faultKill":      true, // the connection is killed after the nth statement
+	"faultInTx":      true, // a fault inside a transaction (a failed RELEASE SAVEPOINT kept its work: found by this test)
+	"killInTx":       true, // C3 / bug 9: a killed connection inside a transaction
+	"faultCommit":    true, // a fault at Commit (C2, C4)
+	"deadTxChecks":   true, // C3: every call in a dead transaction fails
 }
 
 // ModelStore says what RunModel runs on.
@@ -412,37 +415,40 @@ func lv(id int) string { return "l" + strconv.Itoa(id) }
 // actions are the operations rapid draws, by the names of ModelOps.
 func (md *model) actions() map[string]func() {
 	return map[string]func(){
-		"create":       md.opCreate,
-		"createLabel":  md.opCreateLabel,
-		"load":         md.opLoad,
-		"setScore":     md.opSetScore,
-		"rename":       func() { md.opRename(false) },
-		"renameDup":    func() { md.opRename(true) },
-		"remove":       md.opRemove,
-		"addChild":     func() { md.opAddChild(false) },
-		"addChildNew":  func() { md.opAddChild(true) },
-		"setNote":      md.opSetNote,
-		"removeChild":  md.opRemoveChild,
-		"link":         md.opLink,
-		"unlink":       md.opUnlink,
-		"flush":        func() { md.opFlush("") },
-		"refresh":      md.opRefresh,
-		"clear":        func() { md.opClear(false) },
-		"fork":         func() { md.opClear(true) },
-		"conflict":     md.opConflict,
-		"begin":        md.opBegin,
-		"commit":       func() { md.opCommit("") },
-		"rollback":     md.opRollback,
-		"txOK":         func() { md.opTransactional("ok") },
-		"txFail":       func() { md.opTransactional("fail") },
-		"txPanic":      func() { md.opTransactional("panic") },
-		"faultFail":    func() { md.opFlush("fail") },
-		"faultCancel":  func() { md.opFlush("cancel") },
-		"faultKill":    func() { md.opFlush("kill") },
-		"faultInTx":    md.opFaultInTx,
-		"killInTx":     func() { md.opKillInTx() },
-		"faultCommit":  md.opFaultCommit,
-		"deadTxChecks": md.opDeadChecks,
+		"create":         md.opCreate,
+		"createLabel":    md.opCreateLabel,
+		"load":           md.opLoad,
+		"setScore":       md.opSetScore,
+		"rename":         func() { md.opRename(false) },
+		"renameDup":      func() { md.opRename(true) },
+		"remove":         md.opRemove,
+		"addChild":       func() { md.opAddChild(false) },
+		"addChildNew":    func() { md.opAddChild(true) },
+		"setNote":        md.opSetNote,
+		"removeChild":    md.opRemoveChild,
+		"link":           md.opLink,
+		"unlink":         md.opUnlink,
+		"flush":          func() { md.opFlush("") },
+		"refresh":        md.opRefresh,
+		"clear":          func() { md.opClear(false) },
+		"fork":           func() { md.opClear(true) },
+		"conflict":       md.opConflict,
+		"conflictBatch":  md.opConflictBatch,
+		"loadPartial":    md.opLoadPartial,
+		"addChildOrphan": md.opAddChildOrphan,
+		"begin":          md.opBegin,
+		"commit":         func() { md.opCommit("") },
+		"rollback":       md.opRollback,
+		"txOK":           func() { md.opTransactional("ok") },
+		"txFail":         func() { md.opTransactional("fail") },
+		"txPanic":        func() { md.opTransactional("panic") },
+		"faultFail":      func() { md.opFlush("fail") },
+		"faultCancel":    func() { md.opFlush("cancel") },
+		"faultKill":      func() { md.opFlush("kill") },
+		"faultInTx":      md.opFaultInTx,
+		"killInTx":       func() { md.opKillInTx() },
+		"faultCommit":    md.opFaultCommit,
+		"deadTxChecks":   md.opDeadChecks,
 	}
 }
 
@@ -504,12 +510,22 @@ func (md *model) opLoad() {
 		md.rt.Skip("no unloaded row")
 	}
 	slices.Sort(keys)
-	k := rapid.SampledFrom(keys).Draw(md.rt, "key")
+	md.loadKey(rapid.SampledFrom(keys).Draw(md.rt, "key"), nil)
+}
+
+// loadKey loads the parent of key k with its children and labels, which
+// must give partial, if not nil: the instance a partial find of it made
+// managed, completed in place.
+func (md *model) loadKey(k int64, partial *MParent) {
+	d := md.curDB()
 	id := d.par[k].id
 	md.logf("%s, err = em.FindOne[emtest.MParent](ctx, e, int64(%d) /* %s.ID */, em.FindOptions{Populate: []string{\"children\", \"labels\"}})", pv(id), k, pv(id))
 	p, err := em.FindOne[MParent](md.ctx, md.e, k, em.FindOptions{Populate: []string{"children", "labels"}})
 	if err != nil || p == nil {
 		md.fatalf("FindOne of parent %d: %v, %v", k, p, err)
+	}
+	if partial != nil && p != partial {
+		md.fatalf("FindOne by key of a partially loaded parent returned another instance")
 	}
 	row := d.par[k]
 	mp := mpar{obj: p, st: stManaged, key: k, cur: pvals{name: row.name, score: row.score, version: row.ver}}
@@ -564,6 +580,108 @@ func (md *model) opLoad() {
 }
 
 func alive(p mpar) bool { return p.st == stNew || p.st == stManaged }
+
+// opLoadPartial loads a parent with only its name (Fields), then by key in
+// full: that must complete the same instance (issue 11, bug 5), not answer
+// from the identity map with the partial one.
+func (md *model) opLoadPartial() {
+	md.live()
+	d := md.curDB()
+	var keys []int64
+	for k := range d.par {
+		if !md.heldP(k) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		md.rt.Skip("no unloaded row")
+	}
+	slices.Sort(keys)
+	k := rapid.SampledFrom(keys).Draw(md.rt, "key")
+	md.logf("part, err := em.Find[emtest.MParent](ctx, e, em.F{\"id\": int64(%d)}, em.FindOptions{Fields: []string{\"name\"}})", k)
+	part, err := em.Find[MParent](md.ctx, md.e, em.F{"id": k}, em.FindOptions{Fields: []string{"name"}})
+	if err != nil || len(part) != 1 {
+		md.fatalf("partial Find of parent %d: %d rows, %v", k, len(part), err)
+	}
+	md.loadKey(k, part[0])
+}
+
+// opConflictBatch changes the score of several clean managed parents, as
+// one UPDATE can write them, lets another fork bump one of them, and
+// flushes: the flush must fail with an *OptimisticLockError naming that
+// parent and write none of them (issue 11, bug 1), which the check after
+// the step compares with the database.
+func (md *model) opConflictBatch() {
+	md.outside()
+	if !md.store.Transactions {
+		md.rt.Skip("without transactions a batch is not all or nothing")
+	}
+	if !md.plan().empty() {
+		md.rt.Skip("pending work: the batch must be the flush's only statement")
+	}
+	var ids []int
+	for _, id := range sortedIDs(md.m.par) {
+		p := md.m.par[id]
+		if _, ok := md.committed.par[p.key]; ok && p.st == stManaged && md.committed.par[p.key].ver == p.snap.version {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) < 2 {
+		md.rt.Skip("fewer than two clean flushed parents")
+	}
+	ids = ids[:rapid.IntRange(2, min(len(ids), 4)).Draw(md.rt, "batch")]
+	s := rapid.IntRange(4, 9).Draw(md.rt, "score")
+	for _, id := range ids {
+		p := md.m.par[id]
+		md.logf("%s.Score = %d", pv(id), s)
+		p.obj.Score, p.cur.score = s, s
+		md.m.par[id] = p
+	}
+	stale := md.m.par[ids[rapid.IntRange(0, len(ids)-1).Draw(md.rt, "stale")]]
+	md.conflictOn(stale.key)
+	p := md.plan()
+	md.logf("err = e.Flush(ctx) // %v", p)
+	md.log.reset()
+	err := md.e.Flush(md.ctx)
+	md.log.taken()
+	var lock *em.OptimisticLockError
+	if !errors.As(err, &lock) || lock.ID != any(stale.key) {
+		md.fatalf("a versioned batch with one stale parent (%d): %v, want an *OptimisticLockError naming it", stale.key, err)
+	}
+	md.flushOutcome(p, err, false, "Flush")
+}
+
+// opAddChildOrphan adds a child to a parent no manager knows yet and
+// persists only the child: the flush must refuse, before any statement,
+// with an error that names the collection (issue 11, bug 4); persisting
+// the parent then links them, and both are pending.
+func (md *model) opAddChildOrphan() {
+	md.live()
+	pid, cid := md.id(), md.id()
+	par := &MParent{Name: md.freshName()}
+	c := &MChild{Note: "c" + strconv.Itoa(cid)}
+	md.logf("%s := &emtest.MParent{Name: %q}; %s := &emtest.MChild{Note: %q}; %s.Children.Add(%s); must(e.Persist(%s))", pv(pid), par.Name, cv(cid), c.Note, pv(pid), cv(cid), cv(cid))
+	par.Children.Add(c)
+	if err := md.e.Persist(c); err != nil {
+		md.fatalf("Persist: %v", err)
+	}
+	md.logf("err = e.Flush(ctx) // must be refused: the child's owner is unknown")
+	md.log.reset()
+	err := md.e.Flush(md.ctx)
+	n, _, q := md.log.taken()
+	if !errors.Is(err, em.ErrValidation) || !strings.Contains(err.Error(), "MParent.Children") || n != 0 {
+		md.fatalf("Flush of a child added to an unknown parent: %v after %d statements %q, want an ErrValidation naming MParent.Children and none", err, n, q)
+	}
+	md.logf("must(e.Persist(%s))", pv(pid))
+	if err := md.e.Persist(par); err != nil {
+		md.fatalf("Persist: %v", err)
+	}
+	if !c.Parent.IsSet() {
+		md.fatalf("persisting the parent did not set its child's reference")
+	}
+	md.m.par[pid] = mpar{obj: par, st: stNew, cur: pvals{name: par.Name, kids: []int{cid}}}
+	md.m.kid[cid] = mkid{obj: c, st: stNew, note: c.Note, parent: pid}
+}
 
 func (md *model) opSetScore() {
 	md.live()
@@ -734,20 +852,27 @@ func (md *model) opConflict() {
 		_, ok := md.committed.par[p.key]
 		return p.st != stNew && ok
 	})
-	md.logf("other := orm.Fork(); o, _ := em.FindOne[emtest.MParent](ctx, other, %s.ID); o.Score += 10; must(other.Flush(ctx))", pv(id))
+	md.logf("// %s:", pv(id))
+	md.conflictOn(p.key)
+}
+
+// conflictOn bumps the version of the parent row of key k from another
+// fork (another writer).
+func (md *model) conflictOn(k int64) {
+	md.logf("other := orm.Fork(); o, _ := em.FindOne[emtest.MParent](ctx, other, int64(%d)); o.Score += 10; must(other.Flush(ctx))", k)
 	other := md.o.Fork()
-	o, err := em.FindOne[MParent](md.ctx, other, p.key)
+	o, err := em.FindOne[MParent](md.ctx, other, k)
 	if err != nil || o == nil {
-		md.fatalf("conflicting fork: FindOne %d: %v %v", p.key, o, err)
+		md.fatalf("conflicting fork: FindOne %d: %v %v", k, o, err)
 	}
 	o.Score += 10
 	if err := other.Flush(md.ctx); err != nil {
 		md.fatalf("conflicting fork: Flush: %v", err)
 	}
-	r := md.committed.par[p.key]
+	r := md.committed.par[k]
 	r.score += 10
 	r.ver++
-	md.committed.par[p.key] = r
+	md.committed.par[k] = r
 	md.dbDirty = true
 }
 
