@@ -77,6 +77,7 @@ var ModelOps = map[string]bool{
 	"faultFail":      true, // a statement fails (SQL through database/sql)
 	"faultCancel":    true, // the context ends after the nth statement (bug 8 class)
 	"faultKill":      true, // the connection is killed after the nth statement
+	"faultLostAck":   true, // a COMMIT commits and its answer is lost (bug 8)
 	"faultInTx":      true, // a fault inside a transaction (a failed RELEASE SAVEPOINT kept its work: found by this test)
 	"killInTx":       true, // C3 / bug 9: a killed connection inside a transaction
 	"faultCommit":    true, // a fault at Commit (C2, C4)
@@ -100,6 +101,9 @@ type ModelKit struct {
 	// Hit reports whether it did: FaultConnector.
 	FailNth func(n int)
 	Hit     func() bool
+	// LoseCommitAck makes the next COMMIT commit and report a lost
+	// connection (nil: the store cannot): FaultConnector.LoseCommitAck.
+	LoseCommitAck func(on bool)
 	// Kill kills the ORM's connections that are inside a transaction and
 	// waits until they are gone; it reports how many it killed.
 	Kill func(ctx context.Context) (int, error)
@@ -444,6 +448,7 @@ func (md *model) actions() map[string]func() {
 		"txPanic":        func() { md.opTransactional("panic") },
 		"faultFail":      func() { md.opFlush("fail") },
 		"faultCancel":    func() { md.opFlush("cancel") },
+		"faultLostAck":   func() { md.opFlush("lostAck") },
 		"faultKill":      func() { md.opFlush("kill") },
 		"faultInTx":      md.opFaultInTx,
 		"killInTx":       func() { md.opKillInTx() },
@@ -452,11 +457,17 @@ func (md *model) actions() map[string]func() {
 	}
 }
 
-// live skips the step in a dead transaction (only ending it is allowed).
+// live skips the step in a dead transaction inside a callback; in Begin's,
+// it rolls it back first (only ending a dead transaction is allowed, and
+// skipping every step until an end is drawn would exhaust rapid's tries).
 func (md *model) live() {
-	if md.dead {
+	if !md.dead {
+		return
+	}
+	if md.inCall > 0 || !md.began {
 		md.rt.Skip("the transaction is dead")
 	}
+	md.opRollback()
 }
 
 func (md *model) outside() {
@@ -1156,6 +1167,13 @@ func (md *model) arm(kind string, n int) (context.Context, func() bool) {
 		md.log.reset()
 		md.kit.FailNth(n)
 		return ctx, func() bool { hit := md.kit.Hit(); md.kit.FailNth(0); md.log.taken(); return hit }
+	case "lostAck":
+		if md.kit.LoseCommitAck == nil {
+			md.rt.Skip("no lost COMMIT answers on " + md.store.Name)
+		}
+		md.log.reset()
+		md.kit.LoseCommitAck(true)
+		return ctx, func() bool { hit := md.kit.Hit(); md.kit.LoseCommitAck(false); md.log.taken(); return hit }
 	case "cancel":
 		c, cancel := context.WithCancel(ctx)
 		md.log.arm(n, cancel)
@@ -1180,6 +1198,8 @@ func faultCode(kind string, n int) string {
 	switch kind {
 	case "fail":
 		return fmt.Sprintf("faults.FailNth(%d); ", n)
+	case "lostAck":
+		return "faults.LoseCommitAck(true); "
 	case "cancel":
 		return fmt.Sprintf("ctx := cancelAfterStatements(%d); ", n)
 	case "kill":
@@ -1207,7 +1227,7 @@ func (md *model) opFlush(kind string) {
 
 // supports skips the step if the store cannot inject the fault.
 func (md *model) supports(kind string) {
-	if kind == "fail" && md.kit.FailNth == nil || kind == "kill" && md.kit.Kill == nil {
+	if kind == "fail" && md.kit.FailNth == nil || kind == "kill" && md.kit.Kill == nil || kind == "lostAck" && md.kit.LoseCommitAck == nil {
 		md.rt.Skip("no " + kind + " faults on " + md.store.Name)
 	}
 }

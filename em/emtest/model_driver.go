@@ -16,10 +16,20 @@ var ErrInjected = errors.New("emtest: statement failed on purpose (injected faul
 // every query or exec count as statements): the model-based test's
 // "the database refused" fault on every SQL store. Use it with sql.OpenDB.
 type FaultConnector struct {
-	base driver.Driver
-	dsn  string
-	left atomic.Int64 // statements until the failing one; 0: disarmed
-	hit  atomic.Bool
+	base    driver.Driver
+	dsn     string
+	left    atomic.Int64 // statements until the failing one; 0: disarmed
+	hit     atomic.Bool
+	loseAck atomic.Bool // the next COMMIT commits, then reports a lost connection
+}
+
+// LoseCommitAck makes the next COMMIT commit and then fail with
+// driver.ErrBadConn, as when the connection dies before the server's
+// answer arrives: the outcome is unknown to the client. Hit reports
+// whether it struck; LoseCommitAck(false) disarms it.
+func (c *FaultConnector) LoseCommitAck(on bool) {
+	c.hit.Store(false)
+	c.loseAck.Store(on)
 }
 
 // NewFaultConnector returns a connector opening dsn with base (the driver of
@@ -179,6 +189,13 @@ func (t *faultTx) Commit() error {
 	if err := t.c.step(); err != nil {
 		_ = t.Tx.Rollback()
 		return err
+	}
+	if t.c.loseAck.CompareAndSwap(true, false) {
+		if err := t.Tx.Commit(); err != nil {
+			return err
+		}
+		t.c.hit.Store(true)
+		return driver.ErrBadConn
 	}
 	return t.Tx.Commit()
 }
