@@ -82,7 +82,7 @@ func modelOpener(tg dbtest.Target, native bool) emtest.ModelOpener {
 				db.SetMaxOpenConns(1)
 			}
 			t.Cleanup(func() { _ = db.Close() })
-			kit.FailNth, kit.Hit, kit.LoseCommitAck = fc.FailNth, fc.Hit, fc.LoseCommitAck
+			kit.FailNth, kit.Hit, kit.LoseCommitAck, kit.AbortNth = fc.FailNth, fc.Hit, fc.LoseCommitAck, fc.AbortNth
 			exec = func(ctx context.Context, q string) error { _, err := db.ExecContext(ctx, q); return err }
 			cfg.DB = db
 			o, err = em.Open(ctx, cfg)

@@ -80,6 +80,7 @@ var ModelOps = map[string]bool{
 	"faultLostAck":   true, // a COMMIT commits and its answer is lost (bug 8)
 	"faultInTx":      true, // a fault inside a transaction (a failed RELEASE SAVEPOINT kept its work: found by this test)
 	"killInTx":       true, // C3 / bug 9: a killed connection inside a transaction
+	"abortInTx":      true, // the server rolls the transaction back, the connection stays (bug 9)
 	"faultCommit":    true, // a fault at Commit (C2, C4)
 	"deadTxChecks":   true, // C3: every call in a dead transaction fails
 }
@@ -101,6 +102,10 @@ type ModelKit struct {
 	// Hit reports whether it did: FaultConnector.
 	FailNth func(n int)
 	Hit     func() bool
+	// AbortNth makes the nth statement from now roll the transaction back
+	// on the server and fail as a serialization failure (nil: the store
+	// cannot): FaultConnector.AbortNth.
+	AbortNth func(n int)
 	// LoseCommitAck makes the next COMMIT commit and report a lost
 	// connection (nil: the store cannot): FaultConnector.LoseCommitAck.
 	LoseCommitAck func(on bool)
@@ -452,6 +457,7 @@ func (md *model) actions() map[string]func() {
 		"faultKill":      func() { md.opFlush("kill") },
 		"faultInTx":      md.opFaultInTx,
 		"killInTx":       func() { md.opKillInTx() },
+		"abortInTx":      md.opAbortInTx,
 		"faultCommit":    md.opFaultCommit,
 		"deadTxChecks":   md.opDeadChecks,
 	}
@@ -1167,6 +1173,13 @@ func (md *model) arm(kind string, n int) (context.Context, func() bool) {
 		md.log.reset()
 		md.kit.FailNth(n)
 		return ctx, func() bool { hit := md.kit.Hit(); md.kit.FailNth(0); md.log.taken(); return hit }
+	case "abort":
+		if md.kit.AbortNth == nil {
+			md.rt.Skip("no server-side aborts on " + md.store.Name)
+		}
+		md.log.reset()
+		md.kit.AbortNth(n)
+		return ctx, func() bool { hit := md.kit.Hit(); md.kit.AbortNth(0); md.log.taken(); return hit }
 	case "lostAck":
 		if md.kit.LoseCommitAck == nil {
 			md.rt.Skip("no lost COMMIT answers on " + md.store.Name)
@@ -1200,6 +1213,8 @@ func faultCode(kind string, n int) string {
 		return fmt.Sprintf("faults.FailNth(%d); ", n)
 	case "lostAck":
 		return "faults.LoseCommitAck(true); "
+	case "abort":
+		return fmt.Sprintf("faults.AbortNth(%d); ", n)
 	case "cancel":
 		return fmt.Sprintf("ctx := cancelAfterStatements(%d); ", n)
 	case "kill":
@@ -1227,7 +1242,7 @@ func (md *model) opFlush(kind string) {
 
 // supports skips the step if the store cannot inject the fault.
 func (md *model) supports(kind string) {
-	if kind == "fail" && md.kit.FailNth == nil || kind == "kill" && md.kit.Kill == nil || kind == "lostAck" && md.kit.LoseCommitAck == nil {
+	if kind == "fail" && md.kit.FailNth == nil || kind == "kill" && md.kit.Kill == nil || kind == "lostAck" && md.kit.LoseCommitAck == nil || kind == "abort" && md.kit.AbortNth == nil {
 		md.rt.Skip("no " + kind + " faults on " + md.store.Name)
 	}
 }
@@ -1619,6 +1634,33 @@ func (md *model) opFaultInTx() {
 
 // opKillInTx kills the connection during a flush inside Begin's
 // transaction: the transaction is dead (C3).
+// opAbortInTx flushes inside Begin's transaction while the server rolls
+// the transaction back under one of the flush's statements, its connection
+// left open (a deadlock victim, a serialization failure: issue 11, bug 9).
+// The flush must fail with ErrSerialization, and the transaction is dead:
+// every later call in it fails, and nothing runs in autocommit mode (C3).
+func (md *model) opAbortInTx() {
+	md.live()
+	if !md.began || md.inCall > 0 {
+		md.rt.Skip("no Begin")
+	}
+	md.supports("abort")
+	n := rapid.IntRange(1, 6).Draw(md.rt, "statement")
+	p := md.plan()
+	md.logf("%serr = e.Flush(ctx) // %v", faultCode("abort", n), p)
+	ctx, done := md.arm("abort", n)
+	err := md.e.Flush(ctx)
+	if !done() {
+		md.flushOutcome(p, err, false, "Flush")
+		return
+	}
+	if !errors.Is(err, em.ErrSerialization) {
+		md.fatalf("Flush whose transaction the server rolled back: %v, want em.ErrSerialization", err)
+	}
+	md.logf("// Flush failed: %v", err)
+	md.dead = true
+}
+
 func (md *model) opKillInTx() {
 	md.live()
 	if !md.began || md.inCall > 0 {

@@ -21,6 +21,45 @@ type FaultConnector struct {
 	left    atomic.Int64 // statements until the failing one; 0: disarmed
 	hit     atomic.Bool
 	loseAck atomic.Bool // the next COMMIT commits, then reports a lost connection
+	abort   atomic.Bool // the failing statement rolls the transaction back on the server
+}
+
+// AbortNth makes the nth statement from now end the transaction on the
+// server (a ROLLBACK on its connection, which stays open) and fail with a
+// serialization failure (SQLSTATE 40001), as a deadlock victim's or a
+// SERIALIZABLE conflict's statement does: the client's transaction is then
+// gone although its connection works. AbortNth(0) disarms it.
+func (c *FaultConnector) AbortNth(n int) {
+	c.abort.Store(n > 0)
+	c.FailNth(n)
+}
+
+// ErrInjectedAbort is the error of a statement AbortNth struck: it has the
+// SQLSTATE of a serialization failure, which every dialect's translation
+// maps to em.ErrSerialization.
+var ErrInjectedAbort error = injectedAbort{}
+
+type injectedAbort struct{}
+
+func (injectedAbort) Error() string {
+	return "emtest: the server rolled the transaction back (injected serialization failure, SQLSTATE 40001)"
+}
+
+// SQLState is the serialization failure's SQLSTATE.
+func (injectedAbort) SQLState() string { return "40001" }
+
+// strike fails the statement about to run on conn if it is the armed one:
+// with ErrInjected, or, under AbortNth, by rolling conn's transaction back
+// first.
+func (c *FaultConnector) strike(conn driver.Conn) error {
+	err := c.step()
+	if err == nil || !c.abort.Load() {
+		return err
+	}
+	if ex, ok := conn.(driver.ExecerContext); ok {
+		_, _ = ex.ExecContext(context.Background(), "ROLLBACK", nil)
+	}
+	return ErrInjectedAbort
 }
 
 // LoseCommitAck makes the next COMMIT commit and then fail with
@@ -117,7 +156,7 @@ func (f *faultConn) ExecContext(ctx context.Context, query string, args []driver
 	if !ok {
 		return nil, driver.ErrSkip
 	}
-	if err := f.c.step(); err != nil {
+	if err := f.c.strike(f.Conn); err != nil {
 		return nil, err
 	}
 	return ex.ExecContext(ctx, query, args)
@@ -128,7 +167,7 @@ func (f *faultConn) QueryContext(ctx context.Context, query string, args []drive
 	if !ok {
 		return nil, driver.ErrSkip
 	}
-	if err := f.c.step(); err != nil {
+	if err := f.c.strike(f.Conn); err != nil {
 		return nil, err
 	}
 	return q.QueryContext(ctx, query, args)
@@ -147,7 +186,7 @@ func (f *faultConn) PrepareContext(ctx context.Context, query string) (driver.St
 	if err != nil {
 		return nil, err
 	}
-	return &faultStmt{Stmt: st, c: f.c}, nil
+	return &faultStmt{Stmt: st, c: f.c, conn: f.Conn}, nil
 }
 
 func (f *faultConn) Ping(ctx context.Context) error {
@@ -202,11 +241,12 @@ func (t *faultTx) Commit() error {
 
 type faultStmt struct {
 	driver.Stmt
-	c *FaultConnector
+	c    *FaultConnector
+	conn driver.Conn
 }
 
 func (s *faultStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
-	if err := s.c.step(); err != nil {
+	if err := s.c.strike(s.conn); err != nil {
 		return nil, err
 	}
 	if ex, ok := s.Stmt.(driver.StmtExecContext); ok {
@@ -216,7 +256,7 @@ func (s *faultStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (
 }
 
 func (s *faultStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
-	if err := s.c.step(); err != nil {
+	if err := s.c.strike(s.conn); err != nil {
 		return nil, err
 	}
 	if q, ok := s.Stmt.(driver.StmtQueryContext); ok {
