@@ -343,6 +343,15 @@ func TestNoPanicForCallerMistakes(t *testing.T) {
 			bad("nil manager", func() error { return nilEM.Transactional(ctx, func(*em.EntityManager) error { return nil }) }),
 			bad("nil function", func() error { return o.Fork().Transactional(ctx, nil) }),
 		},
+		"EntityManager.TransactionalRetry": {
+			bad("nil manager", func() error {
+				return nilEM.TransactionalRetry(ctx, em.RetryOptions{}, func(*em.EntityManager) error { return nil })
+			}),
+			bad("nil function", func() error { return o.Fork().TransactionalRetry(ctx, em.RetryOptions{}, nil) }),
+			bad("nil context", func() error {
+				return o.Fork().TransactionalRetry(nil, em.RetryOptions{}, func(*em.EntityManager) error { return nil }) //nolint:staticcheck // the mistake under test
+			}),
+		},
 		"EntityMeta.FieldByColumn": {calm("nil meta", func() { _ = nilMeta.FieldByColumn("name") })},
 		"EntityMeta.Property":      {calm("nil meta", func() { _ = nilMeta.Property("name") })},
 		"Repo":                     {calm("nil manager", func() { _ = em.Repo[author](nil) })},
