@@ -20,9 +20,6 @@ func TestModel(t *testing.T) {
 	// item loses the link (the owner's array of keys is written before the
 	// item has its key). Turn it back on once fixed.
 	emtest.ModelOps["linkNewLabel"] = false
-	// FerretDB answers slowly: a smaller CI budget (-mikro.model.checks
-	// runs longer).
-	emtest.ModelChecks = 40
 	emtest.RunModel(t, emtest.ModelStore{Name: "mongodb"}, func(t *testing.T, cfg em.Config) (*em.ORM, emtest.ModelKit) {
 		t.Helper()
 		ctx := context.Background()

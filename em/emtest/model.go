@@ -39,7 +39,7 @@ var (
 
 // ModelChecks is how many sequences RunModel draws per store unless
 // -mikro.model.checks or -rapid.checks says otherwise.
-var ModelChecks = 200
+var ModelChecks = 300
 
 // ModelOps switches the model's operations and faults on and off, by name
 // (-mikro.model.ops=-name,+name on the command line). All are on; a store
