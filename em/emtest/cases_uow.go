@@ -24,6 +24,22 @@ func authorNames(t *testing.T, v env) []string {
 	return names(all)
 }
 
+// staleSecond seeds three authors, loads them in a fork it returns, and
+// has another fork bump the version of the second.
+func staleSecond(t *testing.T, v env) (*em.EntityManager, []*Author) {
+	t.Helper()
+	seedAuthors(t, v, "A1", "A2", "A3")
+	e := v.orm.Fork()
+	all, err := em.FindAll[Author](v.ctx, e, em.FindOptions{OrderBy: []string{"name"}})
+	must(t, err)
+	other := v.orm.Fork()
+	a2, err := em.FindOneOrFail[Author](v.ctx, other, all[1].ID)
+	must(t, err)
+	a2.Rating = 9
+	must(t, other.Flush(v.ctx))
+	return e, all
+}
+
 // cancelAtFlushKey carries, in a flush's context, a cancel func that
 // cancelAfterPivot calls once the pivot rows are written.
 type cancelAtFlushKey struct{}
@@ -48,20 +64,11 @@ func (h cancelAfterPivot) Handle(ctx context.Context, r slog.Record) error {
 func init() {
 	behaviourCases = append(behaviourCases,
 		behaviourCase{name: "versioned_batch_update_all_or_nothing", run: func(t *testing.T, v env) {
-			seedAuthors(t, v, "A1", "A2", "A3")
-			e := v.orm.Fork()
-			all, err := em.FindAll[Author](v.ctx, e, em.FindOptions{OrderBy: []string{"name"}})
-			must(t, err)
-			// Another fork bumps the version of the second author.
-			other := v.orm.Fork()
-			a2, err := em.FindOneOrFail[Author](v.ctx, other, all[1].ID)
-			must(t, err)
-			a2.Rating = 9
-			must(t, other.Flush(v.ctx))
+			e, all := staleSecond(t, v)
 			for _, a := range all {
 				a.Name += "-changed"
 			}
-			err = e.Flush(v.ctx)
+			err := e.Flush(v.ctx)
 			var lock *em.OptimisticLockError
 			if !errors.As(err, &lock) {
 				t.Fatalf("Flush of a batch with one stale entity: %v, want an *OptimisticLockError", err)
@@ -88,20 +95,12 @@ func init() {
 			}
 		}},
 		behaviourCase{name: "versioned_batch_remove_all_or_nothing", run: func(t *testing.T, v env) {
-			seedAuthors(t, v, "A1", "A2", "A3")
-			e := v.orm.Fork()
-			all, err := em.FindAll[Author](v.ctx, e, em.FindOptions{OrderBy: []string{"name"}})
-			must(t, err)
-			other := v.orm.Fork()
-			a2, err := em.FindOneOrFail[Author](v.ctx, other, all[1].ID)
-			must(t, err)
-			a2.Rating = 9
-			must(t, other.Flush(v.ctx))
+			e, all := staleSecond(t, v)
 			for _, a := range all {
 				must(t, a.Reviews.Init(v.ctx, e)) // cascade remove needs the items
 			}
 			must(t, e.Remove(all[0], all[1], all[2]))
-			err = e.Flush(v.ctx)
+			err := e.Flush(v.ctx)
 			var lock *em.OptimisticLockError
 			if !errors.As(err, &lock) || lock.ID != any(all[1].ID) {
 				t.Fatalf("Remove of a batch with one stale entity: %v, want an *OptimisticLockError for Author %v", err, all[1].ID)

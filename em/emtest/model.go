@@ -516,9 +516,14 @@ func (md *model) heldP(key int64) bool {
 
 func (md *model) opLoad() {
 	md.live()
-	d := md.curDB()
+	md.loadKey(md.unloadedKey(), nil)
+}
+
+// unloadedKey draws the key of a parent row the manager does not hold, or
+// skips the step.
+func (md *model) unloadedKey() int64 {
 	var keys []int64
-	for k := range d.par {
+	for k := range md.curDB().par {
 		if !md.heldP(k) {
 			keys = append(keys, k)
 		}
@@ -527,7 +532,7 @@ func (md *model) opLoad() {
 		md.rt.Skip("no unloaded row")
 	}
 	slices.Sort(keys)
-	md.loadKey(rapid.SampledFrom(keys).Draw(md.rt, "key"), nil)
+	return rapid.SampledFrom(keys).Draw(md.rt, "key")
 }
 
 // loadKey loads the parent of key k with its children and labels, which
@@ -603,18 +608,7 @@ func alive(p mpar) bool { return p.st == stNew || p.st == stManaged }
 // from the identity map with the partial one.
 func (md *model) opLoadPartial() {
 	md.live()
-	d := md.curDB()
-	var keys []int64
-	for k := range d.par {
-		if !md.heldP(k) {
-			keys = append(keys, k)
-		}
-	}
-	if len(keys) == 0 {
-		md.rt.Skip("no unloaded row")
-	}
-	slices.Sort(keys)
-	k := rapid.SampledFrom(keys).Draw(md.rt, "key")
+	k := md.unloadedKey()
 	md.logf("part, err := em.Find[emtest.MParent](ctx, e, em.F{\"id\": int64(%d)}, em.FindOptions{Fields: []string{\"name\"}})", k)
 	part, err := em.Find[MParent](md.ctx, md.e, em.F{"id": k}, em.FindOptions{Fields: []string{"name"}})
 	if err != nil || len(part) != 1 {
