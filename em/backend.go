@@ -546,6 +546,28 @@ func (e *EntityManager) writeBackend(ctx context.Context, tx *txState, p *plan, 
 		ops = append(ops, op)
 		ens = append(ens, u.en)
 	}
+	// An item to link that this write inserts with a key the backend
+	// generates has no key yet: the links (and the deletes after them) are
+	// then written once the inserts have given it one.
+	var late bool
+	for _, op := range p.pivots {
+		pk := op.rel.Target.PK
+		for _, it := range op.h.added {
+			if en := e.rec(it); en != nil && en.state == stateNew && pk.AutoIncr && pk.isZero(pk.ptr(it)) {
+				late = true
+			}
+		}
+	}
+	tx.applied = map[*entry]bool{}
+	if late {
+		start := time.Now()
+		done, err := e.orm.backend.Write(e.bindWrite(ctx, tx), ops)
+		e.noteApplied(ctx, tx, ops, ens, done, err, start)
+		if err != nil {
+			return err
+		}
+		ops, ens = nil, nil
+	}
 	for _, op := range p.pivots {
 		pk := op.rel.Target.PK
 		keys := func(list []unsafe.Pointer) []any {
@@ -577,25 +599,37 @@ func (e *EntityManager) writeBackend(ctx context.Context, tx *txState, p *plan, 
 		}
 	}
 	start := time.Now()
-	wctx := ctx
-	if tx.btx != nil {
-		wctx = tx.btx.Bind(ctx)
+	if len(ops) == 0 {
+		return nil
 	}
-	applied, err := e.orm.backend.Write(wctx, ops)
+	done, err := e.orm.backend.Write(e.bindWrite(ctx, tx), ops)
+	e.noteApplied(ctx, tx, ops, ens, done, err, start)
+	return err
+}
+
+// bindWrite is the context of a backend write in tx.
+func (e *EntityManager) bindWrite(ctx context.Context, tx *txState) context.Context {
+	if tx.btx != nil {
+		return tx.btx.Bind(ctx)
+	}
+	return ctx
+}
+
+// noteApplied logs a backend write and records which entries of ens its
+// applied writes wrote: whatever fails after it (an after hook, a later
+// step), the applied writes stay in the store and the unit of work must
+// keep them.
+func (e *EntityManager) noteApplied(ctx context.Context, tx *txState, ops []WriteOp, ens []*entry, applied []bool, err error, start time.Time) {
 	if e.orm.cfg.Debug {
 		for _, d := range describeWrites(ops) {
 			e.orm.logBackend(ctx, d, start, err)
 		}
 	}
-	// Whatever fails after this point (an after hook, a later step), the
-	// applied writes stay in the store: the unit of work must keep them.
-	tx.applied = map[*entry]bool{}
 	for i, ok := range applied {
 		if ok && i < len(ens) && ens[i] != nil {
 			tx.applied[ens[i]] = true
 		}
 	}
-	return err
 }
 
 // keepApplied takes the entities whose writes a failed backend flush applied

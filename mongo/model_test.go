@@ -16,10 +16,6 @@ import (
 // FerretDB has no transactions: the model checks the weaker contract.
 func TestModel(t *testing.T) {
 	db := server(t)
-	// Not in issue 11: on MongoDB a new owner linked in one flush to a new
-	// item loses the link (the owner's array of keys is written before the
-	// item has its key). Turn it back on once fixed.
-	emtest.ModelOps["linkNewLabel"] = false
 	emtest.RunModel(t, emtest.ModelStore{Name: "mongodb"}, func(t *testing.T, cfg em.Config) (*em.ORM, emtest.ModelKit) {
 		t.Helper()
 		ctx := context.Background()
