@@ -133,8 +133,10 @@ func killAndWait(ctx context.Context, db *sql.DB, kill, count string, args ...an
 	if err := db.QueryRowContext(ctx, kill, args...).Scan(&n); err != nil {
 		return 0, fmt.Errorf("kill: %w", err)
 	}
-	for range 500 {
-		var left int
+	// A terminated backend leaves pg_stat_activity when it has exited: on a
+	// loaded machine that can take a while.
+	left := 0
+	for range 5000 {
 		if err := db.QueryRowContext(ctx, count, args...).Scan(&left); err != nil {
 			return n, fmt.Errorf("count the killed: %w", err)
 		}
@@ -143,7 +145,7 @@ func killAndWait(ctx context.Context, db *sql.DB, kill, count string, args ...an
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	return n, fmt.Errorf("%d connections still there after the kill", n)
+	return n, fmt.Errorf("%d of the %d connections killed still there 10 s after the kill", left, n)
 }
 
 // killMariaDB kills the connections of this database (other than the
