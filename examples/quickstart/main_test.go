@@ -16,7 +16,11 @@ func TestQuickstart(t *testing.T) {
 		"ON DUPLICATE KEY UPDATE `name` = VALUES(`name`), `age` = VALUES(`age`)",
 		`SELECT "u"."name", "u"."age" FROM "users" AS "u" WHERE "age" >= ? AND "email" LIKE ? ORDER BY "u"."age" DESC LIMIT 10`,
 		"-- rows on SQLite\nAnn 31\nBob 26\n",
-		"-- entity manager on SQLite\nGo Deeper (30)\nGo in Practice (10)\nsame instance: true, price now 25\nbooks under 26: 3\n",
+		"-- persist an author and three books, flush once\n   SQL: BEGIN\n   SQL: INSERT INTO \"author\" (\"name\", \"version\") VALUES (?, ?) RETURNING \"id\"\n" +
+			"   SQL: INSERT INTO \"book\" (\"title\", \"price\", \"author_id\", \"created_at\") VALUES (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?) RETURNING \"id\"\n   SQL: COMMIT\n",
+		"Go Deeper (30)\nGo in Practice (10)\n-- find by key again: no SQL\nsame instance: true\n",
+		"-- change one field, flush: an UPDATE of that column\n   SQL: UPDATE \"book\" SET \"price\" = ? WHERE \"id\" = ?\n-- flush with nothing changed: no SQL\n   SQL: SELECT count(*)",
+		"books under 26: 3\n",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q\n%s", want, out.String())
