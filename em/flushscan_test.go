@@ -9,7 +9,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/mikrogo/mikro/em/internal/dbconn"
+	"github.com/mikrogo/mikro/em/dbconn"
 	"github.com/mikrogo/mikro/qb"
 )
 

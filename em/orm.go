@@ -12,7 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/mikrogo/mikro/em/internal/dbconn"
+	"github.com/mikrogo/mikro/em/dbconn"
 	"github.com/mikrogo/mikro/qb"
 )
 
@@ -213,9 +213,11 @@ func Open(ctx context.Context, cfg Config) (*ORM, error) {
 	return open(ctx, nil, cfg)
 }
 
-// OpenConn is Open on a connection that is not a database/sql pool. It is for
-// driver packages such as em/pgxdriver (its argument type is internal to em);
-// Config.DB, Driver and DSN are ignored, Config.Dialect is required.
+// OpenConn is Open on a connection that is not a database/sql pool: one of a
+// driver module such as em/pgxdriver, or a program's own implementation or
+// wrapper of package dbconn. Config.DB, Driver and DSN are ignored;
+// Config.Dialect is required. It returns the errors Open returns, and one
+// when conn is nil.
 func OpenConn(ctx context.Context, conn dbconn.DB, cfg Config) (*ORM, error) {
 	if conn == nil {
 		return nil, errors.New("em: OpenConn needs a connection")

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mikrogo/mikro/em/internal/dbconn"
+	"github.com/mikrogo/mikro/em/dbconn"
 )
 
 // SQLite set up safely: foreign keys on, and one text format for times.

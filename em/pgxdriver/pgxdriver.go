@@ -1,7 +1,9 @@
 // Package pgxdriver runs the entity manager on a pgx connection pool directly,
 // without database/sql in between: fewer allocations per row and pgx's own
-// statement cache. The em package itself imports no driver; this package is
-// the only part of em that imports pgx.
+// statement cache. It is a module of its own
+// (github.com/mikrogo/mikro/em/pgxdriver), so that em requires no driver: a
+// program gets pgx only when it imports this package. It implements the
+// public connection interface em/dbconn on a pgx pool.
 //
 //	pool, err := pgxpool.New(ctx, dsn)
 //	orm, err := pgxdriver.Open(ctx, pool, em.Config{Entities: []any{Book{}}})
@@ -16,7 +18,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mikrogo/mikro/em"
-	"github.com/mikrogo/mikro/em/internal/dbconn"
+	"github.com/mikrogo/mikro/em/dbconn"
 	"github.com/mikrogo/mikro/qb"
 )
 

@@ -1,6 +1,12 @@
-// Package dbconn is the small interface the entity manager runs statements
-// through, with an adapter for database/sql. The em/pgxdriver package adapts
-// pgx to it, so the entity manager can run on either without importing pgx.
+// Package dbconn is the small connection interface the entity manager runs
+// its SQL through, and its adapter for a database/sql pool (SQL). The module
+// em/pgxdriver implements it on a pgx pool; a program can implement or wrap
+// it too (to trace, meter or fault-inject statements) and pass it to
+// em.OpenConn.
+//
+// Errors are the driver's own, unchanged: the entity manager translates
+// them (into *em.DBError and the like), so an implementation must not wrap
+// them in a way errors.As cannot see through.
 package dbconn
 
 import (
@@ -10,7 +16,9 @@ import (
 	"fmt"
 )
 
-// Rows is a result set being read.
+// Rows is a result set being read, as *sql.Rows reads one: Next advances
+// (false at the end or on an error), Err tells which, and Close may be
+// called more than once.
 type Rows interface {
 	Next() bool
 	Scan(dest ...any) error
@@ -18,19 +26,25 @@ type Rows interface {
 	Close() error
 }
 
-// Result is the outcome of a statement that returns no rows.
+// Result is the outcome of a statement that returns no rows. A method the
+// database cannot answer (LastInsertId on PostgreSQL) returns an error.
 type Result interface {
 	RowsAffected() (int64, error)
 	LastInsertId() (int64, error)
 }
 
-// Querier runs statements.
+// Querier runs statements. query holds the dialect's placeholders and args
+// their values, in order. Both methods return the driver's error when the
+// statement fails, and ctx's error when it ends first.
 type Querier interface {
 	Exec(ctx context.Context, query string, args []any) (Result, error)
 	Query(ctx context.Context, query string, args []any) (Rows, error)
 }
 
-// Tx is an open transaction.
+// Tx is an open transaction. Commit returns an error when the transaction
+// is not committed, or may not be (a connection lost during COMMIT); the
+// entity manager finds out which. Rollback of a transaction already ended
+// returns nil.
 type Tx interface {
 	Querier
 	Commit(ctx context.Context) error
@@ -44,7 +58,9 @@ type Session interface {
 	Close() error
 }
 
-// DB is a connection pool.
+// DB is a connection pool. Begin returns an error when no transaction
+// could be started, Session when no connection could be had; Close closes
+// the pool.
 type DB interface {
 	Querier
 	Begin(ctx context.Context) (Tx, error)
@@ -52,8 +68,25 @@ type DB interface {
 	Close() error
 }
 
-// SQL adapts a database/sql pool.
-func SQL(db *sql.DB) DB { return sqlDB{db} }
+// SQL adapts a database/sql pool. A nil pool gives a DB every method of
+// which returns ErrNilPool.
+func SQL(db *sql.DB) DB {
+	if db == nil {
+		return nilDB{}
+	}
+	return sqlDB{db}
+}
+
+// ErrNilPool is what every method of SQL(nil) returns.
+var ErrNilPool = errors.New("dbconn: SQL was given a nil *sql.DB; open the pool with sql.Open first")
+
+type nilDB struct{}
+
+func (nilDB) Exec(context.Context, string, []any) (Result, error) { return nil, ErrNilPool }
+func (nilDB) Query(context.Context, string, []any) (Rows, error)  { return nil, ErrNilPool }
+func (nilDB) Begin(context.Context) (Tx, error)                   { return nil, ErrNilPool }
+func (nilDB) Session(context.Context) (Session, error)            { return nil, ErrNilPool }
+func (nilDB) Close() error                                        { return nil }
 
 type sqlDB struct{ db *sql.DB }
 
