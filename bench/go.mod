@@ -6,7 +6,7 @@ require (
 	github.com/Masterminds/squirrel v1.5.4
 	github.com/doug-martin/goqu/v9 v9.19.0
 	github.com/huandu/go-sqlbuilder v1.43.0
-	github.com/mikrogo/mikro/qb v0.0.0
+	github.com/mikrogo/mikro/qb v0.1.0
 )
 
 require (
@@ -33,23 +33,15 @@ require (
 	golang.org/x/text v0.41.0 // indirect
 )
 
-replace (
-	github.com/mikrogo/mikro/internal => ../internal
-	github.com/mikrogo/mikro/qb => ../qb
-)
-
 require (
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/jmoiron/sqlx v1.4.0
-	github.com/mikrogo/mikro/em v0.0.0
-	github.com/mikrogo/mikro/mongo v0.0.0
+	github.com/mikrogo/mikro/em v0.1.0
+	github.com/mikrogo/mikro/em/pgxdriver v0.1.0
+	github.com/mikrogo/mikro/mongo v0.1.0
 	github.com/uptrace/bun v1.3.0
 	github.com/uptrace/bun/dialect/pgdialect v1.3.0
 	go.mongodb.org/mongo-driver/v2 v2.10.0
 	gorm.io/driver/postgres v1.6.3
 	gorm.io/gorm v1.31.2
 )
-
-replace github.com/mikrogo/mikro/em => ../em
-
-replace github.com/mikrogo/mikro/mongo => ../mongo

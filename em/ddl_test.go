@@ -1,10 +1,8 @@
 package em
 
 import (
-	"context"
 	"database/sql"
 	"database/sql/driver"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mikrogo/mikro/internal/dbtest"
 	"github.com/mikrogo/mikro/qb"
 )
 
@@ -25,7 +22,7 @@ var updateGolden = flag.Bool("update", false, "rewrite testdata/ddl_*.golden fro
 var ddlGens = map[string]func() any{"now": func() any { return time.Now() }}
 
 // ddlDialects is the dialect of each database of dbtest.
-var ddlDialects = map[string]*qb.Dialect{dbtest.Postgres: qb.Postgres, dbtest.MariaDB: qb.MariaDB, dbtest.SQLite: qb.SQLite}
+var ddlDialects = map[string]*qb.Dialect{"postgres": qb.Postgres, "mariadb": qb.MariaDB, "sqlite": qb.SQLite}
 
 // ddlCustom is a sql.Scanner the DDL has no column type for: it needs
 // orm:"type=…".
@@ -360,197 +357,6 @@ func TestDDLLongNames(t *testing.T) {
 	}
 }
 
-// TestDDLRealDatabases runs the generated DDL on every database: create the
-// schema, write rows that exercise every column, default, index and foreign
-// key action, drop it, and create it again (so the drop left no index or
-// constraint name behind).
-func TestDDLRealDatabases(t *testing.T) {
-	reg := ddlRegistry(t)
-	dbtest.Each(t, func(t *testing.T, tg dbtest.Target) {
-		d := ddlDialects[tg.Name]
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		create, err := createSchemaSQL(d, reg.order)
-		if err != nil {
-			t.Fatal(err)
-		}
-		drop := dropSchemaSQL(d, reg.order)
-		conn, err := tg.DB.Conn(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer conn.Close()
-		run := func(stmts []string) {
-			t.Helper()
-			for _, s := range stmts {
-				if _, err := conn.ExecContext(ctx, s); err != nil {
-					t.Fatalf("%s: %v", s, err)
-				}
-			}
-		}
-		exec := func(query string, args ...any) error {
-			_, err := conn.ExecContext(ctx, ddlPlaceholders(d, query), args...)
-			return translateError(err, "")
-		}
-		mustExec := func(query string, args ...any) {
-			t.Helper()
-			if err := exec(query, args...); err != nil {
-				t.Fatalf("%s: %v", query, err)
-			}
-		}
-		queryRow := func(query string, args ...any) *sql.Row {
-			return conn.QueryRowContext(ctx, ddlPlaceholders(d, query), args...)
-		}
-		count := func(query string, args ...any) int {
-			t.Helper()
-			var n int
-			if err := queryRow(query, args...).Scan(&n); err != nil {
-				t.Fatalf("%s: %v", query, err)
-			}
-			return n
-		}
-
-		run(drop) // what an earlier, interrupted run left
-		run(create)
-
-		// ddl_all: every column but the key and the two with defaults.
-		all := reg.byName["ddlAll"]
-		insertAll := func(mod func(*ddlAll)) error {
-			t.Helper()
-			row := ddlSample()
-			mod(&row)
-			var cols, marks []string
-			var args []any
-			for _, f := range all.Fields {
-				if f.PrimaryKey || f.Column == "status" || f.Column == "count" || f.Column == "version" {
-					continue
-				}
-				v := f.Get(&row)
-				if f.JSON {
-					j, err := json.Marshal(v)
-					if err != nil {
-						t.Fatal(err)
-					}
-					v = string(j)
-				}
-				cols = append(cols, quote(d, f.Column))
-				marks = append(marks, "?")
-				args = append(args, v)
-			}
-			return exec("INSERT INTO ddl_all ("+strings.Join(cols, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", args...)
-		}
-		if err := insertAll(func(*ddlAll) {}); err != nil {
-			t.Fatal(err)
-		}
-		var (
-			id                   int64
-			status               string
-			cnt, version         int
-			u64                  uint64
-			s40, custom, docText string
-			ts                   time.Time
-		)
-		err = queryRow("SELECT id, status, "+quote(d, "count")+", version, u64, s40, custom, doc, t FROM ddl_all WHERE email = ?", "a@example.com").
-			Scan(&id, &status, &cnt, &version, &u64, &s40, &custom, &docText, &ts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if id <= 0 || status != "new" || cnt != 0 || version != 1 || u64 != 1<<40 || s40 != "forty" || custom != "custom" ||
-			!ts.Equal(ddlTime) {
-			t.Errorf("read back id=%d status=%q count=%d version=%d u64=%d s40=%q custom=%q t=%v", id, status, cnt, version, u64, s40, custom, ts)
-		}
-		var doc []string
-		if err := json.Unmarshal([]byte(docText), &doc); err != nil || len(doc) != 2 {
-			t.Errorf("doc %q: %v", docText, err)
-		}
-		// The unique index on one column, and the composite one.
-		if err := insertAll(func(r *ddlAll) { r.Code = "other" }); !errors.Is(err, ErrUniqueViolation) {
-			t.Errorf("duplicate email: got %v", err)
-		}
-		if err := insertAll(func(r *ddlAll) { r.Email = "b@example.com" }); !errors.Is(err, ErrUniqueViolation) {
-			t.Errorf("duplicate (code, region): got %v", err)
-		}
-		if err := insertAll(func(r *ddlAll) { r.Email = "b@example.com"; r.Region = "eu" }); err != nil {
-			t.Errorf("same code in another region: %v", err)
-		}
-		// NOT NULL where the field is not nullable.
-		if err := exec("INSERT INTO ddl_tag (id, name) VALUES (?, ?)", "6f1c4b2e-0000-4000-8000-000000000000", nil); !errors.Is(err, ErrNotNullViolation) {
-			t.Errorf("NULL name: got %v", err)
-		}
-		if err := exec("INSERT INTO ddl_tag (id, name) VALUES (?, ?)", nil, "x"); !errors.Is(err, ErrNotNullViolation) {
-			t.Errorf("NULL key: got %v", err)
-		}
-
-		// Generated keys: identity, AUTO_INCREMENT, AUTOINCREMENT.
-		mustExec("INSERT INTO ddl_counter (n) VALUES (?)", 1)
-		mustExec("INSERT INTO ddl_counter (n) VALUES (?)", 2)
-		if n := count("SELECT COUNT(DISTINCT id) FROM ddl_counter WHERE id > 0"); n != 2 {
-			t.Errorf("ddl_counter keys: %d distinct", n)
-		}
-
-		// Foreign keys: a UUID key, a self-reference, the cycle between
-		// authors and books, a pivot table, and the ON DELETE actions.
-		tag := "0b6f4f3e-8d7a-4c1e-9f2b-3a5d6e7f8091"
-		mustExec("INSERT INTO ddl_tag (id, name) VALUES (?, ?)", tag, "go")
-		mustExec("INSERT INTO ddl_author (id, name) VALUES (?, ?)", 1, "Ann")
-		mustExec("INSERT INTO ddl_author (id, name, mentor_id) VALUES (?, ?, ?)", 2, "Bob", 1)
-		mustExec("INSERT INTO ddl_book (id, title, author_id, tag_id) VALUES (?, ?, ?, ?)", 10, "Go", 1, tag)
-		mustExec("UPDATE ddl_author SET favorite_book_id = ? WHERE id = ?", 10, 2)
-		mustExec("INSERT INTO ddl_author_tags (ddl_author_id, ddl_tag_id) VALUES (?, ?)", 1, tag)
-		for _, bad := range []struct {
-			query string
-			args  []any
-		}{
-			{"INSERT INTO ddl_book (id, title, author_id) VALUES (?, ?, ?)", []any{11, "x", 99}},
-			{"INSERT INTO ddl_book (id, title, author_id, tag_id) VALUES (?, ?, ?, ?)", []any{11, "x", 1, "00000000-0000-4000-8000-000000000000"}},
-			{"UPDATE ddl_author SET mentor_id = ? WHERE id = ?", []any{99, 2}},
-			{"UPDATE ddl_author SET favorite_book_id = ? WHERE id = ?", []any{99, 2}},
-			{"INSERT INTO ddl_author_tags (ddl_author_id, ddl_tag_id) VALUES (?, ?)", []any{99, tag}},
-		} {
-			if err := exec(bad.query, bad.args...); !errors.Is(err, ErrForeignKeyViolation) {
-				t.Errorf("%s %v: got %v", bad.query, bad.args, err)
-			}
-		}
-		// ON DELETE SET NULL to the UUID key; the pivot row cascades.
-		mustExec("DELETE FROM ddl_tag WHERE id = ?", tag)
-		if n := count("SELECT COUNT(*) FROM ddl_book WHERE id = 10 AND tag_id IS NULL"); n != 1 {
-			t.Errorf("tag_id not set to NULL")
-		}
-		if n := count("SELECT COUNT(*) FROM ddl_author_tags"); n != 0 {
-			t.Errorf("pivot rows left: %d", n)
-		}
-		// A referenced book cannot go (favorite_book_id has no action).
-		if err := exec("DELETE FROM ddl_book WHERE id = ?", 10); !errors.Is(err, ErrForeignKeyViolation) {
-			t.Errorf("delete of a favorite book: got %v", err)
-		}
-		mustExec("UPDATE ddl_author SET favorite_book_id = NULL WHERE id = ?", 2)
-		// ON DELETE CASCADE to the books, ON DELETE SET NULL to the mentee.
-		mustExec("DELETE FROM ddl_author WHERE id = ?", 1)
-		if n := count("SELECT COUNT(*) FROM ddl_book"); n != 0 {
-			t.Errorf("books of a deleted author left: %d", n)
-		}
-		if n := count("SELECT COUNT(*) FROM ddl_author WHERE id = 2 AND mentor_id IS NULL"); n != 1 {
-			t.Errorf("mentor_id not set to NULL")
-		}
-
-		// Drop with rows and cycles in place; the tables are gone; create
-		// again (index and constraint names are free) and drop again.
-		mustExec("UPDATE ddl_author SET mentor_id = ? WHERE id = ?", 2, 2)
-		mustExec("INSERT INTO ddl_book (id, title, author_id) VALUES (?, ?, ?)", 12, "cycle", 2)
-		mustExec("UPDATE ddl_author SET favorite_book_id = ? WHERE id = ?", 12, 2)
-		run(drop)
-		for _, m := range reg.order {
-			if _, err := conn.ExecContext(ctx, "SELECT COUNT(*) FROM "+quote(d, m.Table)); err == nil {
-				t.Errorf("table %s still exists after the drop", m.Table)
-			}
-		}
-		run(create)
-		mustExec("INSERT INTO ddl_author (id, name) VALUES (?, ?)", 1, "Ann")
-		run(drop)
-		run(drop) // IF EXISTS: dropping nothing is fine
-	})
-}
-
 var ddlTime = time.Date(2026, 11, 24, 10, 30, 15, 123456000, time.UTC)
 
 // ddlSample is a ddlAll with every field set.
@@ -665,38 +471,4 @@ func TestTopoOrder(t *testing.T) {
 	if got := names(topoOrder(ddlRegistry(t).order)); got != "ddlAll ddlTag ddlAuthor ddlBook ddlCounter" {
 		t.Errorf("test entities: %s", got)
 	}
-}
-
-// TestRunDDLRestoresFKChecks: a schema statement that fails between the
-// switches that turn foreign key checks off and on must not hand the
-// connection back to the pool with the checks off.
-func TestRunDDLRestoresFKChecks(t *testing.T) {
-	dbtest.Each(t, func(t *testing.T, tg dbtest.Target) {
-		d := ddlDialects[tg.Name]
-		if d == qb.Postgres {
-			t.Skip("PostgreSQL drops with CASCADE and never switches the checks off")
-		}
-		ctx := context.Background()
-		tg.DB.SetMaxOpenConns(1) // the next query gets the connection the DDL used
-		o, err := Open(ctx, Config{Dialect: d, DB: tg.DB, Entities: []any{ddlAll{}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stmts := dropSchemaSQL(d, nil)
-		stmts = append(stmts[:1], "DROP TABLE not_a_table_here", stmts[1])
-		if err := o.runDDL(ctx, stmts); err == nil || !strings.Contains(err.Error(), "not_a_table_here") {
-			t.Fatalf("want the failing statement's error, got %v", err)
-		}
-		query := "SELECT @@foreign_key_checks"
-		if d == qb.SQLite {
-			query = "PRAGMA foreign_keys"
-		}
-		var on int
-		if err := tg.DB.QueryRowContext(ctx, query).Scan(&on); err != nil {
-			t.Fatal(err)
-		}
-		if on != 1 {
-			t.Fatalf("foreign key checks left off after a failed schema statement (%s = %d)", query, on)
-		}
-	})
 }

@@ -3,9 +3,9 @@ module github.com/mikrogo/mikro/examples
 go 1.26.0
 
 require (
-	github.com/mikrogo/mikro/em v0.0.0
-	github.com/mikrogo/mikro/mongo v0.0.0
-	github.com/mikrogo/mikro/qb v0.0.0
+	github.com/mikrogo/mikro/em v0.1.0
+	github.com/mikrogo/mikro/mongo v0.1.0
+	github.com/mikrogo/mikro/qb v0.1.0
 	go.mongodb.org/mongo-driver/v2 v2.10.0
 	modernc.org/sqlite v1.62.0
 )
@@ -27,11 +27,4 @@ require (
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
-)
-
-replace (
-	github.com/mikrogo/mikro/em => ../em
-	github.com/mikrogo/mikro/internal => ../internal
-	github.com/mikrogo/mikro/mongo => ../mongo
-	github.com/mikrogo/mikro/qb => ../qb
 )

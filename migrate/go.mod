@@ -6,9 +6,8 @@ require (
 	ariga.io/atlas v0.32.1-0.20250325101103-175b25e1c1b9
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/mikrogo/mikro/em v0.0.0
-	github.com/mikrogo/mikro/internal v0.0.0
-	github.com/mikrogo/mikro/qb v0.0.0
+	github.com/mikrogo/mikro/em v0.1.0
+	github.com/mikrogo/mikro/qb v0.1.0
 	github.com/spf13/cobra v1.10.2
 	modernc.org/sqlite v1.62.0
 )
@@ -43,10 +42,4 @@ require (
 	modernc.org/libc v1.80.1 // indirect
 	modernc.org/mathutil v1.7.1 // indirect
 	modernc.org/memory v1.12.1 // indirect
-)
-
-replace (
-	github.com/mikrogo/mikro/em => ../em
-	github.com/mikrogo/mikro/internal => ../internal
-	github.com/mikrogo/mikro/qb => ../qb
 )

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"os"
 	"slices"
 	"testing"
@@ -17,9 +16,6 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
-
-// update rewrites testdata/*.golden (emtest.CheckGolden reads it).
-var _ = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 type Writer struct {
 	ID      string                `db:"id" orm:"pk"` // an ObjectID

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/mikrogo/mikro/em"
-	"github.com/mikrogo/mikro/em/internal/dbconn"
-	"github.com/mikrogo/mikro/em/internal/faultconn"
+	"github.com/mikrogo/mikro/em/dbconn"
 	"github.com/mikrogo/mikro/internal/dbtest"
+	"github.com/mikrogo/mikro/internal/faultconn"
 )
 
 // TestKilledConnectionMidFlush (issue 11, "Also"): the connection of a

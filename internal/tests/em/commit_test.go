@@ -7,9 +7,9 @@ import (
 	"testing"
 
 	"github.com/mikrogo/mikro/em"
-	"github.com/mikrogo/mikro/em/internal/dbconn"
-	"github.com/mikrogo/mikro/em/internal/faultconn"
+	"github.com/mikrogo/mikro/em/dbconn"
 	"github.com/mikrogo/mikro/internal/dbtest"
+	"github.com/mikrogo/mikro/internal/faultconn"
 )
 
 // TestCommitOutcome (issue 11, bug 8; contract C4): a COMMIT whose answer

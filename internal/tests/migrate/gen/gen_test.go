@@ -17,22 +17,23 @@ import (
 	"github.com/mikrogo/mikro/qb"
 )
 
-// repo is the root of the repository, and data the shared sample databases.
+// repo is the root of the repository (this file is in
+// internal/tests/migrate/gen).
 func repo(t *testing.T) string {
 	_, file, _, _ := runtime.Caller(0)
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", "..", ".."))
 }
 
 func sampleData(t *testing.T, parts ...string) string {
 	base := os.Getenv("MIKRO_SAMPLE_DATA")
 	if base == "" {
-		base = filepath.Join(repo(t), "..", "shared", "data")
+		base = filepath.Join(repo(t), "internal", "testdata", "sampledb")
 	}
 	p := filepath.Join(append([]string{base}, parts...)...)
 	if _, err := os.Stat(p); err != nil {
-		// Sample files, not a server: their place depends on the checkout,
-		// so a missing one skips (set MIKRO_SAMPLE_DATA) rather than fails.
-		t.Skipf("sample database missing (set MIKRO_SAMPLE_DATA to the shared/data folder): %v", err)
+		// The files are in the repository; only a MIKRO_SAMPLE_DATA that
+		// points elsewhere can miss them, which CI must not pass over.
+		t.Fatalf("sample database missing (MIKRO_SAMPLE_DATA overrides internal/testdata/sampledb): %v", err)
 	}
 	return p
 }
@@ -198,8 +199,7 @@ func buildAndRunProgram(t *testing.T, res *gen.Result, program, driver, dsn, dia
 	gomod := "module gentest\n\ngo 1.26.0\n\nrequire (\n\tgithub.com/mikrogo/mikro/em v0.0.0\n\tgithub.com/mikrogo/mikro/migrate v0.0.0\n\tgithub.com/mikrogo/mikro/qb v0.0.0\n)\n\nreplace (\n" +
 		"\tgithub.com/mikrogo/mikro/em => " + filepath.Join(root, "em") + "\n" +
 		"\tgithub.com/mikrogo/mikro/migrate => " + filepath.Join(root, "migrate") + "\n" +
-		"\tgithub.com/mikrogo/mikro/qb => " + filepath.Join(root, "qb") + "\n" +
-		"\tgithub.com/mikrogo/mikro/internal => " + filepath.Join(root, "internal") + "\n)\n"
+		"\tgithub.com/mikrogo/mikro/qb => " + filepath.Join(root, "qb") + "\n" + ")\n"
 	main := strings.Replace(program, "func main() {", "func dialect(string) *qb.Dialect { return "+dialectExpr+" }\n\nfunc main() {", 1)
 	main = strings.Replace(main, "\"github.com/mikrogo/mikro/em\"\n", "\"github.com/mikrogo/mikro/em\"\n\t\"github.com/mikrogo/mikro/qb\"\n", 1)
 	sum, _ := os.ReadFile(filepath.Join(root, "migrate", "go.sum"))

@@ -11,8 +11,8 @@ import (
 	"testing"
 
 	"github.com/mikrogo/mikro/em"
-	"github.com/mikrogo/mikro/em/emtest"
 	"github.com/mikrogo/mikro/internal/dbtest"
+	"github.com/mikrogo/mikro/internal/emtest"
 	"github.com/mikrogo/mikro/migrate/cli"
 	"github.com/mikrogo/mikro/qb"
 )
@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	bin = filepath.Join(dir, "mikro")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/mikro").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-o", bin, "github.com/mikrogo/mikro/migrate/cmd/mikro").CombinedOutput(); err != nil {
 		panic("build mikro: " + string(out))
 	}
 	code := m.Run()

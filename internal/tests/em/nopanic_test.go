@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -17,8 +18,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mikrogo/mikro/em"
-	"github.com/mikrogo/mikro/em/emtest"
 	"github.com/mikrogo/mikro/em/pgxdriver"
+	"github.com/mikrogo/mikro/internal/emtest"
 )
 
 // stranger is a struct no ORM registers.
@@ -49,13 +50,17 @@ func calm(desc string, call func()) misuse {
 	return misuse{desc: desc, call: func() error { call(); return nil }}
 }
 
+// emDir is the source folder of package em, from this test's folder
+// (internal/tests/em).
+const emDir = "../../../em"
+
 // exportedAPI lists the exported functions and methods of package em, read
 // from its source: "Name" for functions, "Type.Name" for methods.
 func exportedAPI(t *testing.T) []string {
 	t.Helper()
 	fset := token.NewFileSet()
 	var names []string
-	entries, err := os.ReadDir(".")
+	entries, err := os.ReadDir(emDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +69,7 @@ func exportedAPI(t *testing.T) []string {
 		if !strings.HasSuffix(n, ".go") || strings.HasSuffix(n, "_test.go") {
 			continue
 		}
-		f, err := parser.ParseFile(fset, n, nil, parser.SkipObjectResolution)
+		f, err := parser.ParseFile(fset, filepath.Join(emDir, n), nil, parser.SkipObjectResolution)
 		if err != nil {
 			t.Fatal(err)
 		}

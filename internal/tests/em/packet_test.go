@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/mikrogo/mikro/em"
-	"github.com/mikrogo/mikro/em/emtest"
 	"github.com/mikrogo/mikro/internal/dbtest"
+	"github.com/mikrogo/mikro/internal/emtest"
 )
 
 // TestBigRowsFlushUnderPacketLimit runs the suite's big_rows_flush case on

@@ -7,7 +7,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/mikrogo/mikro/em"
-	"github.com/mikrogo/mikro/em/emtest"
+	"github.com/mikrogo/mikro/internal/emtest"
 	mikromongo "github.com/mikrogo/mikro/mongo"
 )
 

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/mikrogo/mikro/em"
-	"github.com/mikrogo/mikro/em/emtest"
+	"github.com/mikrogo/mikro/internal/emtest"
 	mikromongo "github.com/mikrogo/mikro/mongo"
 )
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/mikrogo/mikro/em"
-	"github.com/mikrogo/mikro/em/emtest"
 	"github.com/mikrogo/mikro/internal/dbtest"
+	"github.com/mikrogo/mikro/internal/emtest"
 	"github.com/mikrogo/mikro/migrate"
 	"github.com/mikrogo/mikro/qb"
 )

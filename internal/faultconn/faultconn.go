@@ -8,7 +8,7 @@ import (
 	"errors"
 	"sync/atomic"
 
-	"github.com/mikrogo/mikro/em/internal/dbconn"
+	"github.com/mikrogo/mikro/em/dbconn"
 )
 
 // ErrLost is the error a faulty COMMIT or statement returns: what a driver
