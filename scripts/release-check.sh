@@ -5,7 +5,9 @@
 # module proxy (tools/modproxy), then, in scratch modules outside the
 # workspace, runs go get, go mod tidy, go build and go vet for programs that
 # import only qb, em on SQLite, em on PostgreSQL through em/pgxdriver, and
-# mongo, and go install of the mikro command. It fails if any step fails, if
+# mongo, and go install of the mikro command. The qb program is built with
+# the Go release qb's go line names, and a driverless em program with em's,
+# so the go lines are proven, not assumed. It fails if any step fails, if
 # a go.mod holds a replace directive or names sibling modules at more than one
 # version (or a v0.0.0 / pseudo-version), if the qb program's go.sum lists
 # any module but qb, or if an em program's go.sum lists a database driver it
@@ -32,6 +34,13 @@ version=${distinct[0]}
 if [[ "$version" == v0.0.0* ]] || [[ "$version" =~ -[0-9]{14}-[0-9a-f]{12}$ ]]; then
   fail "sibling requirements name $version, which is no release; set a real one with scripts/release.sh VERSION"
 fi
+# go.work must resolve that version to the folders, or the workspace would
+# look for a release not yet published.
+for dir in "${release_modules[@]}"; do
+  [ "$dir" = examples ] && continue
+  grep -qE "^\s*github\.com/mikrogo/mikro/$dir $version => \./$dir\$" go.work ||
+    fail "go.work does not replace github.com/mikrogo/mikro/$dir $version with ./$dir (scripts/release.sh VERSION writes it)"
+done
 echo "release-check: modules at $version"
 
 # 2. A file-based proxy holding the working tree at that version.
@@ -52,13 +61,34 @@ export GOMODCACHE="$work/modcache" GOTOOLCHAIN=local
 export GOFLAGS="$GOFLAGS -modcacherw"
 
 # 3. Scratch consumers, each importing what its name says.
-consumer() { # name, then the modules to go get
+# toolchain GOVERSION prints the go command of that release, downloaded
+# once through the module proxy into the usual module cache.
+toolchain() {
+  local v=$1
+  local dir
+  dir="$(env -u GOMODCACHE go env GOMODCACHE)/golang.org/toolchain@v0.0.1-$v.$(go env GOOS)-$(go env GOARCH)"
+  if [ ! -x "$dir/bin/go" ]; then
+    (cd "$work" && env -u GOMODCACHE -u GOSUMDB -u GONOSUMDB -u GONOSUMCHECK -u GOPROXY GOTOOLCHAIN="$v" GOFLAGS= go version >/dev/null) || fail "cannot download the $v toolchain"
+  fi
+  echo "$dir/bin/go"
+}
+# the go line of a module folder, as a release (go1.22 means go1.22.0).
+goline() {
+  local v
+  v=$(awk '$1 == "go" {print $2; exit}' "$1/go.mod")
+  [[ "$v" =~ ^[0-9]+\.[0-9]+$ ]] && v="$v.0"
+  echo "go$v"
+}
+
+consumer() { # name, then the modules to go get (GO names the go command)
   local name=$1; shift
   local dir="$work/consumers/$name"
+  local go=${GO:-go}
   mkdir -p "$dir"
   cp "scripts/release-check/$name/main.go" "$dir/"
   (
     cd "$dir"
+    go() { command "$go" "$@"; }
     go mod init "example.com/$name" >/dev/null 2>&1
     for m in "$@"; do
       # Our modules at the release; another (a driver) at its latest.
@@ -80,9 +110,17 @@ nodriver() { # name, then module paths its go.sum must not hold
   done
 }
 
-consumer qbonly github.com/mikrogo/mikro/qb
+qbgo=$(toolchain "$(goline qb)")
+GO=$qbgo consumer qbonly github.com/mikrogo/mikro/qb
+echo "release-check: qbonly built with $("$qbgo" version)"
 others=$(awk '{print $1}' "$work/consumers/qbonly/go.sum" | sort -u | grep -vx 'github.com/mikrogo/mikro/qb' || true)
 [ -z "$others" ] || fail "qbonly: go.sum must hold qb alone, it holds also: $(echo $others)"
+
+emgo=$(toolchain "$(goline em)")
+GO=$emgo consumer emonly github.com/mikrogo/mikro/em
+echo "release-check: emonly built with $("$emgo" version)"
+others=$(awk '{print $1}' "$work/consumers/emonly/go.sum" | sort -u | grep -vxE 'github.com/mikrogo/mikro/(em|qb)' || true)
+[ -z "$others" ] || fail "emonly: go.sum must hold em and qb alone, it holds also: $(echo $others)"
 
 consumer emsqlite github.com/mikrogo/mikro/em modernc.org/sqlite
 nodriver emsqlite github.com/jackc/pgx/v5 github.com/go-sql-driver/mysql go.mongodb.org/mongo-driver/v2 github.com/mikrogo/mikro/internal

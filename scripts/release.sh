@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepares a lockstep release of every module: rewrites each go.mod's
 # requirements on sibling modules (github.com/mikrogo/mikro/...) to VERSION,
-# runs the release check on the result, and prints the tags to create.
+# and go.work's replace lines that resolve that version to the folders, runs
+# the release check on the result, and prints the tags to create.
 # Nothing is tagged or pushed: read the diff, commit it, then create the
 # printed tags on that commit and push them.
 #
@@ -19,6 +20,8 @@ for dir in "${release_modules[@]}"; do
     (cd "$dir" && go mod edit -require="$dep@$version")
   done
 done
+# go.work resolves the new version to the folders until it is published.
+sed -i -E "s#^(\s*github\.com/mikrogo/mikro/[A-Za-z0-9/_.-]+) v[^ ]+ => #\1 $version => #" go.work
 bash scripts/release-check.sh
 echo
 echo "release $version: commit the go.mod changes, then tag that commit:"
