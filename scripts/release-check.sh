@@ -52,12 +52,13 @@ for dir in "${release_modules[@]}"; do dirs+=("$root/$dir"); done
 "$work/modproxy" -version "$version" -out "$work/proxy" "${dirs[@]}"
 
 export GOWORK=off GOFLAGS="-mod=mod -buildvcs=false"
-export GOPROXY="file://$work/proxy,$(go env GOPROXY)"
+export GOPROXY="file://$work/proxy,file://$(go env GOMODCACHE)/cache/download,$(go env GOPROXY)"
 export GONOSUMDB=github.com/mikrogo/mikro GONOSUMCHECK=1 GOSUMDB=off
 export GOMODCACHE="$work/modcache" GOTOOLCHAIN=local
 # The module cache starts empty so that nothing resolves from a copy of the
-# working tree left by an earlier run; the rest comes from the proxy (and
-# its downloads are cached in the build cache as usual).
+# working tree left by an earlier run. Our modules come from the file proxy
+# of the working tree; any other module from the downloads of the usual
+# module cache (itself a file proxy) when it is there, else from GOPROXY.
 export GOFLAGS="$GOFLAGS -modcacherw"
 
 # 3. Scratch consumers, each importing what its name says.

@@ -17,7 +17,7 @@ trap 'rm -rf "$work"' EXIT
 dirs=()
 for dir in "${release_modules[@]}"; do dirs+=("$root/$dir"); done
 "$work/modproxy" -version "$version" -out "$work/proxy" "${dirs[@]}"
-export GOWORK=off GOFLAGS=-mod=mod GOPROXY="file://$work/proxy,$(go env GOPROXY)"
+export GOWORK=off GOFLAGS=-mod=mod GOPROXY="file://$work/proxy,file://$(go env GOMODCACHE)/cache/download,$(go env GOPROXY)"
 export GONOSUMDB=github.com/mikrogo/mikro GOSUMDB=off GOMODCACHE="$work/modcache"
 for dir in "${release_modules[@]}" internal bench; do
   echo "tidy: $dir"
