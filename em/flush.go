@@ -602,7 +602,7 @@ func (e *EntityManager) runFlush(ctx context.Context, p *plan, tx *txState) erro
 		return err
 	}
 
-	order := topoOrder(e.orm.reg.order)
+	order := e.orm.reg.commit
 	if e.orm.backend != nil {
 		tx.appliedPlan = p
 		if err := e.writeBackend(ctx, tx, p, order); err != nil {
@@ -738,7 +738,7 @@ func (e *EntityManager) hooks(ctx context.Context, p *plan, before bool) (ran bo
 		}
 	}
 	wants := func(en *entry, kind EventKind) bool { return subs || en.meta.hooks&hookBit(kind) != 0 }
-	order := topoOrder(e.orm.reg.order)
+	order := e.orm.reg.commit
 	for _, m := range order {
 		for _, en := range p.inserts[m] {
 			if k := pick(before, BeforeCreate, AfterCreate); wants(en, k) {

@@ -405,6 +405,9 @@ type registry struct {
 	byType map[reflect.Type]*EntityMeta
 	byName map[string]*EntityMeta
 	order  []*EntityMeta // registration order
+	// commit is the order a flush writes in: referenced entities first
+	// (topoOrder), computed once here rather than on every flush.
+	commit []*EntityMeta
 }
 
 // buildRegistry computes and validates the metadata of every entity.
@@ -549,6 +552,7 @@ func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gen
 		}
 	}
 	registerMetas(r.order)
+	r.commit = topoOrder(r.order)
 	return r, nil
 }
 
