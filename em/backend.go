@@ -120,15 +120,6 @@ type WriteOp struct {
 	Added, Removed []any
 }
 
-var (
-	// ErrUnsupported: a call the entity manager's backend cannot serve
-	// (SQL features on MongoDB).
-	ErrUnsupported = errors.New("em: not supported by this backend")
-	// ErrTransactionsUnavailable: Begin or Transactional on a backend or
-	// server without transactions (MongoDB without a replica set).
-	ErrTransactionsUnavailable = errors.New("em: transactions are not available on this server")
-)
-
 // OpenBackend opens an ORM whose entity managers store entities through b.
 // Config's SQL settings (DB, Driver, DSN, Dialect, BatchSize,
 // PopulateStrategy) are ignored. It returns a *MetadataError for a mapping

@@ -2,7 +2,6 @@ package em
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"reflect"
@@ -11,11 +10,6 @@ import (
 
 	"github.com/mikrogo/mikro/qb"
 )
-
-// ErrNotInitialized: the items of a collection that has not been loaded
-// were read. Load it with Collection.Init, or populate it in the find
-// (FindOptions.Populate) — never an empty list by mistake.
-var ErrNotInitialized = errors.New("em: collection not initialized")
 
 // Collection is the inverse side of a one-to-many relation: the T whose
 // reference named by the orm tag mappedBy points back to the owner.

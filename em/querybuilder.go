@@ -2,7 +2,6 @@ package em
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -141,9 +140,6 @@ func (q QueryBuilder[T]) Populate(paths ...string) QueryBuilder[T] {
 	q.populate = append(slices.Clip(q.populate), paths...)
 	return q
 }
-
-// errZeroQB is the error of a QueryBuilder not made by QB.
-var errZeroQB = errors.New("em: a QueryBuilder needs em.QB to make it")
 
 // valid returns the error that stops q from building: QB's, or errZeroQB.
 func (q QueryBuilder[T]) valid() error {
