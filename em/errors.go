@@ -97,6 +97,7 @@ type MetadataError struct {
 	Entity string // Go type name
 	Field  string // Go field name, "" for the entity as a whole
 	Reason string
+	Err    error // the cause, when there is one (an orm tag that does not parse, a field type em cannot store)
 }
 
 // Error describes the problem, naming what it concerns.
@@ -109,6 +110,16 @@ func (e *MetadataError) Error() string {
 
 // Is reports whether target is ErrMetadata.
 func (e *MetadataError) Is(target error) bool { return target == ErrMetadata }
+
+// Unwrap returns the cause, nil when there is none.
+func (e *MetadataError) Unwrap() error { return e.Err }
+
+// metadataError is the *MetadataError of entity and field whose Reason is
+// fmt.Errorf(format, args...); a cause given with %w becomes its Err.
+func metadataError(entity, field, format string, args ...any) *MetadataError {
+	reason := fmt.Errorf(format, args...)
+	return &MetadataError{Entity: entity, Field: field, Reason: reason.Error(), Err: errors.Unwrap(reason)}
+}
 
 // NotFoundError is returned by FindOneOrFail when no entity matches.
 type NotFoundError struct {
