@@ -428,6 +428,7 @@ func TestNoPanicForCallerMistakes(t *testing.T) {
 		"FilterError.Is":            {calm("zero error", func() { _ = (&em.FilterError{}).Is(nil) })},
 		"MetadataError.Error":       {calm("zero error", func() { _ = (&em.MetadataError{}).Error() })},
 		"MetadataError.Is":          {calm("zero error", func() { _ = (&em.MetadataError{}).Is(nil) })},
+		"MetadataError.Unwrap":      {calm("zero error", func() { _ = (&em.MetadataError{}).Unwrap() })},
 		"NotFoundError.Error":       {calm("zero error", func() { _ = (&em.NotFoundError{}).Error() })},
 		"NotFoundError.Is":          {calm("zero error", func() { _ = (&em.NotFoundError{}).Is(nil) })},
 		"OptimisticLockError.Error": {calm("zero error", func() { _ = (&em.OptimisticLockError{}).Error() })},
