@@ -33,7 +33,8 @@ var (
 	// ErrNoTransaction: a pessimistic lock was asked for outside a transaction,
 	// or Commit/Rollback without Begin.
 	ErrNoTransaction = errors.New("em: no transaction")
-	// ErrValidation: an entity cannot be written as it is (*ValidationError).
+	// ErrValidation: an entity cannot be written as it is, or a call's
+	// arguments are wrong (*ValidationError).
 	ErrValidation = errors.New("em: invalid entity")
 	// ErrClosed: the ORM was closed.
 	ErrClosed = errors.New("em: closed")
@@ -216,16 +217,23 @@ func (e *DBError) Unwrap() error { return e.Err }
 func (e *DBError) Retryable() bool { return e.Kind == ErrDeadlock || e.Kind == ErrSerialization }
 
 // ValidationError reports an entity that cannot be written as it is, found
-// before any statement runs.
+// before any statement runs, or a call refused for its arguments before it
+// did anything (Op names the call).
 type ValidationError struct {
+	// Op is the call refused for its arguments ("Find[Book]",
+	// "EntityRepository[Book].FindOne"); "" when an entity is invalid.
+	Op     string
 	Entity string
-	Field  string
-	Value  any // the primary key of the entity, when it has one
+	Field  string // the entity's field; with Op, the refused parameter
+	Value  any    // the primary key of the entity, when it has one; with Op, what was passed
 	Reason string
 }
 
-// Error describes the problem, naming the entity and field.
+// Error describes the problem, naming the entity and field, or the call.
 func (e *ValidationError) Error() string {
+	if e.Op != "" {
+		return fmt.Sprintf("em: %s: %s", e.Op, e.Reason)
+	}
 	return fmt.Sprintf("em: %s %v, field %s: %s", e.Entity, e.Value, e.Field, e.Reason)
 }
 

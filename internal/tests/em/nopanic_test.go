@@ -559,6 +559,22 @@ func TestNoPanicForCallerMistakes(t *testing.T) {
 		table["FindOne"] = append(table["FindOne"], bad(desc, func() error { _, err := em.FindOne[author](ctx, e, ann.ID, fo); return err }))
 	}
 	table["FindAll"] = append(table["FindAll"], calm("negative paging", func() { _, _ = em.FindAll[author](ctx, e, em.FindOptions{Limit: -1, Offset: -1}) }))
+	two, repo := []em.FindOptions{{Limit: 1}, {Offset: 1}}, em.Repo[author](e)
+	for name, call := range map[string]func() error{
+		"Find":                           func() error { _, err := em.Find[author](ctx, e, nil, two...); return err },
+		"FindAll":                        func() error { _, err := em.FindAll[author](ctx, e, two...); return err },
+		"FindOne":                        func() error { _, err := em.FindOne[author](ctx, e, ann.ID, two...); return err },
+		"FindOneOrFail":                  func() error { _, err := em.FindOneOrFail[author](ctx, e, ann.ID, two...); return err },
+		"FindAndCount":                   func() error { _, _, err := em.FindAndCount[author](ctx, e, nil, two...); return err },
+		"EntityRepository.Find":          func() error { _, err := repo.Find(ctx, nil, two...); return err },
+		"EntityRepository.FindAll":       func() error { _, err := repo.FindAll(ctx, two...); return err },
+		"EntityRepository.FindOne":       func() error { _, err := repo.FindOne(ctx, ann.ID, two...); return err },
+		"EntityRepository.FindOneOrFail": func() error { _, err := repo.FindOneOrFail(ctx, ann.ID, two...); return err },
+		"EntityRepository.FindAndCount":  func() error { _, _, err := repo.FindAndCount(ctx, nil, two...); return err },
+		"Collection.Matching":            func() error { _, err := ann.Reviews.Matching(ctx, e, nil, two...); return err },
+	} {
+		table[name] = append(table[name], bad("two FindOptions", call))
+	}
 
 	api := exportedAPI(t)
 	for _, name := range api {
