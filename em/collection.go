@@ -2,7 +2,6 @@ package em
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"iter"
 	"reflect"
@@ -11,11 +10,6 @@ import (
 
 	"github.com/mikrogo/mikro/qb"
 )
-
-// ErrNotInitialized: the items of a collection that has not been loaded
-// were read. Load it with Collection.Init, or populate it in the find
-// (FindOptions.Populate) — never an empty list by mistake.
-var ErrNotInitialized = errors.New("em: collection not initialized")
 
 // Collection is the inverse side of a one-to-many relation: the T whose
 // reference named by the orm tag mappedBy points back to the owner.
@@ -346,17 +340,23 @@ func (c *Collection[T]) LoadCount(ctx context.Context, e *EntityManager) (int64,
 }
 
 // Matching finds items of the collection matching filter in the database,
-// without initializing it.
+// without initializing it. It returns ErrNotManaged for a collection whose
+// owner is not managed, a *ValidationError for more than one opts value,
+// and otherwise the errors of Find.
 func (c *Collection[T]) Matching(ctx context.Context, e *EntityManager, filter F, opts ...FindOptions) ([]*T, error) {
 	if c.rel == nil || c.owner == nil {
 		return nil, fmt.Errorf("%w: Matching on a collection whose owner is not managed", ErrNotManaged)
 	}
-	e, err := e.usable(ctx)
+	o, err := oneOpt("Collection[%s].Matching", reflect.TypeFor[T](), opts)
+	if err != nil {
+		return nil, err
+	}
+	e, err = e.usable(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if len(filter) == 0 {
-		return Find[T](ctx, e, c.itemsFilter(e), opts...)
+		return Find[T](ctx, e, c.itemsFilter(e), o)
 	}
 	if e.orm.backend != nil {
 		if c.rel.Kind == ManyToMany {
@@ -364,16 +364,16 @@ func (c *Collection[T]) Matching(ctx context.Context, e *EntityManager, filter F
 			if err != nil {
 				return nil, err
 			}
-			return Find[T](ctx, e, F{"$and": []F{{c.rel.Target.PK.Property: F{"$in": nonNil(keys)}}, filter}}, opts...)
+			return Find[T](ctx, e, F{"$and": []F{{c.rel.Target.PK.Property: F{"$in": nonNil(keys)}}, filter}}, o)
 		}
-		return Find[T](ctx, e, F{"$and": []F{{c.rel.MappedBy.Property: ownerKey(c.rel, c.owner)}, filter}}, opts...)
+		return Find[T](ctx, e, F{"$and": []F{{c.rel.MappedBy.Property: ownerKey(c.rel, c.owner)}, filter}}, o)
 	}
 	where, err := compileFilter(e.orm.dialect, c.rel.Target, filter)
 	if err != nil {
 		return nil, err
 	}
 	items, _ := compileFilter(e.orm.dialect, c.rel.Target, c.itemsFilter(e))
-	return Find[T](ctx, e, whereExpr{qb.And(items, where)}, opts...)
+	return Find[T](ctx, e, whereExpr{qb.And(items, where)}, o)
 }
 
 // itemsFilter selects the items of the collection in the database.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding"
-	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -350,9 +349,6 @@ func (e *EntityManager) usable(ctx context.Context) (*EntityManager, error) {
 // invalid reports whether e is nil or a zero EntityManager, not one made by
 // ORM.Fork or ORM.EM.
 func (e *EntityManager) invalid() bool { return e == nil || e.orm == nil }
-
-// errNilManager is returned for a call on, or with, a nil *EntityManager.
-var errNilManager = errors.New("em: nil *EntityManager (get one from ORM.Fork)")
 
 // resolve resolves the manager to use: a root manager defers to the fork in
 // ctx (nil for the calls that take none), or refuses without

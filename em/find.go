@@ -29,7 +29,9 @@ const (
 )
 
 // FindOptions refine a find. The zero value finds every match, in no
-// particular order.
+// particular order. A find takes at most one FindOptions value: its
+// parameter is variadic only so that a call without options can leave it
+// out, and more than one is a *ValidationError.
 type FindOptions struct {
 	// OrderBy lists properties, each optionally followed by ASC or DESC and
 	// NULLS FIRST or NULLS LAST: "name", "createdAt DESC".
@@ -69,11 +71,21 @@ type FindOptions struct {
 	PopulateLimit map[string]int
 }
 
-func oneOpt(opts []FindOptions) FindOptions {
-	if len(opts) > 0 {
-		return opts[0]
+// oneOpt returns the options of a call that takes them as a variadic
+// parameter (so that a call without options can leave them out): the zero
+// value for none, the one given, or, for more, a *ValidationError naming
+// the call, op with the entity type t in place of its %s. Several values
+// are refused rather than merged, since which setting should win is not
+// obvious.
+func oneOpt(op string, t reflect.Type, opts []FindOptions) (FindOptions, error) {
+	switch len(opts) {
+	case 0:
+		return FindOptions{}, nil
+	case 1:
+		return opts[0], nil
 	}
-	return FindOptions{}
+	return FindOptions{}, &ValidationError{Op: fmt.Sprintf(op, t.Name()), Entity: t.Name(), Field: "opts", Value: len(opts),
+		Reason: fmt.Sprintf("%d FindOptions values given, but it takes at most one: merge them into one FindOptions value", len(opts))}
 }
 
 // Find returns the entities of type T matching filter (an F, a primary key
@@ -81,29 +93,50 @@ func oneOpt(opts []FindOptions) FindOptions {
 // primary key: an entity already in the identity map is returned as it is
 // (with any unflushed changes), not overwritten, unless opts.Refresh. It
 // returns a *FilterError for an unknown property or operator (no query runs),
-// ErrUnknownEntity for an unregistered T, or the database error.
+// ErrUnknownEntity for an unregistered T, a *ValidationError for more than
+// one opts value, or the database error.
 func Find[T any](ctx context.Context, e *EntityManager, filter any, opts ...FindOptions) ([]*T, error) {
-	var out []*T
-	if len(opts) > 0 && opts[0].Limit > 0 {
-		out = make([]*T, 0, min(opts[0].Limit, 1024))
+	return findList[T](ctx, e, filter, "Find[%s]", opts)
+}
+
+// findList is Find, its opts checked for op (see oneOpt).
+func findList[T any](ctx context.Context, e *EntityManager, filter any, op string, opts []FindOptions) ([]*T, error) {
+	o, err := oneOpt(op, reflect.TypeFor[T](), opts)
+	if err != nil {
+		return nil, err
 	}
-	err := e.find(ctx, reflect.TypeFor[T](), filter, oneOpt(opts), func(obj any) { out = append(out, obj.(*T)) })
+	var out []*T
+	if o.Limit > 0 {
+		out = make([]*T, 0, min(o.Limit, 1024))
+	}
+	err = e.find(ctx, reflect.TypeFor[T](), filter, o, func(obj any) { out = append(out, obj.(*T)) })
 	if len(out) == 0 {
 		out = nil // as without the capacity
 	}
 	return out, err
 }
 
-// FindAll returns every entity of type T (ordered and limited by opts).
+// FindAll returns every entity of type T (ordered and limited by opts). It
+// returns the errors of Find.
 func FindAll[T any](ctx context.Context, e *EntityManager, opts ...FindOptions) ([]*T, error) {
-	return Find[T](ctx, e, nil, opts...)
+	return findList[T](ctx, e, nil, "FindAll[%s]", opts)
 }
 
 // FindOne returns the first entity matching filter, or nil (and no error)
 // when none does. A filter that is a primary key (or {pk: value}) of an
 // entity already managed is answered from the identity map without a query.
+// It returns the errors of Find.
 func FindOne[T any](ctx context.Context, e *EntityManager, filter any, opts ...FindOptions) (*T, error) {
-	e, err := e.usable(ctx)
+	return findOne[T](ctx, e, filter, "FindOne[%s]", opts)
+}
+
+// findOne is FindOne, its opts checked for op (see oneOpt).
+func findOne[T any](ctx context.Context, e *EntityManager, filter any, op string, opts []FindOptions) (*T, error) {
+	o, err := oneOpt(op, reflect.TypeFor[T](), opts)
+	if err != nil {
+		return nil, err
+	}
+	e, err = e.usable(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +144,6 @@ func FindOne[T any](ctx context.Context, e *EntityManager, filter any, opts ...F
 	if err != nil {
 		return nil, err
 	}
-	o := oneOpt(opts)
 	strategy := o.Strategy
 	if strategy == 0 {
 		strategy = e.orm.cfg.PopulateStrategy
@@ -149,9 +181,14 @@ func FindOne[T any](ctx context.Context, e *EntityManager, filter any, opts ...F
 }
 
 // FindOneOrFail is FindOne, with a *NotFoundError (errors.Is ErrNotFound)
-// instead of nil when nothing matches.
+// instead of nil when nothing matches; its other errors are FindOne's.
 func FindOneOrFail[T any](ctx context.Context, e *EntityManager, filter any, opts ...FindOptions) (*T, error) {
-	v, err := FindOne[T](ctx, e, filter, opts...)
+	return findOneOrFail[T](ctx, e, filter, "FindOneOrFail[%s]", opts)
+}
+
+// findOneOrFail is FindOneOrFail, its opts checked for op (see oneOpt).
+func findOneOrFail[T any](ctx context.Context, e *EntityManager, filter any, op string, opts []FindOptions) (*T, error) {
+	v, err := findOne[T](ctx, e, filter, op, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -162,9 +199,14 @@ func FindOneOrFail[T any](ctx context.Context, e *EntityManager, filter any, opt
 }
 
 // FindAndCount returns one page of matches (opts.Limit, opts.Offset) and the
-// number of all matches.
+// number of all matches. It returns the errors of Find.
 func FindAndCount[T any](ctx context.Context, e *EntityManager, filter any, opts ...FindOptions) ([]*T, int64, error) {
-	list, err := Find[T](ctx, e, filter, opts...)
+	return findAndCount[T](ctx, e, filter, "FindAndCount[%s]", opts)
+}
+
+// findAndCount is FindAndCount, its opts checked for op (see oneOpt).
+func findAndCount[T any](ctx context.Context, e *EntityManager, filter any, op string, opts []FindOptions) ([]*T, int64, error) {
+	list, err := findList[T](ctx, e, filter, op, opts)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -404,23 +404,6 @@ func (e *EntityManager) singleWrite(p *plan) bool {
 	return false
 }
 
-// ValidationError reports an entity that cannot be written as it is, found
-// before any statement runs.
-type ValidationError struct {
-	Entity string
-	Field  string
-	Value  any // the primary key of the entity, when it has one
-	Reason string
-}
-
-// Error describes the problem, naming the entity and field.
-func (e *ValidationError) Error() string {
-	return fmt.Sprintf("em: %s %v, field %s: %s", e.Entity, e.Value, e.Field, e.Reason)
-}
-
-// Is reports whether target is ErrValidation.
-func (e *ValidationError) Is(target error) bool { return target == ErrValidation }
-
 // checkRefs refuses to write an entity whose required (NOT NULL) reference
 // is empty: typically an item removed from a collection without orphan
 // removal. The database would refuse it too, later and less clearly.

@@ -625,7 +625,7 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 		return nil, &MetadataError{Entity: t.String(), Reason: "an entity must be a named struct type"}
 	}
 	fail := func(field, format string, args ...any) error {
-		return &MetadataError{Entity: m.Name, Field: field, Reason: fmt.Sprintf(format, args...)}
+		return metadataError(m.Name, field, format, args...)
 	}
 	switch {
 	case s != nil && s.table != "":
@@ -683,7 +683,7 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 				} else {
 					var err error
 					if def, err = parseTag(sf.Tag.Get("orm")); err != nil {
-						return fail(sf.Name, "orm tag: %v", err)
+						return fail(sf.Name, "orm tag: %w", err)
 					}
 				}
 				if def.MappedBy == "" && !def.ManyToMany && def.InversedBy == "" {
@@ -716,7 +716,7 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 				var err error
 				def, err = parseTag(sf.Tag.Get("orm"))
 				if err != nil {
-					return fail(sf.Name, "orm tag: %v", err)
+					return fail(sf.Name, "orm tag: %w", err)
 				}
 				if dbTag != "" {
 					def.Column, _, _ = strings.Cut(dbTag, ",")
@@ -842,7 +842,7 @@ func hasRelation(m *EntityMeta, name string) bool {
 // fieldNamedID lets an untagged field called ID be the primary key.
 func buildField(m *EntityMeta, sf reflect.StructField, def FieldDef, naming NamingStrategy, gens map[string]func() any) (*FieldMeta, error) {
 	fail := func(format string, args ...any) error {
-		return &MetadataError{Entity: m.Name, Field: sf.Name, Reason: fmt.Sprintf(format, args...)}
+		return metadataError(m.Name, sf.Name, format, args...)
 	}
 	if sf.Name == "ID" && !def.PrimaryKey && sf.Tag.Get("orm") == "" && !m.hasTaggedPK() {
 		def.PrimaryKey = true
@@ -873,7 +873,7 @@ func buildField(m *EntityMeta, sf reflect.StructField, def FieldDef, naming Nami
 		// (A primary key may be a text key such as bson.ObjectID: stores
 		// that know the type keep it, and SQL fails to derive a column.)
 		if err := checkType(sf.Type); err != nil {
-			return nil, fail("%v", err)
+			return nil, fail("%w", err)
 		}
 	}
 	f.Nullable = def.Nullable || sf.Type.Kind() == reflect.Pointer || isNullType(sf.Type) || isByteSlice(sf.Type) ||

@@ -173,21 +173,22 @@ func TestMetadataErrors(t *testing.T) {
 		entity any
 		field  string
 		reason string
+		cause  bool // the reason is a cause's message, which the error wraps
 	}{
-		{noPK{}, "", "no primary key"},
-		{badType{}, "Ch", "unsupported field type chan int"},
-		{dupColumn{}, "B", `column "x" is also the column of field A`},
-		{badOption{}, "A", `unknown option "lenght"`},
-		{badRef{}, "Ref", "ref=Missing names no registered entity"},
-		{badGen{}, "At", `unknown generator "tomorrow"`},
-		{ptrPK{}, "ID", "cannot be a pointer"},
-		{twoPK{}, "B", "a second primary key"},
-		{floatPK{}, "ID", "must be an integer, a string, or a value type with MarshalText"},
-		{badVersion{}, "V", "must be an integer"},
-		{badRefType{}, "R", "not a registered entity"},
-		{42, "", "must be a struct"},
-		{sameIndexName{}, "B", `index name "ab" is used by both a unique and a plain index`},
-		{setNullNotNull{}, "Owner", "onDelete=set null on a NOT NULL column"},
+		{noPK{}, "", "no primary key", false},
+		{badType{}, "Ch", "unsupported field type chan int", true},
+		{dupColumn{}, "B", `column "x" is also the column of field A`, false},
+		{badOption{}, "A", `orm tag: unknown option "lenght"`, true},
+		{badRef{}, "Ref", "ref=Missing names no registered entity", false},
+		{badGen{}, "At", `unknown generator "tomorrow"`, false},
+		{ptrPK{}, "ID", "cannot be a pointer", false},
+		{twoPK{}, "B", "a second primary key", false},
+		{floatPK{}, "ID", "must be an integer, a string, or a value type with MarshalText", false},
+		{badVersion{}, "V", "must be an integer", false},
+		{badRefType{}, "R", "not a registered entity", false},
+		{42, "", "must be a struct", false},
+		{sameIndexName{}, "B", `index name "ab" is used by both a unique and a plain index`, false},
+		{setNullNotNull{}, "Owner", "onDelete=set null on a NOT NULL column", false},
 	}
 	for _, c := range cases {
 		_, err := buildRegistry([]any{c.entity}, nil, SnakeCase{}, testGens)
@@ -198,6 +199,9 @@ func TestMetadataErrors(t *testing.T) {
 		}
 		if me.Field != c.field || !strings.Contains(me.Reason, c.reason) || !strings.Contains(err.Error(), me.Entity) {
 			t.Errorf("%T: got %q (field %q), want field %q and %q", c.entity, err, me.Field, c.field, c.reason)
+		}
+		if cause := errors.Unwrap(err); c.cause != (cause != nil) || cause != nil && !strings.HasSuffix(me.Reason, cause.Error()) {
+			t.Errorf("%T: Unwrap gives %v, want a cause: %v, whose message ends the reason %q", c.entity, cause, c.cause, me.Reason)
 		}
 	}
 }
@@ -438,6 +442,7 @@ type nopBackend struct{}
 func (nopBackend) Name() string                                         { return "nop" }
 func (nopBackend) Check([]*EntityMeta) error                            { return nil }
 func (nopBackend) NewKey(*EntityMeta) (any, bool)                       { return nil, false }
+func (nopBackend) TimePrecision() time.Duration                         { return time.Millisecond }
 func (nopBackend) Close(context.Context) error                          { return nil }
 func (nopBackend) Count(context.Context, *EntityMeta, F) (int64, error) { return 0, nil }
 func (nopBackend) Find(context.Context, *BackendQuery, func(func(any) error) error) error {

@@ -57,8 +57,9 @@ type Config struct {
 	Debug bool
 
 	// Generators adds value generators for orm:"onCreate=…"/"onUpdate=…";
-	// "now" (the current UTC time, truncated to microseconds so that it round
-	// trips through every database) is built in.
+	// "now" is built in: the current UTC time, truncated to the precision
+	// the store keeps (microseconds on SQL, milliseconds on MongoDB: see
+	// Backend.TimePrecision), so that it reads back as it was generated.
 	Generators map[string]func() any
 
 	// Subscribers receive unit-of-work and transaction events.
@@ -193,6 +194,28 @@ func (o *ORM) applyTracking() {
 	}
 }
 
+// sqlTimePrecision is the finest time the SQL stores keep as em declares
+// them: microseconds, those of TIMESTAMPTZ and DATETIME(6) (baseType).
+// SQLite's text keeps any fraction and is held to the same, so that a time
+// reads back alike on every SQL database.
+const sqlTimePrecision = time.Microsecond
+
+// generators returns the value generators of an ORM on a store that keeps
+// times to precision: the built-in "now", the current UTC time truncated to
+// precision so that the value in memory after a flush equals the one read
+// back, and custom (Config.Generators), which may replace it. It returns an
+// error naming a nil generator of custom.
+func generators(custom map[string]func() any, precision time.Duration) (map[string]func() any, error) {
+	gens := map[string]func() any{"now": func() any { return time.Now().UTC().Truncate(precision) }}
+	for k, g := range custom {
+		if g == nil {
+			return nil, fmt.Errorf("em: generator %q is nil", k)
+		}
+		gens[k] = g
+	}
+	return gens, nil
+}
+
 // check refuses settings that are out of range, before anything is opened.
 func (c *Config) check() error {
 	if c.ChangeTracking > ChangeTrackingExplicit {
@@ -244,13 +267,11 @@ func open(ctx context.Context, conn dbconn.DB, cfg Config) (*ORM, error) {
 	if cfg.BatchSize <= 0 {
 		o.cfg.BatchSize = 300
 	}
-	o.gens = map[string]func() any{"now": func() any { return time.Now().UTC().Truncate(time.Microsecond) }}
-	for k, g := range cfg.Generators {
-		if g == nil {
-			return nil, fmt.Errorf("em: generator %q is nil", k)
-		}
-		o.gens[k] = g
+	gens, err := generators(cfg.Generators, sqlTimePrecision)
+	if err != nil {
+		return nil, err
 	}
+	o.gens = gens
 	if o.dialect == nil {
 		switch strings.ToLower(cfg.Driver) {
 		case "pgx", "postgres", "postgresql":

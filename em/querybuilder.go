@@ -2,7 +2,6 @@ package em
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"regexp"
@@ -75,7 +74,7 @@ func QB[T any](e *EntityManager, alias string) QueryBuilder[T] {
 // "count(distinct b.id)", "sum(b.price)", "avg(…)", "min(…)", "max(…)",
 // "count(*)"), each optionally followed by "as label", or qb expressions. A
 // row's key is the label, else the property name, else the function name.
-// GetResultList ignores Select: it always reads whole entities.
+// All ignores Select: it always reads whole entities.
 func (q QueryBuilder[T]) Select(items ...any) QueryBuilder[T] {
 	q.sel = slices.Clone(items)
 	return q
@@ -128,22 +127,19 @@ func (q QueryBuilder[T]) OrderBy(items ...string) QueryBuilder[T] {
 	return q
 }
 
-// Limit caps the rows; with GetResultList it counts root entities, even
+// Limit caps the rows; with All it counts root entities, even
 // across joined collections.
 func (q QueryBuilder[T]) Limit(n int) QueryBuilder[T] { q.limit = n; return q }
 
-// Offset skips rows (root entities with GetResultList).
+// Offset skips rows (root entities with All).
 func (q QueryBuilder[T]) Offset(n int) QueryBuilder[T] { q.offset = n; return q }
 
-// Populate loads relations of the entities GetResultList returns, by path
+// Populate loads relations of the entities All returns, by path
 // as in FindOptions.Populate (select-in, one query per level).
 func (q QueryBuilder[T]) Populate(paths ...string) QueryBuilder[T] {
 	q.populate = append(slices.Clip(q.populate), paths...)
 	return q
 }
-
-// errZeroQB is the error of a QueryBuilder not made by QB.
-var errZeroQB = errors.New("em: a QueryBuilder needs em.QB to make it")
 
 // valid returns the error that stops q from building: QB's, or errZeroQB.
 func (q QueryBuilder[T]) valid() error {
@@ -393,7 +389,7 @@ func (q QueryBuilder[T]) orders(as map[string]qbAlias, wrap bool) ([]any, error)
 	return out, nil
 }
 
-// entitySelect is the SELECT of GetResultList: the root's columns, one row
+// entitySelect is the SELECT of All: the root's columns, one row
 // per root entity even across joined collections (grouped by its key).
 func (q QueryBuilder[T]) entitySelect() (qb.SelectQuery, error) {
 	as, joins, err := q.aliases()
@@ -412,7 +408,7 @@ func (q QueryBuilder[T]) entitySelect() (qb.SelectQuery, error) {
 		s = s.GroupBy(q.alias + "." + q.m.PK.Column)
 	}
 	if len(q.group) > 0 || len(q.having) > 0 {
-		return s, &FilterError{Entity: q.m.Name, Property: "GroupBy", Reason: "GetResultList reads whole entities; group with Execute"}
+		return s, &FilterError{Entity: q.m.Name, Property: "GroupBy", Reason: "All reads whole entities; group with Execute"}
 	}
 	ords, err := q.orders(as, toMany)
 	if err != nil {
@@ -545,8 +541,8 @@ func (q QueryBuilder[T]) subquery() (qb.SelectQuery, error) {
 	return s, err
 }
 
-// Build returns the query GetResultList runs, for use with qb directly or
-// for inspection; it fails as GetResultList would before running.
+// Build returns the query All runs, for use with qb directly or
+// for inspection; it fails as All would before running.
 func (q QueryBuilder[T]) Build() (qb.SelectQuery, error) { return q.entitySelect() }
 
 // manager resolves the entity manager the query runs on.
@@ -563,11 +559,15 @@ func (q QueryBuilder[T]) manager(ctx context.Context) (*EntityManager, error) {
 	return q.e.usable(ctx)
 }
 
-// GetResultList runs the query and returns the root entities, managed in
-// the identity map (an entity already managed is returned as the same
-// instance, with its in-memory changes kept), in the query's order, each
-// once even when joined collections repeat it.
-func (q QueryBuilder[T]) GetResultList(ctx context.Context) ([]*T, error) {
+// All runs the query and returns the root entities, managed in the
+// identity map (an entity already managed is returned as the same instance,
+// with its in-memory changes kept), in the query's order, each once even
+// when joined collections repeat it; nil when nothing matches. It returns
+// the builder's mistake as a *FilterError (before any query), ErrNilContext
+// for a nil ctx, an error matching ErrUnsupported on a store without SQL
+// (MongoDB), the errors of an unusable manager as Find does, or the
+// database error (a *DBError when it is one em knows).
+func (q QueryBuilder[T]) All(ctx context.Context) ([]*T, error) {
 	e, err := q.manager(ctx)
 	if err != nil {
 		return nil, err
@@ -606,19 +606,23 @@ func (q QueryBuilder[T]) GetResultList(ctx context.Context) ([]*T, error) {
 	return out, nil
 }
 
-// GetSingleResult runs the query for its first entity; nil with a nil
-// error when nothing matches (like FindOne).
-func (q QueryBuilder[T]) GetSingleResult(ctx context.Context) (*T, error) {
-	list, err := q.Limit(1).GetResultList(ctx)
+// One runs the query for its first root entity (in the query's order; it
+// replaces the builder's Limit with 1 and keeps its Offset). Nothing
+// matching is not an error: One returns nil and a nil error, like FindOne.
+// Several matching is not an error either: One returns the first, so order
+// the query when which one matters (Count tells how many there are). Its
+// errors are those of All.
+func (q QueryBuilder[T]) One(ctx context.Context) (*T, error) {
+	list, err := q.Limit(1).All(ctx)
 	if err != nil || len(list) == 0 {
 		return nil, err
 	}
 	return list[0], nil
 }
 
-// GetCount counts the distinct root entities the query matches, ignoring
-// order, limit and offset.
-func (q QueryBuilder[T]) GetCount(ctx context.Context) (int64, error) {
+// Count returns the number of distinct root entities the query matches,
+// ignoring order, limit and offset. Its errors are those of All.
+func (q QueryBuilder[T]) Count(ctx context.Context) (int64, error) {
 	e, err := q.manager(ctx)
 	if err != nil {
 		return 0, err

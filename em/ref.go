@@ -3,16 +3,11 @@ package em
 import (
 	"context"
 	"encoding"
-	"errors"
 	"fmt"
 	"reflect"
 	"sync"
 	"unsafe"
 )
-
-// ErrNotLoaded: a reference whose entity has not been loaded was read with
-// Get. Load it (Ref.Load), or populate it in the find (FindOptions.Populate).
-var ErrNotLoaded = errors.New("em: reference not loaded")
 
 // Ref is a many-to-one reference to a T, the owning side of the relation: the
 // entity's table holds the referenced primary key in a column. A Ref holds

@@ -15,29 +15,29 @@ func Repo[T any](e *EntityManager) EntityRepository[T] { return EntityRepository
 // Manager returns the entity manager the repository works on.
 func (r EntityRepository[T]) Manager() *EntityManager { return r.e }
 
-// Find is [Find] for T.
+// Find is [Find] for T, with its errors.
 func (r EntityRepository[T]) Find(ctx context.Context, filter any, opts ...FindOptions) ([]*T, error) {
-	return Find[T](ctx, r.e, filter, opts...)
+	return findList[T](ctx, r.e, filter, "EntityRepository[%s].Find", opts)
 }
 
-// FindAll is [FindAll] for T.
+// FindAll is [FindAll] for T, with its errors.
 func (r EntityRepository[T]) FindAll(ctx context.Context, opts ...FindOptions) ([]*T, error) {
-	return FindAll[T](ctx, r.e, opts...)
+	return findList[T](ctx, r.e, nil, "EntityRepository[%s].FindAll", opts)
 }
 
-// FindOne is [FindOne] for T.
+// FindOne is [FindOne] for T, with its errors.
 func (r EntityRepository[T]) FindOne(ctx context.Context, filter any, opts ...FindOptions) (*T, error) {
-	return FindOne[T](ctx, r.e, filter, opts...)
+	return findOne[T](ctx, r.e, filter, "EntityRepository[%s].FindOne", opts)
 }
 
-// FindOneOrFail is [FindOneOrFail] for T.
+// FindOneOrFail is [FindOneOrFail] for T, with its errors.
 func (r EntityRepository[T]) FindOneOrFail(ctx context.Context, filter any, opts ...FindOptions) (*T, error) {
-	return FindOneOrFail[T](ctx, r.e, filter, opts...)
+	return findOneOrFail[T](ctx, r.e, filter, "EntityRepository[%s].FindOneOrFail", opts)
 }
 
-// FindAndCount is [FindAndCount] for T.
+// FindAndCount is [FindAndCount] for T, with its errors.
 func (r EntityRepository[T]) FindAndCount(ctx context.Context, filter any, opts ...FindOptions) ([]*T, int64, error) {
-	return FindAndCount[T](ctx, r.e, filter, opts...)
+	return findAndCount[T](ctx, r.e, filter, "EntityRepository[%s].FindAndCount", opts)
 }
 
 // Count is [Count] for T.

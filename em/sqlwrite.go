@@ -481,20 +481,6 @@ func (e *EntityManager) execChecked(ctx context.Context, tx *txState, m *EntityM
 	return nil
 }
 
-// staleBatch is the error of a versioned write whose affected-row count
-// was short: some entity of chunk was changed or deleted by another writer.
-// Flush turns it into an *OptimisticLockError after the rollback.
-type staleBatch struct {
-	m     *EntityMeta
-	chunk []*entry
-}
-
-func (s *staleBatch) Error() string {
-	return fmt.Sprintf("em: optimistic lock failed: a %s of a batch of %d was changed or deleted by another writer", s.m.Name, len(s.chunk))
-}
-
-func (s *staleBatch) Is(target error) bool { return target == ErrOptimisticLock }
-
 // resolveStale replaces a *staleBatch in err by the *OptimisticLockError of
 // the entity that really conflicted, read through q once the flush's own
 // writes are undone. Any other error is returned as it is.

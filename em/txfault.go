@@ -16,21 +16,6 @@ import (
 	"github.com/mikrogo/mikro/qb"
 )
 
-// ErrCommitUnknown: the connection failed while COMMIT was on its way, and
-// the store could not tell whether the transaction committed. The unit of
-// work is left as if it had (keys assigned, snapshots taken), so flushing
-// again cannot write its rows twice; reload what the transaction wrote
-// (a fresh fork) before retrying it. On PostgreSQL the outcome is asked of
-// the server, and this error means even that failed.
-var ErrCommitUnknown = errors.New("em: the transaction's commit outcome is unknown; reload before retrying")
-
-// ErrTransactionDead matches the error of every call in a transaction that
-// can no longer go on (a deadlock, a serialization failure, a lost
-// connection, a savepoint that could not be rolled back): the error also
-// matches the one that ended it. Roll the transaction back (Rollback, or
-// return the error from Transactional) and run it again on fresh state.
-var ErrTransactionDead = errors.New("em: the transaction is dead; roll it back")
-
 // guardTx is the SQL transaction of a txState. It refuses every statement
 // once the transaction is dead (C3: a deadlock, a serialization failure, a
 // lost connection, a context that ended while a statement was running), so
@@ -58,23 +43,6 @@ func (g *guardTx) deadErr() error {
 	}
 	return &txDeadError{Cause: d.cause}
 }
-
-// txDeadError is what every call in a dead transaction returns. It
-// matches the original error with errors.Is/As.
-type txDeadError struct {
-	Cause error // the statement's error that ended the transaction
-}
-
-// Error says what happened and what to do.
-func (e *txDeadError) Error() string {
-	return "em: the transaction is dead and must be rolled back (Rollback, or retry the whole transaction): an earlier statement in it failed: " + e.Cause.Error()
-}
-
-// Unwrap returns the error that ended the transaction.
-func (e *txDeadError) Unwrap() error { return e.Cause }
-
-// Is reports whether target is ErrTransactionDead.
-func (e *txDeadError) Is(target error) bool { return target == ErrTransactionDead }
 
 // before refuses a statement in a dead transaction, or one whose context
 // is already done (which then sends nothing and leaves the transaction

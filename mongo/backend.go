@@ -44,6 +44,9 @@ func (b *backend) NewKey(m *em.EntityMeta) (any, bool) {
 	return nil, false
 }
 
+// TimePrecision is a millisecond: a BSON date counts milliseconds.
+func (b *backend) TimePrecision() time.Duration { return time.Millisecond }
+
 func (b *backend) Find(ctx context.Context, q *em.BackendQuery, each func(decode func(entity any) error) error) error {
 	m := q.Meta
 	filter, err := compileFilter(m, q.Filter)

@@ -302,7 +302,7 @@ func TestHooksAndUnsupportedOnMongo(t *testing.T) {
 	if !slices.Equal(hookTrail, []string{"BeforeCreate:x", "AfterCreate:x", "BeforeUpdate:y"}) {
 		t.Fatalf("hooks: %v", hookTrail)
 	}
-	if _, err := em.QB[Writer](e, "w").GetResultList(ctx); !errors.Is(err, em.ErrUnsupported) {
+	if _, err := em.QB[Writer](e, "w").All(ctx); !errors.Is(err, em.ErrUnsupported) {
 		t.Fatalf("QB on MongoDB: %v", err)
 	}
 	if _, err := em.Find[Writer](ctx, e, nil, em.FindOptions{Populate: []string{"novels"}, Strategy: em.Joined}); !errors.Is(err, em.ErrUnsupported) {

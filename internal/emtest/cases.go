@@ -1391,7 +1391,7 @@ var behaviourCases = []behaviourCase{
 			}
 		}
 		if v.sql {
-			got, err := em.QB[Author](g, "a").LeftJoin("a.profile", "p").Where(em.F{"p.id": nil}).GetResultList(v.ctx)
+			got, err := em.QB[Author](g, "a").LeftJoin("a.profile", "p").Where(em.F{"p.id": nil}).All(v.ctx)
 			must(t, err)
 			if !slices.Equal(names(got), []string{"Bob"}) {
 				t.Fatalf("authors without a profile: %v", names(got))

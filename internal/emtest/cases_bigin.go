@@ -53,7 +53,7 @@ func init() {
 			for i, k := range keys {
 				anyKeys[i] = k
 			}
-			qbGot, err := em.QB[Book](f, "b").Where(em.F{"b.id": em.In(anyKeys), "b.price": em.Gte(1)}).OrderBy("b.price").GetResultList(v.ctx)
+			qbGot, err := em.QB[Book](f, "b").Where(em.F{"b.id": em.In(anyKeys), "b.price": em.Gte(1)}).OrderBy("b.price").All(v.ctx)
 			must(t, err)
 			if len(qbGot) != 4 || qbGot[0].Price != 1 {
 				t.Fatalf("QB.Where $in of %d keys: %v", len(keys), titles(qbGot))

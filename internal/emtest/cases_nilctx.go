@@ -86,9 +86,9 @@ func nilContextRejected(t *testing.T, v env) {
 			return err
 		}},
 		{"NativeDelete", func() error { _, err := em.NativeDelete[Author](noCtx, e, nil); return err }},
-		{"QB.GetResultList", func() error { _, err := em.QB[Author](e, "a").GetResultList(noCtx); return err }},
-		{"QB.GetSingleResult", func() error { _, err := em.QB[Author](e, "a").GetSingleResult(noCtx); return err }},
-		{"QB.GetCount", func() error { _, err := em.QB[Author](e, "a").GetCount(noCtx); return err }},
+		{"QB.All", func() error { _, err := em.QB[Author](e, "a").All(noCtx); return err }},
+		{"QB.One", func() error { _, err := em.QB[Author](e, "a").One(noCtx); return err }},
+		{"QB.Count", func() error { _, err := em.QB[Author](e, "a").Count(noCtx); return err }},
 		{"QB.Execute", func() error { _, err := em.QB[Author](e, "a").Execute(noCtx); return err }},
 		{"QB.ExecuteInto", func() error {
 			var out []struct{ ID int64 }

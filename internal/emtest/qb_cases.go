@@ -45,7 +45,7 @@ func runQueryBuilder(t *testing.T, v env) {
 	// are the identity map's instances.
 	known, err := em.FindOne[Review](v.ctx, e, em.F{"text": "good"})
 	must(t, err)
-	rs, err := em.QB[Review](e, "r").Join("r.author", "a").Where(em.F{"a.name": "Ann"}).OrderBy("r.text").GetResultList(v.ctx)
+	rs, err := em.QB[Review](e, "r").Join("r.author", "a").Where(em.F{"a.name": "Ann"}).OrderBy("r.text").All(v.ctx)
 	must(t, err)
 	if !slices.Equal(texts(rs), []string{"fine", "good"}) || rs[1] != known {
 		t.Fatalf("reviews of Ann: %v (same instance: %v)", texts(rs), len(rs) == 2 && rs[1] == known)
@@ -53,29 +53,29 @@ func runQueryBuilder(t *testing.T, v env) {
 
 	// A to-many join: Limit counts authors, not joined rows, and an order
 	// on the joined side takes each author's greatest value descending.
-	as, err := em.QB[Author](e, "a").Join("a.reviews", "r").OrderBy("a.name").Limit(2).GetResultList(v.ctx)
+	as, err := em.QB[Author](e, "a").Join("a.reviews", "r").OrderBy("a.name").Limit(2).All(v.ctx)
 	must(t, err)
 	if !slices.Equal(names(as), []string{"Ann", "Bob"}) {
 		t.Fatalf("two authors with reviews: %v", names(as))
 	}
-	as, err = em.QB[Author](e, "a").Join("a.reviews", "r").OrderBy("r.text DESC").GetResultList(v.ctx)
+	as, err = em.QB[Author](e, "a").Join("a.reviews", "r").OrderBy("r.text DESC").All(v.ctx)
 	must(t, err)
 	if !slices.Equal(names(as), []string{"Bob", "Ann"}) {
 		t.Fatalf("authors by their greatest review text, descending: %v", names(as))
 	}
-	n, err := em.QB[Author](e, "a").Join("a.reviews", "r").GetCount(v.ctx)
+	n, err := em.QB[Author](e, "a").Join("a.reviews", "r").Count(v.ctx)
 	must(t, err)
 	if n != 2 {
 		t.Fatalf("count of authors with reviews: %d", n)
 	}
 
 	// Many-to-many from the owning and from the inverse side.
-	as, err = em.QB[Author](e, "a").Join("a.tags", "t").Where(em.F{"t.name": "db"}).GetResultList(v.ctx)
+	as, err = em.QB[Author](e, "a").Join("a.tags", "t").Where(em.F{"t.name": "db"}).All(v.ctx)
 	must(t, err)
 	if !slices.Equal(names(as), []string{"Ann"}) {
 		t.Fatalf("authors tagged db: %v", names(as))
 	}
-	tags, err := em.QB[Tag](e, "t").Join("t.authors", "a").Where(em.F{"a.name": "Bob"}).GetResultList(v.ctx)
+	tags, err := em.QB[Tag](e, "t").Join("t.authors", "a").Where(em.F{"a.name": "Bob"}).All(v.ctx)
 	must(t, err)
 	if len(tags) != 1 || tags[0].Name != "go" {
 		t.Fatalf("tags of Bob: %d", len(tags))
@@ -105,7 +105,7 @@ func runQueryBuilder(t *testing.T, v env) {
 
 	// A query builder as the list of $in.
 	good := em.QB[Review](e, "r").Select("r.author").Where(em.F{"r.text": em.Like("g%")})
-	as, err = em.QB[Author](e, "a").Where(em.F{"id": em.F{"$in": good}}).GetResultList(v.ctx)
+	as, err = em.QB[Author](e, "a").Where(em.F{"id": em.F{"$in": good}}).All(v.ctx)
 	must(t, err)
 	if !slices.Equal(names(as), []string{"Ann"}) {
 		t.Fatalf("authors of good reviews: %v", names(as))
@@ -113,7 +113,7 @@ func runQueryBuilder(t *testing.T, v env) {
 
 	// Populate after a query builder's find.
 	f := v.orm.Fork()
-	rs, err = em.QB[Review](f, "r").Where(em.F{"r.text": "meh"}).Populate("author").GetResultList(v.ctx)
+	rs, err = em.QB[Review](f, "r").Where(em.F{"r.text": "meh"}).Populate("author").All(v.ctx)
 	must(t, err)
 	if len(rs) != 1 {
 		t.Fatalf("populated reviews: %d", len(rs))
@@ -121,7 +121,7 @@ func runQueryBuilder(t *testing.T, v env) {
 	if a, err := rs[0].Author.Get(); err != nil || a.Name != "Bob" {
 		t.Fatalf("populated author: %v, %v", a, err)
 	}
-	none, err := em.QB[Review](f, "r").Where(em.F{"r.text": "nothing"}).GetSingleResult(v.ctx)
+	none, err := em.QB[Review](f, "r").Where(em.F{"r.text": "nothing"}).One(v.ctx)
 	if none != nil || err != nil {
 		t.Fatalf("no single result: %v, %v", none, err)
 	}
@@ -145,16 +145,24 @@ func runQueryBuilder(t *testing.T, v env) {
 
 	checkGoldenSQL(t, "qb_"+v.target, v.log.All())
 
+	// Several matches: One returns the first in the query's order, and
+	// keeps the query's Offset (its Limit becomes 1).
+	first, err := em.QB[Author](g, "a").OrderBy("a.name DESC").Limit(5).One(v.ctx)
+	second, err2 := em.QB[Author](g, "a").OrderBy("a.name DESC").Offset(1).One(v.ctx)
+	if err != nil || err2 != nil || first == nil || first.Name != "Cid" || second == nil || second.Name != "Bob" {
+		t.Fatalf("One of three authors by name DESC: %+v, %v; with Offset 1: %+v, %v; want Cid, then Bob", first, err, second, err2)
+	}
+
 	// Mistakes are *FilterErrors naming entity and property, and no SQL runs.
 	v.log.Reset()
 	for _, bad := range []struct {
 		run            func() error
 		entity, propty string
 	}{
-		{func() error { _, err := em.QB[Review](g, "r").Join("r.writer", "a").GetResultList(v.ctx); return err }, "Review", "writer"},
-		{func() error { _, err := em.QB[Review](g, "r").Join("x.author", "a").GetResultList(v.ctx); return err }, "Review", "x.author"},
+		{func() error { _, err := em.QB[Review](g, "r").Join("r.writer", "a").All(v.ctx); return err }, "Review", "writer"},
+		{func() error { _, err := em.QB[Review](g, "r").Join("x.author", "a").All(v.ctx); return err }, "Review", "x.author"},
 		{func() error {
-			_, err := em.QB[Review](g, "r").Where(em.F{"r.nope": 1}).GetResultList(v.ctx)
+			_, err := em.QB[Review](g, "r").Where(em.F{"r.nope": 1}).All(v.ctx)
 			return err
 		}, "Review", "nope"},
 		{func() error { _, err := em.QB[Review](g, "r").Select("r.nope").Execute(v.ctx); return err }, "Review", "nope"},

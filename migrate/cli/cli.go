@@ -87,16 +87,22 @@ const (
 	ExitUnreachable = 3
 )
 
-// exitError carries an exit code with a one-line message.
+// exitError carries an exit code with the error Run prints on one line;
+// that error wraps the cause fail's format names with %w.
 type exitError struct {
 	code int
-	msg  string
+	err  error
 }
 
-func (e *exitError) Error() string { return e.msg }
+func (e *exitError) Error() string { return e.err.Error() }
 
+// Unwrap returns the message's error, which wraps its cause.
+func (e *exitError) Unwrap() error { return e.err }
+
+// fail is the error that makes Run exit with code, its message made by
+// fmt.Errorf(format, args...): a cause given with %w stays reachable.
 func fail(code int, format string, args ...any) error {
-	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
+	return &exitError{code: code, err: fmt.Errorf(format, args...)}
 }
 
 // Run runs the command line with args (without the program name), writing
@@ -112,7 +118,7 @@ func Run(cfg Config, args []string, stdout, stderr io.Writer) int {
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {
-		fmt.Fprintln(stderr, "mikro: "+oneLine(ee.msg))
+		fmt.Fprintln(stderr, "mikro: "+oneLine(ee.Error()))
 		return ee.code
 	}
 	// Cobra's own errors: unknown commands and flags.
@@ -155,10 +161,10 @@ func (s *settings) resolve() error {
 	switch {
 	case err == nil:
 		if err := json.Unmarshal(b, &file); err != nil {
-			return fail(ExitUsage, "config file %s: %v", path, err)
+			return fail(ExitUsage, "config file %s: %w", path, err)
 		}
 	case explicit || !errors.Is(err, os.ErrNotExist):
-		return fail(ExitUsage, "config file: %v", err)
+		return fail(ExitUsage, "config file: %w", err)
 	}
 	pick := func(flag, env, fromFile, def string) string {
 		switch {
@@ -189,14 +195,14 @@ func open(ctx context.Context, dsn, what string) (*sql.DB, *qb.Dialect, error) {
 	}
 	db, err := sql.Open(driver, source)
 	if err != nil {
-		return nil, nil, fail(ExitUsage, "%s: %v", what, err)
+		return nil, nil, fail(ExitUsage, "%s: %w", what, err)
 	}
 	if d == qb.SQLite {
 		db.SetMaxOpenConns(1)
 	}
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, nil, fail(ExitUnreachable, "cannot reach the %s (%s): %v; is the server running and the DSN right?", what, redact(dsn), err)
+		return nil, nil, fail(ExitUnreachable, "cannot reach the %s (%s): %w; is the server running and the DSN right?", what, redact(dsn), err)
 	}
 	return db, d, nil
 }
@@ -274,7 +280,7 @@ func newRoot(cfg Config, stdout io.Writer) *cobra.Command {
 			}
 			orm, err := em.Open(ctx, em.Config{DB: db, Dialect: d, Entities: cfg.Entities, Schemas: cfg.Schemas})
 			if err != nil {
-				return fail(ExitUsage, "%v", err)
+				return fail(ExitUsage, "%w", err)
 			}
 			var dev *sql.DB
 			if needDev {
@@ -294,7 +300,7 @@ func newRoot(cfg Config, stdout io.Writer) *cobra.Command {
 		if errors.As(err, &ee) {
 			return err
 		}
-		return fail(ExitFailed, "%s", strings.ReplaceAll(err.Error(), "\n", " "))
+		return fail(ExitFailed, "%w", err) // Run prints it on one line
 	}
 
 	var up migrate.UpOptions
@@ -395,7 +401,7 @@ func newRoot(cfg Config, stdout io.Writer) *cobra.Command {
 			defer dev.Close()
 			orm, err := em.Open(cmd.Context(), em.Config{DB: dev, Dialect: d, Entities: cfg.Entities, Schemas: cfg.Schemas})
 			if err != nil {
-				return fail(ExitUsage, "%v", err)
+				return fail(ExitUsage, "%w", err)
 			}
 			if initial && name == "" {
 				name = "initial"
@@ -481,7 +487,7 @@ func newRoot(cfg Config, stdout io.Writer) *cobra.Command {
 				if errors.As(err, &ee) {
 					return err
 				}
-				return fail(ExitUnreachable, "%v", err)
+				return fail(ExitUnreachable, "%w", err)
 			}
 			if created {
 				fmt.Fprintln(stdout, "created the database")
@@ -499,7 +505,7 @@ func newRoot(cfg Config, stdout io.Writer) *cobra.Command {
 			}
 			orm, err := em.Open(context.Background(), em.Config{Driver: "sqlite", DSN: "file::memory:", Entities: cfg.Entities, Schemas: cfg.Schemas})
 			if err != nil {
-				return fail(ExitUsage, "%v", err)
+				return fail(ExitUsage, "%w", err)
 			}
 			defer orm.Close()
 			for _, m := range orm.Metas() {
@@ -556,7 +562,13 @@ func createDatabase(ctx context.Context, dsn string) (bool, error) {
 	case qb.Postgres:
 		u, err := url.Parse(source)
 		if err != nil {
-			return false, fail(ExitUsage, "DSN: %v", err)
+			// Not the *url.Error itself: its message and its URL hold the
+			// password. Its cause, with the DSN redacted, says the same.
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				return false, fail(ExitUsage, "DSN %s: %w", redact(dsn), ue.Err)
+			}
+			return false, fail(ExitUsage, "DSN: %w", err)
 		}
 		name = strings.TrimPrefix(u.Path, "/")
 		u.Path = "/postgres"
@@ -566,7 +578,7 @@ func createDatabase(ctx context.Context, dsn string) (bool, error) {
 	case qb.MySQL, qb.MariaDB:
 		cfg, err := mysql.ParseDSN(source)
 		if err != nil {
-			return false, fail(ExitUsage, "DSN: %v", err)
+			return false, fail(ExitUsage, "DSN: %w", err)
 		}
 		name, cfg.DBName = cfg.DBName, ""
 		admin = cfg.FormatDSN()
@@ -595,13 +607,13 @@ func createDatabase(ctx context.Context, dsn string) (bool, error) {
 	defer db.Close()
 	var n int
 	if err := db.QueryRowContext(ctx, exists, name).Scan(&n); err != nil {
-		return false, fail(ExitUnreachable, "cannot reach the server of %s: %v", redact(dsn), err)
+		return false, fail(ExitUnreachable, "cannot reach the server of %s: %w", redact(dsn), err)
 	}
 	if n > 0 {
 		return false, nil
 	}
 	if _, err := db.ExecContext(ctx, create); err != nil {
-		return false, fail(ExitFailed, "create database %s: %v", name, err)
+		return false, fail(ExitFailed, "create database %s: %w", name, err)
 	}
 	return true, nil
 }

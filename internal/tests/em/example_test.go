@@ -54,7 +54,7 @@ func ExampleQB() {
 	}
 
 	novels, err := em.QB[exNovel](e, "n").Join("n.writer", "w").
-		Where(em.F{"w.name": "Ursula", "n.price": em.Gt(10)}).GetResultList(ctx)
+		Where(em.F{"w.name": "Ursula", "n.price": em.Gt(10)}).All(ctx)
 	if err != nil {
 		panic(err)
 	}

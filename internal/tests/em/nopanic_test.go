@@ -428,6 +428,7 @@ func TestNoPanicForCallerMistakes(t *testing.T) {
 		"FilterError.Is":            {calm("zero error", func() { _ = (&em.FilterError{}).Is(nil) })},
 		"MetadataError.Error":       {calm("zero error", func() { _ = (&em.MetadataError{}).Error() })},
 		"MetadataError.Is":          {calm("zero error", func() { _ = (&em.MetadataError{}).Is(nil) })},
+		"MetadataError.Unwrap":      {calm("zero error", func() { _ = (&em.MetadataError{}).Unwrap() })},
 		"NotFoundError.Error":       {calm("zero error", func() { _ = (&em.NotFoundError{}).Error() })},
 		"NotFoundError.Is":          {calm("zero error", func() { _ = (&em.NotFoundError{}).Is(nil) })},
 		"OptimisticLockError.Error": {calm("zero error", func() { _ = (&em.OptimisticLockError{}).Error() })},
@@ -498,8 +499,8 @@ func TestNoPanicForCallerMistakes(t *testing.T) {
 		"ORM.RefreshSchema": {bad("nil context", func() error { return o.RefreshSchema(nilCtx) })},
 		"ORM.SchemaSQL":     {calm("SQL", func() { _, _ = o.SchemaSQL() })},
 		"QB": {
-			bad("nil manager", func() error { _, err := em.QB[author](nil, "a").GetResultList(ctx); return err }),
-			bad("unregistered type", func() error { _, err := em.QB[stranger](e, "s").GetResultList(ctx); return err }),
+			bad("nil manager", func() error { _, err := em.QB[author](nil, "a").All(ctx); return err }),
+			bad("unregistered type", func() error { _, err := em.QB[stranger](e, "s").All(ctx); return err }),
 		},
 		"QueryBuilder.Build": {
 			bad("zero builder", func() error { _, err := zeroQB.Build(); return err }),
@@ -510,37 +511,37 @@ func TestNoPanicForCallerMistakes(t *testing.T) {
 			calm("negative paging", func() { _, _ = em.QB[author](e, "a").Limit(-1).Offset(-1).Build() }),
 			bad("empty alias", func() error { _, err := em.QB[author](e, "").Join("reviews", "").Build(); return err }),
 		},
-		"QueryBuilder.Delete":          {bad("zero builder", func() error { _, err := zeroQB.Delete(ctx); return err })},
-		"QueryBuilder.Distinct":        {calm("zero builder", func() { _ = zeroQB.Distinct() })},
-		"QueryBuilder.Execute":         {bad("zero builder", func() error { _, err := zeroQB.Execute(ctx); return err })},
-		"QueryBuilder.ExecuteInto":     {bad("zero builder", func() error { return zeroQB.ExecuteInto(ctx, nil) }), bad("nil destination", func() error { return em.QB[author](e, "a").ExecuteInto(ctx, nil) }), bad("not a pointer", func() error { return em.QB[author](e, "a").ExecuteInto(ctx, 5) })},
-		"QueryBuilder.GetCount":        {bad("zero builder", func() error { _, err := zeroQB.GetCount(ctx); return err })},
-		"QueryBuilder.GetResultList":   {bad("zero builder", func() error { _, err := zeroQB.GetResultList(ctx); return err })},
-		"QueryBuilder.GetSingleResult": {bad("zero builder", func() error { _, err := zeroQB.GetSingleResult(ctx); return err })},
-		"QueryBuilder.GroupBy":         {calm("zero builder", func() { _ = zeroQB.GroupBy("x") })},
-		"QueryBuilder.Having":          {calm("zero builder", func() { _ = zeroQB.Having(nil) })},
-		"QueryBuilder.Join":            {calm("zero builder", func() { _ = zeroQB.Join("x", "y") })},
-		"QueryBuilder.LeftJoin":        {calm("zero builder", func() { _ = zeroQB.LeftJoin("x", "y", nil) })},
-		"QueryBuilder.Limit":           {calm("zero builder", func() { _ = zeroQB.Limit(-1) })},
-		"QueryBuilder.Offset":          {calm("zero builder", func() { _ = zeroQB.Offset(-1) })},
-		"QueryBuilder.OrderBy":         {calm("zero builder", func() { _ = zeroQB.OrderBy("x") })},
-		"QueryBuilder.Populate":        {calm("zero builder", func() { _ = zeroQB.Populate("x") })},
-		"QueryBuilder.Select":          {calm("zero builder", func() { _ = zeroQB.Select(nil) })},
-		"QueryBuilder.Update":          {bad("zero builder", func() error { _, err := zeroQB.Update(ctx, em.F{"x": 1}); return err }), bad("nil set", func() error { _, err := em.QB[author](e, "a").Update(ctx, nil); return err }), bad("unknown property", func() error { _, err := em.QB[author](e, "a").Update(ctx, em.F{"nope": 1}); return err })},
-		"QueryBuilder.Where":           {calm("zero builder", func() { _ = zeroQB.Where(5) })},
-		"GetReference":                 {bad("nil manager", func() error { _, err := em.GetReference[author](nil, 1); return err }), bad("unregistered type", func() error { _, err := em.GetReference[stranger](e, 1); return err }), bad("nil key", func() error { _, err := em.GetReference[author](e, nil); return err }), bad("key of a wrong type", func() error { _, err := em.GetReference[author](e, "one"); return err })},
-		"RefTo":                        {calm("nil entity", func() { _ = em.RefTo[author](nil) })},
-		"Ref.Get":                      {calm("zero reference", func() { _, _ = zeroRef.Get() })},
-		"Ref.ID":                       {calm("zero reference", func() { _ = zeroRef.ID() })},
-		"Ref.IsLoaded":                 {calm("zero reference", func() { _ = zeroRef.IsLoaded() })},
-		"Ref.IsSet":                    {calm("zero reference", func() { _ = zeroRef.IsSet() })},
-		"Ref.Load":                     {calm("zero reference", func() { r := zeroRef; _, _ = r.Load(ctx, e) }), bad("nil manager", func() error { r, _ := em.GetReference[author](e, ann.ID+100); _, err := r.Load(ctx, nil); return err }), bad("nil reference", func() error { var r *em.Ref[author]; _, err := r.Load(ctx, e); return err })},
-		"NewSchema":                    {calm("not a struct", func() { _ = em.NewSchema[int]("") })},
-		"Schema.ChangeTracking":        {calm("out of range", func() { _ = em.NewSchema[stranger]("s").ChangeTracking(200) })},
-		"Schema.Field":                 {calm("unknown field", func() { _ = em.NewSchema[stranger]("s").Field("nope", em.FieldDef{}) })},
-		"SnakeCase.ColumnName":         {calm("empty", func() { _ = em.SnakeCase{}.ColumnName("") })},
-		"SnakeCase.TableName":          {calm("empty", func() { _ = em.SnakeCase{}.TableName("") })},
-		"SubscriberFunc.HandleEvent":   {bad("nil function", func() error { var f em.SubscriberFunc; return f.HandleEvent(ctx, nil) })},
+		"QueryBuilder.Delete":        {bad("zero builder", func() error { _, err := zeroQB.Delete(ctx); return err })},
+		"QueryBuilder.Distinct":      {calm("zero builder", func() { _ = zeroQB.Distinct() })},
+		"QueryBuilder.Execute":       {bad("zero builder", func() error { _, err := zeroQB.Execute(ctx); return err })},
+		"QueryBuilder.ExecuteInto":   {bad("zero builder", func() error { return zeroQB.ExecuteInto(ctx, nil) }), bad("nil destination", func() error { return em.QB[author](e, "a").ExecuteInto(ctx, nil) }), bad("not a pointer", func() error { return em.QB[author](e, "a").ExecuteInto(ctx, 5) })},
+		"QueryBuilder.Count":         {bad("zero builder", func() error { _, err := zeroQB.Count(ctx); return err })},
+		"QueryBuilder.All":           {bad("zero builder", func() error { _, err := zeroQB.All(ctx); return err })},
+		"QueryBuilder.One":           {bad("zero builder", func() error { _, err := zeroQB.One(ctx); return err })},
+		"QueryBuilder.GroupBy":       {calm("zero builder", func() { _ = zeroQB.GroupBy("x") })},
+		"QueryBuilder.Having":        {calm("zero builder", func() { _ = zeroQB.Having(nil) })},
+		"QueryBuilder.Join":          {calm("zero builder", func() { _ = zeroQB.Join("x", "y") })},
+		"QueryBuilder.LeftJoin":      {calm("zero builder", func() { _ = zeroQB.LeftJoin("x", "y", nil) })},
+		"QueryBuilder.Limit":         {calm("zero builder", func() { _ = zeroQB.Limit(-1) })},
+		"QueryBuilder.Offset":        {calm("zero builder", func() { _ = zeroQB.Offset(-1) })},
+		"QueryBuilder.OrderBy":       {calm("zero builder", func() { _ = zeroQB.OrderBy("x") })},
+		"QueryBuilder.Populate":      {calm("zero builder", func() { _ = zeroQB.Populate("x") })},
+		"QueryBuilder.Select":        {calm("zero builder", func() { _ = zeroQB.Select(nil) })},
+		"QueryBuilder.Update":        {bad("zero builder", func() error { _, err := zeroQB.Update(ctx, em.F{"x": 1}); return err }), bad("nil set", func() error { _, err := em.QB[author](e, "a").Update(ctx, nil); return err }), bad("unknown property", func() error { _, err := em.QB[author](e, "a").Update(ctx, em.F{"nope": 1}); return err })},
+		"QueryBuilder.Where":         {calm("zero builder", func() { _ = zeroQB.Where(5) })},
+		"GetReference":               {bad("nil manager", func() error { _, err := em.GetReference[author](nil, 1); return err }), bad("unregistered type", func() error { _, err := em.GetReference[stranger](e, 1); return err }), bad("nil key", func() error { _, err := em.GetReference[author](e, nil); return err }), bad("key of a wrong type", func() error { _, err := em.GetReference[author](e, "one"); return err })},
+		"RefTo":                      {calm("nil entity", func() { _ = em.RefTo[author](nil) })},
+		"Ref.Get":                    {calm("zero reference", func() { _, _ = zeroRef.Get() })},
+		"Ref.ID":                     {calm("zero reference", func() { _ = zeroRef.ID() })},
+		"Ref.IsLoaded":               {calm("zero reference", func() { _ = zeroRef.IsLoaded() })},
+		"Ref.IsSet":                  {calm("zero reference", func() { _ = zeroRef.IsSet() })},
+		"Ref.Load":                   {calm("zero reference", func() { r := zeroRef; _, _ = r.Load(ctx, e) }), bad("nil manager", func() error { r, _ := em.GetReference[author](e, ann.ID+100); _, err := r.Load(ctx, nil); return err }), bad("nil reference", func() error { var r *em.Ref[author]; _, err := r.Load(ctx, e); return err })},
+		"NewSchema":                  {calm("not a struct", func() { _ = em.NewSchema[int]("") })},
+		"Schema.ChangeTracking":      {calm("out of range", func() { _ = em.NewSchema[stranger]("s").ChangeTracking(200) })},
+		"Schema.Field":               {calm("unknown field", func() { _ = em.NewSchema[stranger]("s").Field("nope", em.FieldDef{}) })},
+		"SnakeCase.ColumnName":       {calm("empty", func() { _ = em.SnakeCase{}.ColumnName("") })},
+		"SnakeCase.TableName":        {calm("empty", func() { _ = em.SnakeCase{}.TableName("") })},
+		"SubscriberFunc.HandleEvent": {bad("nil function", func() error { var f em.SubscriberFunc; return f.HandleEvent(ctx, nil) })},
 	}
 	for _, f := range badFilters {
 		f := f
@@ -549,7 +550,7 @@ func TestNoPanicForCallerMistakes(t *testing.T) {
 		table["Find"] = append(table["Find"], bad(desc, func() error { _, err := em.Find[author](ctx, e, f); return err }))
 		table["FindOne"] = append(table["FindOne"], bad(desc, func() error { _, err := em.FindOne[author](ctx, e, f); return err }))
 		table["NativeDelete"] = append(table["NativeDelete"], bad(desc, func() error { _, err := em.NativeDelete[author](ctx, e, f); return err }))
-		table["QueryBuilder.Where"] = append(table["QueryBuilder.Where"], bad(desc, func() error { _, err := em.QB[author](e, "a").Where(f).GetResultList(ctx); return err }))
+		table["QueryBuilder.Where"] = append(table["QueryBuilder.Where"], bad(desc, func() error { _, err := em.QB[author](e, "a").Where(f).All(ctx); return err }))
 	}
 	for _, fo := range findOpts {
 		fo := fo
@@ -558,6 +559,22 @@ func TestNoPanicForCallerMistakes(t *testing.T) {
 		table["FindOne"] = append(table["FindOne"], bad(desc, func() error { _, err := em.FindOne[author](ctx, e, ann.ID, fo); return err }))
 	}
 	table["FindAll"] = append(table["FindAll"], calm("negative paging", func() { _, _ = em.FindAll[author](ctx, e, em.FindOptions{Limit: -1, Offset: -1}) }))
+	two, repo := []em.FindOptions{{Limit: 1}, {Offset: 1}}, em.Repo[author](e)
+	for name, call := range map[string]func() error{
+		"Find":                           func() error { _, err := em.Find[author](ctx, e, nil, two...); return err },
+		"FindAll":                        func() error { _, err := em.FindAll[author](ctx, e, two...); return err },
+		"FindOne":                        func() error { _, err := em.FindOne[author](ctx, e, ann.ID, two...); return err },
+		"FindOneOrFail":                  func() error { _, err := em.FindOneOrFail[author](ctx, e, ann.ID, two...); return err },
+		"FindAndCount":                   func() error { _, _, err := em.FindAndCount[author](ctx, e, nil, two...); return err },
+		"EntityRepository.Find":          func() error { _, err := repo.Find(ctx, nil, two...); return err },
+		"EntityRepository.FindAll":       func() error { _, err := repo.FindAll(ctx, two...); return err },
+		"EntityRepository.FindOne":       func() error { _, err := repo.FindOne(ctx, ann.ID, two...); return err },
+		"EntityRepository.FindOneOrFail": func() error { _, err := repo.FindOneOrFail(ctx, ann.ID, two...); return err },
+		"EntityRepository.FindAndCount":  func() error { _, _, err := repo.FindAndCount(ctx, nil, two...); return err },
+		"Collection.Matching":            func() error { _, err := ann.Reviews.Matching(ctx, e, nil, two...); return err },
+	} {
+		table[name] = append(table[name], bad("two FindOptions", call))
+	}
 
 	api := exportedAPI(t)
 	for _, name := range api {

@@ -115,7 +115,7 @@ func deadlockVictim(t *testing.T, tg dbtest.Target, mode string) {
 	check("Count", err)
 	check("Flush", victim.e.Flush(ctx))
 	check("Transactional", victim.e.Transactional(ctx, func(*em.EntityManager) error { return nil }))
-	_, err = em.QB[Acct](victim.e, "a").GetResultList(ctx)
+	_, err = em.QB[Acct](victim.e, "a").All(ctx)
 	check("QB", err)
 	if mode == "rollback" {
 		must(t, victim.e.Rollback(ctx))

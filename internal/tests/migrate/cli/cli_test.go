@@ -82,11 +82,13 @@ func TestErrorsAndExitCodes(t *testing.T) {
 		{[]string{"migration:up"}, []string{"MIKRO_DSN=postgres://postgres@127.0.0.1:1/none?connect_timeout=2"}, cli.ExitUnreachable, "cannot reach the database"},
 		{[]string{"schema:check", "--dsn", "sqlite://" + filepath.Join(dir, "x.db")}, nil, cli.ExitUsage, "needs your entities"},
 		{[]string{"migration:list", "--config", filepath.Join(dir, "missing.json")}, nil, cli.ExitUsage, "config file"},
+		// A DSN that does not parse is reported with its password hidden.
+		{[]string{"database:create", "--dsn", "postgres://u:secret@127.0.0.1:badport/x"}, nil, cli.ExitUsage, "DSN postgres://u:***@127.0.0.1:badport/x: invalid port"},
 	} {
 		out, stderr, code := mikro(t, dir, c.env, c.args...)
 		lines := strings.Split(strings.TrimSpace(stderr), "\n")
-		if code != c.code || len(lines) != 1 || !strings.Contains(stderr, c.want) {
-			t.Errorf("%v: exit %d, stderr %q, stdout %q; want exit %d and one line with %q", c.args, code, stderr, out, c.code, c.want)
+		if code != c.code || len(lines) != 1 || !strings.Contains(stderr, c.want) || strings.Contains(stderr+out, "secret") {
+			t.Errorf("%v: exit %d, stderr %q, stdout %q; want exit %d and one line with %q (and no password)", c.args, code, stderr, out, c.code, c.want)
 		}
 	}
 }
