@@ -51,7 +51,7 @@ dirs=()
 for dir in "${release_modules[@]}"; do dirs+=("$root/$dir"); done
 "$work/modproxy" -version "$version" -out "$work/proxy" "${dirs[@]}"
 
-export GOWORK=off GOFLAGS="-mod=mod -buildvcs=false"
+export GOWORK=off GOFLAGS="-mod=mod -buildvcs=false -trimpath"
 export GOPROXY="file://$work/proxy,file://$(go env GOMODCACHE)/cache/download,$(go env GOPROXY)"
 export GONOSUMDB=github.com/mikrogo/mikro GONOSUMCHECK=1 GOSUMDB=off
 export GOMODCACHE="$work/modcache" GOTOOLCHAIN=local
@@ -60,6 +60,9 @@ export GOMODCACHE="$work/modcache" GOTOOLCHAIN=local
 # of the working tree; any other module from the downloads of the usual
 # module cache (itself a file proxy) when it is there, else from GOPROXY.
 export GOFLAGS="$GOFLAGS -modcacherw"
+# -trimpath: without it the build cache keys every package by the folder
+# of its source, which the fresh module cache changes on every run, so
+# nothing (modernc SQLite above all) would ever be reused.
 
 # 3. Scratch consumers, each importing what its name says.
 # toolchain GOVERSION prints the go command of that release, downloaded
@@ -84,7 +87,7 @@ goline() {
 consumer() { # name, then the modules to go get (GO names the go command)
   local name=$1; shift
   local dir="$work/consumers/$name"
-  local go=${GO:-go}
+  local go=${GO:-go} began=$SECONDS
   mkdir -p "$dir"
   cp "scripts/release-check/$name/main.go" "$dir/"
   (
@@ -100,7 +103,7 @@ consumer() { # name, then the modules to go get (GO names the go command)
     go build ./... || fail "$name: go build failed"
     go vet ./... || fail "$name: go vet failed"
   )
-  echo "release-check: $name: go.sum holds $(awk '{print $1}' "$dir/go.sum" | sort -u | wc -l) modules"
+  echo "release-check: $name: go.sum holds $(awk '{print $1}' "$dir/go.sum" | sort -u | wc -l) modules ($((SECONDS - began)) s)"
 }
 nodriver() { # name, then module paths its go.sum must not hold
   local name=$1; shift
@@ -135,8 +138,12 @@ nodriver mongo github.com/jackc/pgx/v5 github.com/go-sql-driver/mysql modernc.or
 
 # 4. The command line and the quickstart, installed as a user would.
 mkdir -p "$work/bin"
+began=$SECONDS
 (cd "$work" && GOBIN="$work/bin" go install "github.com/mikrogo/mikro/migrate/cmd/mikro@$version") || fail "go install of the mikro command failed"
 "$work/bin/mikro" --help >/dev/null || fail "the installed mikro command does not run"
+echo "release-check: go install of the mikro command ($((SECONDS - began)) s)"
+began=$SECONDS
 (cd "$work" && GOBIN="$work/bin" go install "github.com/mikrogo/mikro/examples/quickstart@$version") || fail "go install of the quickstart failed"
+echo "release-check: go install of the quickstart ($((SECONDS - began)) s)"
 
 echo "release-check: passed in $(( $(date +%s) - start )) s"
