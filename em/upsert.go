@@ -132,7 +132,7 @@ func UpsertMany[T any](ctx context.Context, e *EntityManager, entities []*T, onC
 		for i, v := range chunk {
 			and := make([]qb.Expr, len(target))
 			for j, f := range target {
-				and[j] = qb.Eq(f.Column, f.value(unsafe.Pointer(v)).Interface())
+				and[j] = qb.Eq(f.Column, targetValue(f, unsafe.Pointer(v)))
 			}
 			conds[i] = qb.And(and...)
 		}
@@ -222,10 +222,21 @@ func (e *EntityManager) scanDetached(rows interface {
 	return translateError(rows.Err(), m.Name)
 }
 
+// targetValue is the value of an onConflict field of the entity at p, as a
+// filter takes it: the referenced key for a reference.
+func targetValue(f *FieldMeta, p unsafe.Pointer) any {
+	if f.isRef {
+		return refBind(f, f.ptr(p))
+	}
+	return f.value(p).Interface()
+}
+
+// targetKey identifies the entity at p by its onConflict fields, to match
+// entities with the rows read back.
 func targetKey(target []*FieldMeta, p unsafe.Pointer) string {
 	s := ""
 	for _, f := range target {
-		s += fmt.Sprint(f.value(p).Interface()) + "\x00"
+		s += fmt.Sprint(targetValue(f, p)) + "\x00"
 	}
 	return s
 }
