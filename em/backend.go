@@ -18,9 +18,11 @@ import (
 // collections and select-in populate. A backend reads and writes whole
 // entities of one type at a time, by the metadata it is given.
 //
-// Calls that are SQL by nature (QB, the Native* functions, Upsert, the
-// schema generator, pessimistic locks) return an error matching
-// ErrUnsupported on a backend.
+// Calls that are SQL by nature (QB, the schema generator, pessimistic
+// locks, the joined populate strategy) return an error matching
+// ErrUnsupported on a backend; the native operations and upserts
+// (NativeInsert, NativeUpdate, NativeDelete, Upsert, UpsertMany) do too,
+// unless the backend is a NativeBackend.
 type Backend interface {
 	// Name names the backend in errors ("mongodb").
 	Name() string
@@ -82,6 +84,68 @@ type BackendTx interface {
 	Commit(ctx context.Context) error
 	// Rollback aborts the transaction.
 	Rollback(ctx context.Context) error
+}
+
+// NativeBackend is a Backend that also runs the writes that bypass the unit
+// of work: NativeInsert, NativeUpdate, NativeDelete, Upsert and UpsertMany
+// (the MongoDB module's backend is one). On a Backend that is not one,
+// those calls return an error matching ErrUnsupported.
+//
+// The entity manager does everything that is not storage before it calls
+// one of these methods: it resolves property names to fields, converts
+// each value to its field's type, refuses NULL (a missing value) in a
+// field that is not nullable, since a backend has no schema to do it,
+// resolves filters as for Find (relation paths become key lists), and for
+// upserts generates UUID keys, backend keys (NewKey), onCreate values and
+// first versions, reads the stored entities back through Find and updates
+// the identity map. A value is given as FieldMeta.Value returns it (the
+// referenced key for a reference), nil for NULL. Calls inside a
+// transaction get the context of BackendTx.Bind.
+type NativeBackend interface {
+	Backend
+	// Insert stores one new entity of m holding only the given fields
+	// (values[i] for fields[i]) and returns its primary key, as
+	// FieldMeta.Value returns it. When fields lack the primary key, which
+	// the entity manager allows only for an auto-generated integer key
+	// (FieldMeta.AutoIncr), the backend generates it. It returns a
+	// *DBError for a storage error (ErrUniqueViolation for a duplicate).
+	Insert(ctx context.Context, m *EntityMeta, fields []*FieldMeta, values []any) (key any, err error)
+	// UpdateWhere stores values[i] in fields[i] of every stored entity of m
+	// that matches filter (as BackendQuery.Filter; nil matches all) and
+	// returns how many matched. It returns a *DBError for a storage error,
+	// and an error matching ErrUnsupported for a field the store cannot
+	// change (naming the entity and the field).
+	UpdateWhere(ctx context.Context, m *EntityMeta, filter F, fields []*FieldMeta, values []any) (int64, error)
+	// DeleteWhere deletes every stored entity of m that matches filter
+	// and returns how many it deleted, or a *DBError for a storage error.
+	DeleteWhere(ctx context.Context, m *EntityMeta, filter F) (int64, error)
+	// Upsert stores each entity of u: where a stored entity has the values
+	// of u.Target, it overwrites its u.Update fields; elsewhere it stores a
+	// new entity with the u.Insert fields, and a generated key when the
+	// key is auto-generated and not among them. Each entity is one atomic
+	// write; entities written before a failure stay written. It returns a
+	// *DBError for a storage error, and an error saying what to do when
+	// the store cannot find entities by u.Target uniquely (no unique index
+	// on exactly those fields).
+	Upsert(ctx context.Context, u *BackendUpsert) error
+}
+
+// BackendUpsert is an upsert of entities of one type for a NativeBackend.
+type BackendUpsert struct {
+	Meta *EntityMeta
+	// Entities are pointers to the entities, holding the values to store.
+	Entities []any
+	// Target are the fields by which an entity's stored twin is found: the
+	// primary key alone, or the fields of a unique key. None is nil in any
+	// of the entities.
+	Target []*FieldMeta
+	// Insert are the fields of a new entity: every field but an
+	// auto-generated key that is not in Target.
+	Insert []*FieldMeta
+	// Update are the fields overwritten in a stored entity: those of
+	// Insert that are neither in Target, nor the primary key, nor set at
+	// creation only (onCreate). It may be empty.
+	Update []*FieldMeta
 }
 
 // BackendQuery is a find for a Backend. Filter uses property names and

@@ -30,6 +30,21 @@
 // ChangeTrackingExplicit, and Flush then compares only the entities passed
 // to Persist since the last flush.
 //
+// # Writes outside the unit of work
+//
+// NativeInsert, NativeUpdate and NativeDelete write rows directly, by
+// property names and the filters of Find, and return the new key or the
+// number of rows affected; nothing is managed and no hook runs. Upsert and
+// UpsertMany insert an entity or update the row with the same onConflict
+// values (a unique key, or the primary key) and make the entity the
+// managed instance of its row, with the row's values and generated key; an
+// instance of that row already managed gets the values and is returned.
+// They work alike on every store, MongoDB included (insertOne,
+// updateMany, deleteMany, and updates with upsert: true whose filter is
+// the onConflict values, which need a unique index there; see the mongo
+// package). A Backend other than MongoDB's runs them if it implements
+// NativeBackend, and returns ErrUnsupported otherwise.
+//
 // # Failures and rollbacks: the contract
 //
 // These hold on PostgreSQL, MySQL/MariaDB and SQLite, and on MongoDB where

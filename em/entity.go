@@ -185,19 +185,35 @@ func columnsOf(m *EntityMeta, data map[string]any) ([]string, []any, error) {
 
 // NativeInsert inserts one row of T from data (property names to values)
 // directly, bypassing the unit of work: no entity is made or managed and no
-// hook runs. It returns the generated primary key where the database reports
-// one (nil otherwise).
+// hook runs. It returns the row's primary key, in the key field's type, as
+// the database reports it (the generated one for an auto-increment key; on
+// MySQL, which has no RETURNING, the one in data for a key that is not
+// generated, nil if data has none).
+//
+// On MongoDB the document holds the given fields only (and a generated
+// key: from the sequence collection for an integer key, a new ObjectID for
+// an ObjectID key); values are converted to the fields' types, and a field
+// that is not nullable must be given a value, as a NOT NULL column must
+// (an error matching ErrNotNullViolation otherwise).
+//
+// It returns a *FilterError for an unknown property, a *DBError for what
+// the database refused, and an error matching ErrUnsupported on a Backend
+// that is not a NativeBackend.
 func NativeInsert[T any](ctx context.Context, e *EntityManager, data map[string]any) (any, error) {
 	e, err := e.usable(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if e.orm.backend != nil {
-		return nil, e.orm.unsupported("NativeInsert")
+	nb, err := e.orm.nativeBackend("NativeInsert")
+	if err != nil {
+		return nil, err
 	}
 	m, err := e.orm.metaFor(reflect.TypeFor[T]())
 	if err != nil {
 		return nil, err
+	}
+	if nb != nil {
+		return e.nativeInsertBackend(ctx, nb, m, data)
 	}
 	cols, vals, err := columnsOf(m, data)
 	if err != nil {
@@ -245,15 +261,31 @@ func NativeInsert[T any](ctx context.Context, e *EntityManager, data map[string]
 }
 
 // NativeUpdate sets data (property names to values) on every row of T
-// matching filter, bypassing the unit of work (managed entities are not
-// changed, no hook runs), and returns the number of rows affected.
+// matching filter (an em.F or a primary key value, as for Find), bypassing
+// the unit of work (managed entities are not changed, no hook runs, no
+// version or onUpdate field is set unless data sets it), and returns the
+// number of rows affected: on PostgreSQL, SQLite and MongoDB the rows the
+// filter matched, on MySQL and MariaDB those whose values changed.
+//
+// On MongoDB it is one updateMany ($set, and $unset for NULL), with the
+// values converted to the fields' types; NULL in a field that is not
+// nullable is refused as ErrNotNullViolation, and the primary key (_id)
+// cannot be changed (an error matching ErrUnsupported).
+//
+// It returns a *FilterError for an unknown property or a bad filter, a
+// *DBError for what the database refused, and an error matching
+// ErrUnsupported on a Backend that is not a NativeBackend.
 func NativeUpdate[T any](ctx context.Context, e *EntityManager, filter any, data map[string]any) (int64, error) {
-	e, m, where, err := scope[T](ctx, e, filter)
+	e, m, nb, err := nativeScope[T](ctx, e, "NativeUpdate")
 	if err != nil {
 		return 0, err
 	}
-	if e.orm.backend != nil {
-		return 0, e.orm.unsupported("NativeUpdate and NativeDelete")
+	if nb != nil {
+		return e.nativeUpdateBackend(ctx, nb, m, filter, data)
+	}
+	where, err := compileFilter(e.orm.dialect, m, filter)
+	if err != nil {
+		return 0, err
 	}
 	cols, vals, err := columnsOf(m, data)
 	if err != nil {
@@ -269,22 +301,49 @@ func NativeUpdate[T any](ctx context.Context, e *EntityManager, filter any, data
 	return e.execNative(ctx, m, q)
 }
 
-// NativeDelete deletes every row of T matching filter, bypassing the unit of
-// work (managed entities stay managed, no hook runs), and returns the number
-// of rows deleted.
+// NativeDelete deletes every row of T matching filter (an em.F or a
+// primary key value, as for Find; nil deletes every row), bypassing the
+// unit of work (managed entities stay managed, no hook runs), and returns
+// the number of rows deleted; on MongoDB it is one deleteMany. It returns
+// a *FilterError for a bad filter, a *DBError for what the database
+// refused, and an error matching ErrUnsupported on a Backend that is not a
+// NativeBackend.
 func NativeDelete[T any](ctx context.Context, e *EntityManager, filter any) (int64, error) {
-	e, m, where, err := scope[T](ctx, e, filter)
+	e, m, nb, err := nativeScope[T](ctx, e, "NativeDelete")
 	if err != nil {
 		return 0, err
 	}
-	if e.orm.backend != nil {
-		return 0, e.orm.unsupported("NativeUpdate and NativeDelete")
+	if nb != nil {
+		return e.nativeDeleteBackend(ctx, nb, m, filter)
+	}
+	where, err := compileFilter(e.orm.dialect, m, filter)
+	if err != nil {
+		return 0, err
 	}
 	q := e.orm.dialect.DeleteFrom(m.Table)
 	if where != nil {
 		q = q.Where(where)
 	}
 	return e.execNative(ctx, m, q)
+}
+
+// nativeScope resolves the manager, T's metadata and the NativeBackend of
+// a native operation (nil on SQL): the common start of NativeUpdate and
+// NativeDelete.
+func nativeScope[T any](ctx context.Context, e *EntityManager, what string) (*EntityManager, *EntityMeta, NativeBackend, error) {
+	e, err := e.usable(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	nb, err := e.orm.nativeBackend(what)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m, err := e.orm.metaFor(reflect.TypeFor[T]())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return e, m, nb, nil
 }
 
 func (e *EntityManager) execNative(ctx context.Context, m *EntityMeta, q interface {

@@ -16,6 +16,23 @@ import (
 // instance of that row was already managed, the values are copied into it and
 // that instance is returned. No lifecycle hook runs (as with the native
 // operations).
+//
+// A new row gets every field, with a UUID or backend key generated and
+// onCreate values and a first version (1) set where they are zero; a row
+// found by the onConflict properties gets every field but those, the
+// primary key and the onCreate fields. A version field is written as the
+// entity holds it: an upsert is not an optimistic lock.
+//
+// On MongoDB the onConflict properties are the filter of an update with
+// upsert: true (the other fields of a new document in $setOnInsert), and
+// they need a unique index on exactly those fields (mongo.EnsureIndexes
+// creates the mapping's); without one the error says so and nothing is
+// written.
+//
+// It returns a *FilterError for an unknown onConflict property, a
+// *ValidationError for an entity whose onConflict property is NULL (it
+// would never conflict), a *DBError for what the database refused, and an
+// error matching ErrUnsupported on a Backend that is not a NativeBackend.
 func Upsert[T any](ctx context.Context, e *EntityManager, entity *T, onConflict ...string) (*T, error) {
 	out, err := UpsertMany(ctx, e, []*T{entity}, onConflict...)
 	if err != nil {
@@ -25,15 +42,18 @@ func Upsert[T any](ctx context.Context, e *EntityManager, entity *T, onConflict 
 }
 
 // UpsertMany is Upsert for many entities of one type, in multi-row
-// statements (chunked to the parameter limit). It returns the managed
-// instances in the order given.
+// statements (chunked to the parameter limit; on MongoDB one ordered bulk
+// write per thousand entities), each followed by one query reading the rows
+// back. It returns the managed instances in the order given, or the errors
+// of Upsert; entities of chunks written before a failure stay written.
 func UpsertMany[T any](ctx context.Context, e *EntityManager, entities []*T, onConflict ...string) ([]*T, error) {
 	e, err := e.usable(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if e.orm.backend != nil {
-		return nil, e.orm.unsupported("Upsert")
+	nb, err := e.orm.nativeBackend("Upsert")
+	if err != nil {
+		return nil, err
 	}
 	m, err := e.orm.metaFor(reflect.TypeFor[T]())
 	if err != nil {
@@ -61,13 +81,19 @@ func UpsertMany[T any](ctx context.Context, e *EntityManager, entities []*T, onC
 		}
 		fields = append(fields, f)
 	}
-	for _, v := range entities {
+	for i, v := range entities {
 		if v == nil {
-			return nil, fmt.Errorf("em: UpsertMany[%s]: nil entity", m.Name)
+			return nil, fmt.Errorf("em: UpsertMany[%s]: nil entity at %d", m.Name, i)
 		}
 		p := unsafe.Pointer(v)
 		if m.PK.UUID && m.PK.isZero(m.PK.ptr(p)) {
 			*(*string)(m.PK.ptr(p)) = newUUID()
+		} else if nb != nil && m.PK.isZero(m.PK.ptr(p)) {
+			if k, ok := nb.NewKey(m); ok {
+				if err := m.PK.Set(v, k); err != nil {
+					return nil, fmt.Errorf("em: UpsertMany[%s]: key from %s: %w", m.Name, nb.Name(), err)
+				}
+			}
 		}
 		for _, f := range m.Fields {
 			if f.Def.OnCreate != "" && f.isZero(f.ptr(p)) {
@@ -77,16 +103,40 @@ func UpsertMany[T any](ctx context.Context, e *EntityManager, entities []*T, onC
 				_ = assignValue(f.value(p), 1)
 			}
 		}
+		for _, f := range target {
+			if isNull(targetValue(f, p)) {
+				return nil, errNoKeyToUpsert(m, f, i, v)
+			}
+		}
+	}
+	var updateFields []*FieldMeta
+	for _, f := range fields {
+		if !containsField(target, f) && f != m.PK && f.Def.OnCreate == "" {
+			updateFields = append(updateFields, f)
+		}
+	}
+	if nb != nil {
+		ptrs := make([]unsafe.Pointer, len(entities))
+		for i, v := range entities {
+			ptrs[i] = unsafe.Pointer(v)
+		}
+		ens, err := e.upsertBackend(ctx, nb, m, ptrs, target, fields, updateFields)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]*T, len(ens))
+		for i, en := range ens {
+			out[i] = en.object().(*T)
+		}
+		return out, nil
 	}
 	cols := make([]string, len(fields))
 	for i, f := range fields {
 		cols[i] = f.Column
 	}
-	var update []string
-	for _, f := range fields {
-		if !containsField(target, f) && f != m.PK && f.Def.OnCreate == "" {
-			update = append(update, f.Column)
-		}
+	update := make([]string, len(updateFields))
+	for i, f := range updateFields {
+		update[i] = f.Column
 	}
 	targetCols := make([]string, len(target))
 	for i, f := range target {
@@ -132,7 +182,7 @@ func UpsertMany[T any](ctx context.Context, e *EntityManager, entities []*T, onC
 		for i, v := range chunk {
 			and := make([]qb.Expr, len(target))
 			for j, f := range target {
-				and[j] = qb.Eq(f.Column, f.value(unsafe.Pointer(v)).Interface())
+				and[j] = qb.Eq(f.Column, targetValue(f, unsafe.Pointer(v)))
 			}
 			conds[i] = qb.And(and...)
 		}
@@ -222,10 +272,21 @@ func (e *EntityManager) scanDetached(rows interface {
 	return translateError(rows.Err(), m.Name)
 }
 
+// targetValue is the value of an onConflict field of the entity at p, as a
+// filter takes it: the referenced key for a reference.
+func targetValue(f *FieldMeta, p unsafe.Pointer) any {
+	if f.isRef {
+		return refBind(f, f.ptr(p))
+	}
+	return f.value(p).Interface()
+}
+
+// targetKey identifies the entity at p by its onConflict fields, to match
+// entities with the rows read back.
 func targetKey(target []*FieldMeta, p unsafe.Pointer) string {
 	s := ""
 	for _, f := range target {
-		s += fmt.Sprint(f.value(p).Interface()) + "\x00"
+		s += fmt.Sprint(targetValue(f, p)) + "\x00"
 	}
 	return s
 }

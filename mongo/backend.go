@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mikrogo/mikro/em"
@@ -20,6 +21,10 @@ import (
 type backend struct {
 	db *mongo.Database
 	tx txSupport
+	// unique holds the upsert targets (collection and sorted field names)
+	// found to have a unique index (see checkUnique).
+	uniqueMu sync.Mutex
+	unique   map[string]bool
 }
 
 func (b *backend) Name() string { return "mongodb" }
@@ -301,24 +306,10 @@ func (b *backend) assignKeys(ctx context.Context, m *em.EntityMeta, ops []em.Wri
 	if len(need) == 0 {
 		return nil
 	}
-	var seq struct {
-		Last int64 `bson:"last"`
-	}
-	reserve := func() error {
-		return b.db.Collection(sequences).FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: m.Table}},
-			bson.D{{Key: "$inc", Value: bson.D{{Key: "last", Value: int64(len(need))}}}},
-			options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Decode(&seq)
-	}
-	err := reserve()
-	if err != nil && mongo.IsDuplicateKeyError(err) {
-		// Two first reservations raced to create the sequence: the loser's
-		// upsert collided with the winner's; the document exists now.
-		err = reserve()
-	}
+	next, err := b.reserveKeys(ctx, m, len(need))
 	if err != nil {
-		return translate(err, m)
+		return err
 	}
-	next := seq.Last - int64(len(need)) + 1
 	for i, ent := range need {
 		if err := m.PK.Set(ent, next+int64(i)); err != nil {
 			return fmt.Errorf("mongo: %s: key %d: %w", m.Name, next+int64(i), err)

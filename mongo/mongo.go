@@ -65,10 +65,39 @@
 //
 // A duplicate key is an *em.DBError matching em.ErrUniqueViolation.
 //
+// # Native operations and upserts
+//
+// em.NativeInsert is one insertOne of the fields given (values converted
+// to the fields' types, NULLs left out), with a generated key as Flush
+// makes one (an ObjectID, or the next integer of mikro_sequences); it
+// returns the key. em.NativeUpdate is one updateMany ($set, $unset for
+// NULL) and returns the number of documents matched; em.NativeDelete is
+// one deleteMany and returns the number deleted. Their filters are those
+// of em.Find. MongoDB has no schema, so the entity manager refuses NULL,
+// or no value at all in NativeInsert, for a field that is not nullable,
+// with an *em.DBError matching em.ErrNotNullViolation as a NOT NULL column
+// would; a field left to a SQL default (orm:"default=…") and a change of
+// the primary key (_id is immutable) are errors matching
+// em.ErrUnsupported that name the entity and the field.
+//
+// em.Upsert and em.UpsertMany write one ordered bulk write of updates with
+// upsert: true per thousand entities, then read the documents back by
+// their onConflict values. The filter of each is the entity's onConflict
+// values; $set and $unset store the fields an update overwrites (all but
+// the onConflict ones, the key and the onCreate ones), $setOnInsert the
+// others of a new document (with a key reserved from mikro_sequences for
+// an integer key; a key reserved for an entity that was found is not used
+// again). The onConflict fields other than the key need a unique index of
+// exactly those fields in the collection, so that one document is found
+// and concurrent upserts cannot store two: declare it in the mapping
+// (orm:"unique") and create it with EnsureIndexes; without one, Upsert
+// writes nothing and returns an *em.FilterError that says so. The upserted
+// entities are then managed as on SQL.
+//
 // # Not supported (yet)
 //
 // The joined populate strategy, pessimistic locks, savepoints (see
-// above), and the SQL-only calls (QB, Native*, Upsert, the SQL schema
+// above), and the calls that are SQL by nature (QB, the SQL schema
 // generator) return errors matching em.ErrUnsupported. Per-owner populate
 // limits read every item of the owners and keep the first ones.
 package mongo

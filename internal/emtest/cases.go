@@ -321,18 +321,13 @@ var behaviourCases = []behaviourCase{
 		if byMap.Author.ID() != ann.ID || fmt.Sprint(byMap.Book.ID()) != fmt.Sprint(book.ID) {
 			t.Fatalf("Create/Assign of references: %v %v", byMap.Author.ID(), byMap.Book.ID())
 		}
-		if v.sql {
-			if _, err := em.NativeInsert[Review](v.ctx, e, map[string]any{"text": "native", "author": em.RefTo(ann)}); err != nil {
-				t.Fatal(err)
-			}
-			if n, err := em.NativeDelete[Review](v.ctx, e, em.F{"text": em.In([]string{"native", "via map"})}); err != nil || n != 2 {
-				t.Fatalf("native delete: %d %v", n, err)
-			}
-			e.Detach(byMap)
-		} else {
-			must(t, e.Remove(byMap))
-			must(t, e.Flush(v.ctx))
+		if _, err := em.NativeInsert[Review](v.ctx, e, map[string]any{"text": "native", "author": em.RefTo(ann)}); err != nil {
+			t.Fatal(err)
 		}
+		if n, err := em.NativeDelete[Review](v.ctx, e, em.F{"text": em.In([]string{"native", "via map"})}); err != nil || n != 2 {
+			t.Fatalf("native delete: %d %v", n, err)
+		}
+		e.Detach(byMap)
 		// Without populate: the key is there, the entity is not.
 		g := v.orm.Fork()
 		r, err := em.FindOneOrFail[Review](v.ctx, g, r1.ID)
@@ -1191,44 +1186,6 @@ var behaviourCases = []behaviourCase{
 		must(t, e.Flush(v.ctx))
 		if v.log.Count("UPDATE") != 1 {
 			t.Fatalf("the merged change was not written: %v", v.log.All())
-		}
-	}},
-	{name: "native_and_upsert", sqlOnly: "Native* and Upsert are SQL statements", run: func(t *testing.T, v env) {
-		e := v.orm.Fork()
-		id, err := em.NativeInsert[Author](v.ctx, e, map[string]any{"name": "Nat", "rating": 2, "version": 1})
-		must(t, err)
-		if fmt.Sprint(id) == "0" || id == nil {
-			t.Fatalf("native insert key %v", id)
-		}
-		n, err := em.NativeUpdate[Author](v.ctx, e, em.F{"name": "Nat"}, map[string]any{"rating": 3})
-		must(t, err)
-		if n != 1 {
-			t.Fatalf("native update affected %d", n)
-		}
-		up, err := em.Upsert(v.ctx, e, &Author{Name: "Nat", Rating: 9}, "name")
-		must(t, err)
-		if fmt.Sprint(up.ID) != fmt.Sprint(id) || up.Rating != 9 {
-			t.Fatalf("upsert of an existing row gave %+v (key %v)", up, id)
-		}
-		again, err := em.FindOneOrFail[Author](v.ctx, e, up.ID)
-		must(t, err)
-		if again != up {
-			t.Fatal("an upserted entity is not the managed instance")
-		}
-		many, err := em.UpsertMany(v.ctx, e, []*Author{{Name: "Nat", Rating: 1}, {Name: "New", Rating: 2}}, "name")
-		must(t, err)
-		if many[0] != up || up.Rating != 1 || many[1].ID == 0 {
-			t.Fatalf("upsert many: %+v %+v", many[0], many[1])
-		}
-		d, err := em.NativeDelete[Author](v.ctx, e, em.F{"name": em.In([]string{"Nat", "New"})})
-		must(t, err)
-		if d != 2 {
-			t.Fatalf("native delete %d", d)
-		}
-		_, err = em.NativeInsert[Author](v.ctx, e, map[string]any{"rating": 1})
-		if !errors.Is(err, em.ErrNotNullViolation) && !errors.Is(err, em.ErrUniqueViolation) {
-			// MariaDB in non-strict mode would store '' instead; this server is strict.
-			t.Fatalf("want a not-null violation for a missing name, got %v", err)
 		}
 	}},
 	{name: "transactional", sqlOnly: "transactions (MongoDB without a replica set has none)", run: func(t *testing.T, v env) {

@@ -204,6 +204,13 @@ func TestNoPanicForCallerMistakes(t *testing.T) {
 			bad("nil entity", func() error { _, err := em.Upsert(ctx, e, (*publisher)(nil)); return err }),
 			bad("unregistered type", func() error { _, err := em.Upsert(ctx, e, &stranger{}); return err }),
 			bad("unknown conflict property", func() error { _, err := em.Upsert(ctx, e, &publisher{Code: "a"}, "nope"); return err }),
+			bad("NULL conflict key", func() error { _, err := em.Upsert(ctx, e, &author{Name: "a"}, "email"); return err }),
+			bad("reference conflict key to an unflushed entity", func() error {
+				p := &emtest.Profile{Bio: "b"}
+				p.Author = em.RefTo(&author{Name: "new"})
+				_, err := em.Upsert(ctx, e, p, "author")
+				return err
+			}),
 		},
 		"UpsertMany": {
 			bad("nil manager", func() error { _, err := em.UpsertMany(ctx, nilEM, []*publisher{{Code: "a"}}); return err }),
