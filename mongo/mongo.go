@@ -15,8 +15,10 @@
 // primary key is stored as _id. A string key that is neither orm:"uuid"
 // nor orm:"assigned" is an ObjectID: Persist gives a new entity a fresh one
 // (its hex form in the struct, the ObjectID in the document), and
-// references to such entities are stored as ObjectIDs too. Integer keys
-// must be orm:"assigned": MongoDB has no sequences. Nil pointers and NULL
+// references to such entities are stored as ObjectIDs too. An integer key
+// that is not orm:"assigned" is taken from a sequence collection
+// (mikro_sequences; see below), as SQL takes it from an identity column.
+// Nil pointers and NULL
 // values are left out of documents (a missing field reads as the zero
 // value, and matches a nil filter value). JSON fields (orm:"type=json") are
 // stored as BSON documents and arrays.
