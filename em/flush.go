@@ -306,11 +306,8 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	tx := e.tx
 	var sp string
 	if !own && tx.btx == nil {
-		tx.depth++
-		sp = fmt.Sprintf("mikro_flush_%d", tx.depth)
-		if _, err := e.orm.exec(ctx, tx.sqlTx, "SAVEPOINT "+sp, nil); err != nil {
-			tx.depth--
-			return translateError(err, "")
+		if sp, err = e.orm.savepoint(ctx, tx, "mikro_flush_"); err != nil {
+			return err
 		}
 	}
 	mark := tx.mark()
@@ -320,8 +317,8 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 	if err == nil && sp != "" {
 		// A savepoint that cannot be released is a failed flush: its work
 		// is taken back below, in the database and in memory.
-		if _, rerr := e.orm.exec(ctx, tx.sqlTx, "RELEASE SAVEPOINT "+sp, nil); rerr != nil {
-			err = translateError(rerr, "")
+		if rerr := e.orm.releaseSavepoint(ctx, tx, sp); rerr != nil {
+			err = rerr
 		} else {
 			tx.depth--
 			return nil
@@ -348,7 +345,7 @@ func (e *EntityManager) Flush(ctx context.Context) error {
 			tx.failed = err
 			e.restore(tx, mark, pend, rem)
 		default:
-			_, rbErr := e.orm.exec(rctx, tx.sqlTx, "ROLLBACK TO SAVEPOINT "+sp, nil)
+			rbErr := e.orm.rollbackToSavepoint(rctx, tx, sp)
 			tx.depth--
 			e.restore(tx, mark, pend, rem)
 			if rbErr != nil {

@@ -44,6 +44,38 @@ type txState struct {
 	appliedPlan *plan
 }
 
+// The savepoint statements, in one place for Flush (mikro_flush_N) and
+// Transactional (mikro_sp_N). N is the nesting depth, which savepoint
+// raises and the caller lowers once the savepoint is released or rolled
+// back to.
+
+// savepoint opens the savepoint prefix+N one level deeper in tx and returns
+// its name; on failure the depth is as before and the error is translated.
+func (o *ORM) savepoint(ctx context.Context, tx *txState, prefix string) (string, error) {
+	tx.depth++
+	sp := prefix + strconv.Itoa(tx.depth)
+	if _, err := o.exec(ctx, tx.sqlTx, "SAVEPOINT "+sp, nil); err != nil {
+		tx.depth--
+		return "", translateError(err, "")
+	}
+	return sp, nil
+}
+
+// releaseSavepoint releases sp; the error is translated (a savepoint that
+// cannot be released is a failed flush or Transactional).
+func (o *ORM) releaseSavepoint(ctx context.Context, tx *txState, sp string) error {
+	_, err := o.exec(ctx, tx.sqlTx, "RELEASE SAVEPOINT "+sp, nil)
+	return translateError(err, "")
+}
+
+// rollbackToSavepoint takes back the writes since sp, with a context that
+// cannot end (the caller's may have); an error means they could not be
+// taken back, and the caller kills the transaction with it (C3).
+func (o *ORM) rollbackToSavepoint(ctx context.Context, tx *txState, sp string) error {
+	_, err := o.exec(context.WithoutCancel(ctx), tx.sqlTx, "ROLLBACK TO SAVEPOINT "+sp, nil)
+	return err
+}
+
 // undoRec restores one entry to what it was before a flush touched it.
 type undoRec struct {
 	en       *entry
@@ -396,17 +428,12 @@ func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityMan
 		e.mu.Unlock()
 		return fmt.Errorf("%w: Transactional inside a transaction needs a savepoint, which %s has not", ErrUnsupported, e.orm.backend.Name())
 	default:
-		e.tx.depth++
-		sp = "mikro_sp_" + strconv.Itoa(e.tx.depth)
 		scope = e.openScope(e.tx)
-		_, savedErr = e.orm.exec(ctx, e.tx.sqlTx, "SAVEPOINT "+sp, nil)
-		if savedErr != nil {
-			e.tx.depth--
-		}
+		sp, savedErr = e.orm.savepoint(ctx, e.tx, "mikro_sp_")
 	}
 	e.mu.Unlock()
 	if savedErr != nil {
-		return translateError(savedErr, "")
+		return savedErr
 	}
 
 	finish := func(ok bool) error {
@@ -420,14 +447,13 @@ func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityMan
 		}
 		defer func() { e.tx.depth-- }()
 		if ok {
-			_, err := e.orm.exec(ctx, e.tx.sqlTx, "RELEASE SAVEPOINT "+sp, nil)
-			if err == nil {
+			relErr := e.orm.releaseSavepoint(ctx, e.tx, sp)
+			if relErr == nil {
 				return nil
 			}
 			// Not released: the savepoint's work is not part of the
 			// transaction, in the database or (below) in memory.
-			relErr := translateError(err, "")
-			_, err = e.orm.exec(context.WithoutCancel(ctx), e.tx.sqlTx, "ROLLBACK TO SAVEPOINT "+sp, nil)
+			err := e.orm.rollbackToSavepoint(ctx, e.tx, sp)
 			e.rollbackScope(e.tx, scope)
 			if err != nil {
 				e.tx.kill(err)
@@ -435,7 +461,7 @@ func (e *EntityManager) Transactional(ctx context.Context, fn func(tx *EntityMan
 			}
 			return relErr
 		}
-		_, err := e.orm.exec(context.WithoutCancel(ctx), e.tx.sqlTx, "ROLLBACK TO SAVEPOINT "+sp, nil)
+		err := e.orm.rollbackToSavepoint(ctx, e.tx, sp)
 		e.rollbackScope(e.tx, scope)
 		if err != nil {
 			// The savepoint's work could not be taken back: the
