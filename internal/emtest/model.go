@@ -644,8 +644,15 @@ func (md *model) opConflictBatch() {
 	s := rapid.IntRange(4, 9).Draw(md.rt, "score")
 	for _, id := range ids {
 		p := md.m.par[id]
-		md.logf("%s.Score = %d", pv(id), s)
-		p.obj.Score, p.cur.score = s, s
+		// Every parent of the batch must change: one whose score is s
+		// already would be left out of the flush, and with it, when it is
+		// the stale one, the conflict.
+		ns := s
+		if p.cur.score == ns {
+			ns += 6
+		}
+		md.logf("%s.Score = %d", pv(id), ns)
+		p.obj.Score, p.cur.score = ns, ns
 		md.m.par[id] = p
 	}
 	stale := md.m.par[ids[rapid.IntRange(0, len(ids)-1).Draw(md.rt, "stale")]]
