@@ -619,202 +619,287 @@ func kindClass(t reflect.Type) string {
 	return t.String()
 }
 
+// buildMeta computes the metadata of the entity type t, mapped by its
+// struct tags or by the programmatic schema s: its table and change
+// tracking, its fields and relations, keys, indexes, and the memory layout
+// the unit of work keeps it in. Each step is a function below; an error is
+// a *MetadataError naming the entity and field.
 func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string]func() any) (*EntityMeta, error) {
 	m := &EntityMeta{Name: t.Name(), Type: t, ptrType: reflect.PointerTo(t), props: map[string]*FieldMeta{}, columns: map[string]*FieldMeta{}}
 	if m.Name == "" {
 		return nil, &MetadataError{Entity: t.String(), Reason: "an entity must be a named struct type"}
 	}
-	fail := func(field, format string, args ...any) error {
-		return metadataError(m.Name, field, format, args...)
+	b := metaBuilder{m: m, s: s, naming: naming, gens: gens}
+	for _, step := range []func() error{b.table, b.tracking, func() error { return b.walk(t, nil, 0) }, b.schemaFields, b.keys, b.indexes} {
+		if err := step(); err != nil {
+			return nil, err
+		}
 	}
+	b.layout()
+	return m, nil
+}
+
+// metaBuilder holds what buildMeta's steps share.
+type metaBuilder struct {
+	m      *EntityMeta
+	s      *Schema // nil when the struct tags map the entity
+	naming NamingStrategy
+	gens   map[string]func() any
+}
+
+func (b *metaBuilder) fail(field, format string, args ...any) error {
+	return metadataError(b.m.Name, field, format, args...)
+}
+
+// table sets the table: the schema's, a TableName method's, or the naming
+// strategy's.
+func (b *metaBuilder) table() error {
+	m := b.m
 	switch {
-	case s != nil && s.table != "":
-		m.Table = s.table
+	case b.s != nil && b.s.table != "":
+		m.Table = b.s.table
 	default:
-		if tn, ok := reflect.New(t).Interface().(interface{ TableName() string }); ok {
+		if tn, ok := reflect.New(m.Type).Interface().(interface{ TableName() string }); ok {
 			m.Table = tn.TableName()
 		} else {
-			m.Table = naming.TableName(m.Name)
+			m.Table = b.naming.TableName(m.Name)
 		}
 	}
 	if m.Table == "" {
-		return nil, fail("", "empty table name")
+		return b.fail("", "empty table name")
 	}
+	return nil
+}
+
+// tracking sets the change-tracking policy of the schema or of a
+// ChangeTracking method, if either has one.
+func (b *metaBuilder) tracking() error {
+	m := b.m
 	switch {
-	case s != nil && s.trackingSet:
-		m.tracking, m.trackingSet = s.tracking, true
+	case b.s != nil && b.s.trackingSet:
+		m.tracking, m.trackingSet = b.s.tracking, true
 	default:
-		if ct, ok := reflect.New(t).Interface().(interface{ ChangeTracking() ChangeTracking }); ok {
+		if ct, ok := reflect.New(m.Type).Interface().(interface{ ChangeTracking() ChangeTracking }); ok {
 			m.tracking, m.trackingSet = ct.ChangeTracking(), true
 		}
 	}
 	if m.trackingSet && m.tracking > ChangeTrackingExplicit {
-		return nil, fail("", "ChangeTracking %d is not a ChangeTracking policy", m.tracking)
+		return b.fail("", "ChangeTracking %d is not a ChangeTracking policy", m.tracking)
 	}
-	var walk func(t reflect.Type, index []int, offset uintptr) error
-	walk = func(t reflect.Type, index []int, offset uintptr) error {
-		for i := range t.NumField() {
-			sf := t.Field(i)
-			idx := append(slices.Clone(index), i)
-			if sf.Anonymous && sf.Type.Kind() == reflect.Struct && sf.Tag.Get("db") == "" && sf.Type != timeType &&
-				!reflect.PointerTo(sf.Type).Implements(scannerType) {
-				if err := walk(sf.Type, idx, offset+sf.Offset); err != nil {
-					return err
-				}
-				continue
-			}
-			if sf.Anonymous && sf.Type.Kind() == reflect.Pointer {
-				if sf.Tag.Get("db") == "-" || sf.Tag.Get("orm") == "persist=false" {
-					continue
-				}
-				return fail(sf.Name, "embedded pointers are not supported; embed the struct by value")
-			}
-			if !sf.IsExported() {
-				continue
-			}
-			if sf.Type.Implements(collFieldType) {
-				var def FieldDef
-				if s != nil {
-					fd, ok := s.fields[sf.Name]
-					if !ok {
-						continue
-					}
-					def = fd
-				} else {
-					var err error
-					if def, err = parseTag(sf.Tag.Get("orm")); err != nil {
-						return fail(sf.Name, "orm tag: %w", err)
-					}
-				}
-				if def.MappedBy == "" && !def.ManyToMany && def.InversedBy == "" {
-					return fail(sf.Name, "a Collection needs orm:\"mappedBy=…\" naming the reference back to %s, or orm:\"manyToMany\"", m.Name)
-				}
-				if def.MappedBy != "" && def.InversedBy != "" {
-					return fail(sf.Name, "mappedBy and inversedBy on one collection: the owning side of a many-to-many says inversedBy, the inverse side mappedBy")
-				}
-				rel := &RelationMeta{Name: sf.Name, Property: propertyName(sf.Name), Owner: m, OrphanRemoval: def.OrphanRemoval, CascadeRemove: def.CascadeRemove,
-					mappedBy: def.MappedBy, inversedBy: def.InversedBy, targetType: reflect.New(sf.Type).Elem().Interface().(collField).collTarget(), offset: offset + sf.Offset}
-				if def.MappedBy == "" {
-					rel.Kind, rel.Owning, rel.Pivot = ManyToMany, true, def.Pivot
-					rel.JoinColumn, rel.InverseColumn = def.JoinColumn, def.InverseJoinColumn
-				}
-				m.Relations = append(m.Relations, rel)
-				continue
-			}
-			dbTag := sf.Tag.Get("db")
-			if dbTag == "-" {
-				continue
-			}
-			var def FieldDef
-			if s != nil {
-				fd, ok := s.fields[sf.Name]
-				if !ok {
-					continue // the schema lists the persisted fields
-				}
-				def = fd
-			} else {
-				var err error
-				def, err = parseTag(sf.Tag.Get("orm"))
-				if err != nil {
-					return fail(sf.Name, "orm tag: %w", err)
-				}
-				if dbTag != "" {
-					def.Column, _, _ = strings.Cut(dbTag, ",")
-				}
-			}
-			if def.Transient {
-				continue
-			}
-			if sf.Type.Implements(refFieldType) && def.MappedBy != "" {
-				// The inverse side of a one-to-one: no column here.
-				m.Inverses = append(m.Inverses, &RelationMeta{Name: sf.Name, Property: propertyName(sf.Name), Kind: OneToOne, Owner: m,
-					CascadeRemove: def.CascadeRemove, mappedBy: def.MappedBy, targetType: reflect.New(sf.Type).Elem().Interface().(refField).refTarget(), offset: offset + sf.Offset})
-				continue
-			}
-			f, err := buildField(m, sf, def, naming, gens)
-			if err != nil {
+	return nil
+}
+
+// walk maps the fields of struct type t, found at index and offset in the
+// entity (embedded structs are walked into).
+func (b *metaBuilder) walk(t reflect.Type, index []int, offset uintptr) error {
+	for i := range t.NumField() {
+		sf := t.Field(i)
+		idx := append(slices.Clone(index), i)
+		if sf.Anonymous && sf.Type.Kind() == reflect.Struct && sf.Tag.Get("db") == "" && sf.Type != timeType &&
+			!reflect.PointerTo(sf.Type).Implements(scannerType) {
+			if err := b.walk(sf.Type, idx, offset+sf.Offset); err != nil {
 				return err
 			}
-			f.index, f.offset = idx, offset+sf.Offset
-			if f.Def.OnDelete == "set null" && !f.Nullable {
-				return fail(sf.Name, "onDelete=set null on a NOT NULL column: make it nullable (orm:\"nullable\" or a pointer type) or choose another action")
-			}
-			if prev, dup := m.columns[f.Column]; dup {
-				return fail(sf.Name, "column %q is also the column of field %s", f.Column, prev.Name)
-			}
-			m.columns[f.Column] = f
-			m.props[f.Property] = f
-			m.props[f.Name] = f
-			m.Fields = append(m.Fields, f)
+			continue
 		}
+		if sf.Anonymous && sf.Type.Kind() == reflect.Pointer {
+			if sf.Tag.Get("db") == "-" || sf.Tag.Get("orm") == "persist=false" {
+				continue
+			}
+			return b.fail(sf.Name, "embedded pointers are not supported; embed the struct by value")
+		}
+		if !sf.IsExported() {
+			continue
+		}
+		var err error
+		if sf.Type.Implements(collFieldType) {
+			err = b.collection(sf, offset)
+		} else {
+			err = b.field(sf, idx, offset)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// collection maps a Collection field: a one-to-many (mappedBy) or a
+// many-to-many.
+func (b *metaBuilder) collection(sf reflect.StructField, offset uintptr) error {
+	m := b.m
+	var def FieldDef
+	if b.s != nil {
+		fd, ok := b.s.fields[sf.Name]
+		if !ok {
+			return nil
+		}
+		def = fd
+	} else {
+		var err error
+		if def, err = parseTag(sf.Tag.Get("orm")); err != nil {
+			return b.fail(sf.Name, "orm tag: %w", err)
+		}
+	}
+	if def.MappedBy == "" && !def.ManyToMany && def.InversedBy == "" {
+		return b.fail(sf.Name, "a Collection needs orm:\"mappedBy=…\" naming the reference back to %s, or orm:\"manyToMany\"", m.Name)
+	}
+	if def.MappedBy != "" && def.InversedBy != "" {
+		return b.fail(sf.Name, "mappedBy and inversedBy on one collection: the owning side of a many-to-many says inversedBy, the inverse side mappedBy")
+	}
+	rel := &RelationMeta{Name: sf.Name, Property: propertyName(sf.Name), Owner: m, OrphanRemoval: def.OrphanRemoval, CascadeRemove: def.CascadeRemove,
+		mappedBy: def.MappedBy, inversedBy: def.InversedBy, targetType: reflect.New(sf.Type).Elem().Interface().(collField).collTarget(), offset: offset + sf.Offset}
+	if def.MappedBy == "" {
+		rel.Kind, rel.Owning, rel.Pivot = ManyToMany, true, def.Pivot
+		rel.JoinColumn, rel.InverseColumn = def.JoinColumn, def.InverseJoinColumn
+	}
+	m.Relations = append(m.Relations, rel)
+	return nil
+}
+
+// field maps a field that is not a collection: a column, or the inverse
+// side of a one-to-one (no column).
+func (b *metaBuilder) field(sf reflect.StructField, idx []int, offset uintptr) error {
+	m := b.m
+	dbTag := sf.Tag.Get("db")
+	if dbTag == "-" {
 		return nil
 	}
-	if err := walk(t, nil, 0); err != nil {
-		return nil, err
-	}
-	if s != nil {
-		for name := range s.fields {
-			if m.props[name] == nil && !hasRelation(m, name) {
-				return nil, fail(name, "the schema maps a field the struct does not have (or that is unexported)")
-			}
+	var def FieldDef
+	if b.s != nil {
+		fd, ok := b.s.fields[sf.Name]
+		if !ok {
+			return nil // the schema lists the persisted fields
+		}
+		def = fd
+	} else {
+		var err error
+		def, err = parseTag(sf.Tag.Get("orm"))
+		if err != nil {
+			return b.fail(sf.Name, "orm tag: %w", err)
+		}
+		if dbTag != "" {
+			def.Column, _, _ = strings.Cut(dbTag, ",")
 		}
 	}
+	if def.Transient {
+		return nil
+	}
+	if sf.Type.Implements(refFieldType) && def.MappedBy != "" {
+		// The inverse side of a one-to-one: no column here.
+		m.Inverses = append(m.Inverses, &RelationMeta{Name: sf.Name, Property: propertyName(sf.Name), Kind: OneToOne, Owner: m,
+			CascadeRemove: def.CascadeRemove, mappedBy: def.MappedBy, targetType: reflect.New(sf.Type).Elem().Interface().(refField).refTarget(), offset: offset + sf.Offset})
+		return nil
+	}
+	f, err := buildField(m, sf, def, b.naming, b.gens)
+	if err != nil {
+		return err
+	}
+	f.index, f.offset = idx, offset+sf.Offset
+	if f.Def.OnDelete == "set null" && !f.Nullable {
+		return b.fail(sf.Name, "onDelete=set null on a NOT NULL column: make it nullable (orm:\"nullable\" or a pointer type) or choose another action")
+	}
+	if prev, dup := m.columns[f.Column]; dup {
+		return b.fail(sf.Name, "column %q is also the column of field %s", f.Column, prev.Name)
+	}
+	m.columns[f.Column] = f
+	m.props[f.Property] = f
+	m.props[f.Name] = f
+	m.Fields = append(m.Fields, f)
+	return nil
+}
+
+// schemaFields refuses a programmatic schema that maps a field the struct
+// does not have.
+func (b *metaBuilder) schemaFields() error {
+	if b.s == nil {
+		return nil
+	}
+	for name := range b.s.fields {
+		if b.m.props[name] == nil && !hasRelation(b.m, name) {
+			return b.fail(name, "the schema maps a field the struct does not have (or that is unexported)")
+		}
+	}
+	return nil
+}
+
+// keys finds the primary key and the version field: one of each at most,
+// and a primary key of a type a key can have.
+func (b *metaBuilder) keys() error {
+	m := b.m
 	for _, f := range m.Fields {
 		switch {
 		case f.PrimaryKey && m.PK != nil:
-			return nil, fail(f.Name, "a second primary key (the first is %s); composite keys are not supported yet", m.PK.Name)
+			return b.fail(f.Name, "a second primary key (the first is %s); composite keys are not supported yet", m.PK.Name)
 		case f.PrimaryKey:
 			m.PK = f
 		}
 		if f.Def.Version {
 			if m.Version != nil {
-				return nil, fail(f.Name, "a second version field (the first is %s)", m.Version.Name)
+				return b.fail(f.Name, "a second version field (the first is %s)", m.Version.Name)
 			}
 			m.Version = f
 		}
 	}
 	if m.PK == nil {
-		return nil, fail("", "no primary key: tag one field orm:\"pk\" (or name it ID)")
-	}
-	// Indexes, in field order; named ones group fields.
-	addIndex := func(name string, f *FieldMeta, unique bool) error {
-		if name == "-" {
-			prefix := "idx"
-			if unique {
-				prefix = "uq"
-			}
-			m.Indexes = append(m.Indexes, IndexMeta{Name: prefix + "_" + m.Table + "_" + f.Column, Columns: []string{f.Column}, Unique: unique})
-			return nil
-		}
-		for i := range m.Indexes {
-			if m.Indexes[i].Name == name {
-				if m.Indexes[i].Unique != unique {
-					return fail(f.Name, "index name %q is used by both a unique and a plain index; give them different names", name)
-				}
-				m.Indexes[i].Columns = append(m.Indexes[i].Columns, f.Column)
-				return nil
-			}
-		}
-		m.Indexes = append(m.Indexes, IndexMeta{Name: name, Columns: []string{f.Column}, Unique: unique})
-		return nil
-	}
-	for _, f := range m.Fields {
-		if f.Def.Unique != "" {
-			if err := addIndex(f.Def.Unique, f, true); err != nil {
-				return nil, err
-			}
-		}
-		if f.Def.Index != "" {
-			if err := addIndex(f.Def.Index, f, false); err != nil {
-				return nil, err
-			}
-		}
+		return b.fail("", "no primary key: tag one field orm:\"pk\" (or name it ID)")
 	}
 	switch kindClass(m.PK.Type) {
 	case "int", "string", "text":
 	default:
-		return nil, fail(m.PK.Name, "a primary key must be an integer, a string, or a value type with MarshalText and UnmarshalText (bson.ObjectID), not %s", m.PK.Type)
+		return b.fail(m.PK.Name, "a primary key must be an integer, a string, or a value type with MarshalText and UnmarshalText (bson.ObjectID), not %s", m.PK.Type)
 	}
+	return nil
+}
+
+// indexes collects the unique and plain indexes, in field order; named
+// ones group their fields.
+func (b *metaBuilder) indexes() error {
+	for _, f := range b.m.Fields {
+		if f.Def.Unique != "" {
+			if err := b.index(f.Def.Unique, f, true); err != nil {
+				return err
+			}
+		}
+		if f.Def.Index != "" {
+			if err := b.index(f.Def.Index, f, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// index adds f to the index name ("-": one of its own, named after the
+// table and column).
+func (b *metaBuilder) index(name string, f *FieldMeta, unique bool) error {
+	m := b.m
+	if name == "-" {
+		prefix := "idx"
+		if unique {
+			prefix = "uq"
+		}
+		m.Indexes = append(m.Indexes, IndexMeta{Name: prefix + "_" + m.Table + "_" + f.Column, Columns: []string{f.Column}, Unique: unique})
+		return nil
+	}
+	for i := range m.Indexes {
+		if m.Indexes[i].Name == name {
+			if m.Indexes[i].Unique != unique {
+				return b.fail(f.Name, "index name %q is used by both a unique and a plain index; give them different names", name)
+			}
+			m.Indexes[i].Columns = append(m.Indexes[i].Columns, f.Column)
+			return nil
+		}
+	}
+	m.Indexes = append(m.Indexes, IndexMeta{Name: name, Columns: []string{f.Column}, Unique: unique})
+	return nil
+}
+
+// layout sets the hooks and the memory layout of the unit of work: the
+// entity and its snapshot side by side with their entry (pair), or a
+// snapshot with its entry for an entity created elsewhere (fresh).
+func (b *metaBuilder) layout() {
+	m, t := b.m, b.m.Type
 	m.hooks = hooksOf(t)
 	m.size = t.Size()
 	m.pair = reflect.StructOf([]reflect.StructField{{Name: "E", Type: t}, {Name: "S", Type: t}, {Name: "N", Type: reflect.TypeFor[entry]()}})
@@ -827,7 +912,6 @@ func buildMeta(t reflect.Type, s *Schema, naming NamingStrategy, gens map[string
 			m.flat = false
 		}
 	}
-	return m, nil
 }
 
 func hasRelation(m *EntityMeta, name string) bool {
