@@ -485,40 +485,73 @@ func dropSchemaSQL(d *qb.Dialect, metas []*EntityMeta) []string {
 // nullable (its rows can be inserted first with NULL there), or failing
 // that at the earliest member. The same input always gives the same order.
 func topoOrder(metas []*EntityMeta) []*EntityMeta {
-	// Entities by position, duplicates dropped.
-	pos := make(map[*EntityMeta]int, len(metas))
-	nodes := make([]*EntityMeta, 0, len(metas))
-	for _, m := range metas {
-		if _, dup := pos[m]; !dup && m != nil {
-			pos[m] = len(nodes)
-			nodes = append(nodes, m)
+	g := newTopoGraph(metas)
+	g.components()
+	out := make([]*EntityMeta, 0, len(g.nodes))
+	for len(out) < len(g.nodes) {
+		c := g.readyComponent()
+		g.compDone[c] = true
+		for range g.members[c] {
+			v := g.nextInComponent(c)
+			g.done[v] = true
+			out = append(out, g.nodes[v])
 		}
 	}
-	n := len(nodes)
-	type edge struct {
-		to   int
-		soft bool // every foreign key of this edge is nullable
+	return out
+}
+
+// topoGraph is the graph of topoOrder: entities by position, and for each
+// the entities its foreign keys reference.
+type topoGraph struct {
+	nodes    []*EntityMeta
+	deps     [][]topoEdge
+	comp     []int   // the strongly connected component of each node
+	members  [][]int // the nodes of each component, in position order
+	done     []bool  // the nodes placed so far
+	compDone []bool  // the components placed so far
+}
+
+type topoEdge struct {
+	to   int
+	soft bool // every foreign key of this edge is nullable
+}
+
+// newTopoGraph builds the graph of metas, duplicates dropped; references
+// to itself and to entities not in metas are left out.
+func newTopoGraph(metas []*EntityMeta) *topoGraph {
+	pos := make(map[*EntityMeta]int, len(metas))
+	g := &topoGraph{nodes: make([]*EntityMeta, 0, len(metas))}
+	for _, m := range metas {
+		if _, dup := pos[m]; !dup && m != nil {
+			pos[m] = len(g.nodes)
+			g.nodes = append(g.nodes, m)
+		}
 	}
-	deps := make([][]edge, n)
-	for i, m := range nodes {
+	g.deps = make([][]topoEdge, len(g.nodes))
+	g.done = make([]bool, len(g.nodes))
+	for i, m := range g.nodes {
 	fields:
 		for _, f := range m.Fields {
 			j, known := pos[f.Ref]
 			if f.Ref == nil || !known || j == i {
 				continue
 			}
-			for k := range deps[i] {
-				if deps[i][k].to == j {
-					deps[i][k].soft = deps[i][k].soft && f.Nullable
+			for k := range g.deps[i] {
+				if g.deps[i][k].to == j {
+					g.deps[i][k].soft = g.deps[i][k].soft && f.Nullable
 					continue fields
 				}
 			}
-			deps[i] = append(deps[i], edge{to: j, soft: f.Nullable})
+			g.deps[i] = append(g.deps[i], topoEdge{to: j, soft: f.Nullable})
 		}
 	}
+	return g
+}
 
-	// Strongly connected components (Tarjan); comp[i] is i's component.
-	comp := make([]int, n)
+// components finds the strongly connected components (Tarjan's algorithm).
+func (g *topoGraph) components() {
+	n := len(g.nodes)
+	g.comp = make([]int, n)
 	index, low := make([]int, n), make([]int, n)
 	onStack := make([]bool, n)
 	for i := range index {
@@ -532,7 +565,7 @@ func topoOrder(metas []*EntityMeta) []*EntityMeta {
 		next++
 		stack = append(stack, v)
 		onStack[v] = true
-		for _, e := range deps[v] {
+		for _, e := range g.deps[v] {
 			switch {
 			case index[e.to] < 0:
 				connect(e.to)
@@ -546,7 +579,7 @@ func topoOrder(metas []*EntityMeta) []*EntityMeta {
 				w := stack[len(stack)-1]
 				stack = stack[:len(stack)-1]
 				onStack[w] = false
-				comp[w] = ncomp
+				g.comp[w] = ncomp
 				if w == v {
 					break
 				}
@@ -559,79 +592,73 @@ func topoOrder(metas []*EntityMeta) []*EntityMeta {
 			connect(i)
 		}
 	}
-	members := make([][]int, ncomp) // in position order
+	g.members = make([][]int, ncomp)
 	for i := range n {
-		members[comp[i]] = append(members[comp[i]], i)
+		g.members[g.comp[i]] = append(g.members[g.comp[i]], i)
 	}
+	g.compDone = make([]bool, ncomp)
+}
 
-	done := make([]bool, n)
-	out := make([]*EntityMeta, 0, n)
-	compDone := make([]bool, ncomp)
-	for len(out) < n {
-		// The ready component whose earliest member comes first.
-		pick := -1
-		for i := range n {
-			c := comp[i]
-			if done[i] || compDone[c] || members[c][0] != i {
-				continue
-			}
-			ready := true
-			for _, v := range members[c] {
-				for _, e := range deps[v] {
-					if comp[e.to] != c && !done[e.to] {
-						ready = false
-					}
+// readyComponent returns the component to place next: of those whose
+// references outside themselves are all placed, the one whose earliest
+// member comes first.
+func (g *topoGraph) readyComponent() int {
+	for i := range g.nodes {
+		c := g.comp[i]
+		if g.done[i] || g.compDone[c] || g.members[c][0] != i {
+			continue
+		}
+		ready := true
+		for _, v := range g.members[c] {
+			for _, e := range g.deps[v] {
+				if g.comp[e.to] != c && !g.done[e.to] {
+					ready = false
 				}
-			}
-			if ready {
-				pick = c
-				break
 			}
 		}
-		// Among the components left one is always ready (the graph of
-		// components is acyclic); should that ever fail, go on in order.
-		for i := 0; pick < 0; i++ {
-			if !compDone[comp[i]] {
-				pick = comp[i]
-			}
-		}
-		compDone[pick] = true
-		left := len(members[pick])
-		for left > 0 {
-			var hard, soft, first = -1, -1, -1
-			for _, v := range members[pick] {
-				if done[v] {
-					continue
-				}
-				if first < 0 {
-					first = v
-				}
-				allDone, allSoft := true, true
-				for _, e := range deps[v] {
-					if !done[e.to] {
-						allDone = false
-						allSoft = allSoft && e.soft
-					}
-				}
-				if allDone {
-					hard = v
-					break
-				}
-				if allSoft && soft < 0 {
-					soft = v
-				}
-			}
-			v := hard
-			if v < 0 {
-				v = soft
-			}
-			if v < 0 {
-				v = first
-			}
-			done[v] = true
-			out = append(out, nodes[v])
-			left--
+		if ready {
+			return c
 		}
 	}
-	return out
+	// Among the components left one is always ready (the graph of
+	// components is acyclic); should that ever fail, go on in order.
+	for i := range g.nodes {
+		if !g.compDone[g.comp[i]] {
+			return g.comp[i]
+		}
+	}
+	return g.comp[0]
+}
+
+// nextInComponent returns the member of component c to place next: the
+// earliest whose references are all placed, else the earliest whose
+// remaining references are all nullable (the cycle is broken there), else
+// the earliest.
+func (g *topoGraph) nextInComponent(c int) int {
+	soft, first := -1, -1
+	for _, v := range g.members[c] {
+		if g.done[v] {
+			continue
+		}
+		if first < 0 {
+			first = v
+		}
+		allDone, allSoft := true, true
+		for _, e := range g.deps[v] {
+			if !g.done[e.to] {
+				allDone = false
+				allSoft = allSoft && e.soft
+			}
+		}
+		if allDone {
+			return v
+		}
+		if allSoft && soft < 0 {
+			soft = v
+		}
+	}
+	if soft >= 0 {
+		return soft
+	}
+	return first
 }
