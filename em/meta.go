@@ -410,7 +410,9 @@ type registry struct {
 	commit []*EntityMeta
 }
 
-// buildRegistry computes and validates the metadata of every entity.
+// buildRegistry computes and validates the metadata of every entity: each
+// type's own (buildMeta), then what joins them (references, collections,
+// inverse sides), then the commit order. An error is a *MetadataError.
 func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gens map[string]func() any) (*registry, error) {
 	r := &registry{byType: map[reflect.Type]*EntityMeta{}, byName: map[string]*EntityMeta{}}
 	defs := map[reflect.Type]*Schema{}
@@ -446,17 +448,35 @@ func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gen
 		r.byName[m.Name] = m
 		r.order = append(r.order, m)
 	}
+	for _, link := range []func() error{r.linkReferences, func() error { return r.linkCollections(naming) }, r.linkInverses} {
+		if err := link(); err != nil {
+			return nil, err
+		}
+	}
+	for _, m := range r.order {
+		for _, f := range m.Fields {
+			f.scanKind = scanKindOf(f)
+		}
+	}
+	registerMetas(r.order)
+	r.commit = topoOrder(r.order)
+	return r, nil
+}
+
+// linkReferences resolves every reference field (em.Ref and orm:"ref=…")
+// to the entity it references, and refuses two entities on one table.
+func (r *registry) linkReferences() error {
 	tables := map[string]*EntityMeta{}
 	for _, m := range r.order {
 		if other, dup := tables[m.Table]; dup {
-			return nil, &MetadataError{Entity: m.Name, Reason: fmt.Sprintf("table %q is also the table of %s", m.Table, other.Name)}
+			return &MetadataError{Entity: m.Name, Reason: fmt.Sprintf("table %q is also the table of %s", m.Table, other.Name)}
 		}
 		tables[m.Table] = m
 		for _, f := range m.Fields {
 			if f.isRef {
 				ref, ok := r.byType[f.refType]
 				if !ok {
-					return nil, &MetadataError{Entity: m.Name, Field: f.Name, Reason: fmt.Sprintf("reference to %s, which is not a registered entity", f.refType)}
+					return &MetadataError{Entity: m.Name, Field: f.Name, Reason: fmt.Sprintf("reference to %s, which is not a registered entity", f.refType)}
 				}
 				f.Ref = ref
 				f.eq = refEq(f)
@@ -470,19 +490,26 @@ func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gen
 			}
 			ref, ok := r.byName[f.Def.References]
 			if !ok {
-				return nil, &MetadataError{Entity: m.Name, Field: f.Name, Reason: fmt.Sprintf("ref=%s names no registered entity", f.Def.References)}
+				return &MetadataError{Entity: m.Name, Field: f.Name, Reason: fmt.Sprintf("ref=%s names no registered entity", f.Def.References)}
 			}
 			if kindClass(f.Type) != kindClass(ref.PK.Type) {
-				return nil, &MetadataError{Entity: m.Name, Field: f.Name, Reason: fmt.Sprintf("type %s cannot hold the primary key of %s (%s)", f.Type, ref.Name, ref.PK.Type)}
+				return &MetadataError{Entity: m.Name, Field: f.Name, Reason: fmt.Sprintf("type %s cannot hold the primary key of %s (%s)", f.Type, ref.Name, ref.PK.Type)}
 			}
 			f.Ref = ref
 		}
 	}
+	return nil
+}
+
+// linkCollections resolves every collection to its target: the pivot of
+// an owning many-to-many, the owning side of an inverse one, the reference
+// back of a one-to-many.
+func (r *registry) linkCollections(naming NamingStrategy) error {
 	for _, m := range r.order {
 		for _, rel := range m.Relations {
 			target, ok := r.byType[rel.targetType]
 			if !ok {
-				return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("collection of %s, which is not a registered entity", rel.targetType)}
+				return &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("collection of %s, which is not a registered entity", rel.targetType)}
 			}
 			rel.Target = target
 			if rel.Owning {
@@ -499,17 +526,17 @@ func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gen
 					}
 				}
 				if rel.InverseColumn == rel.JoinColumn {
-					return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("the pivot's join columns are both %q", rel.JoinColumn)}
+					return &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("the pivot's join columns are both %q", rel.JoinColumn)}
 				}
 				m.hasOwningM2M = true
 				continue
 			}
 			if inv := relationNamed(target, rel.mappedBy); inv != nil {
 				if !inv.Owning || inv.targetType != m.Type {
-					return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("mappedBy=%s: %s.%s must be an owning many-to-many collection of %s (orm:\"manyToMany\")", rel.mappedBy, target.Name, inv.Name, m.Name)}
+					return &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("mappedBy=%s: %s.%s must be an owning many-to-many collection of %s (orm:\"manyToMany\")", rel.mappedBy, target.Name, inv.Name, m.Name)}
 				}
 				if inv.Inverse != nil {
-					return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("%s.%s is already mapped by %s.%s", target.Name, inv.Name, inv.Inverse.Owner.Name, inv.Inverse.Name)}
+					return &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("%s.%s is already mapped by %s.%s", target.Name, inv.Name, inv.Inverse.Owner.Name, inv.Inverse.Name)}
 				}
 				rel.Kind, rel.Inverse, inv.Inverse = ManyToMany, inv, rel
 				continue
@@ -517,43 +544,42 @@ func buildRegistry(entities []any, schemas []*Schema, naming NamingStrategy, gen
 			f := target.props[rel.mappedBy]
 			switch {
 			case f == nil:
-				return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("mappedBy=%s names no field of %s", rel.mappedBy, target.Name)}
+				return &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("mappedBy=%s names no field of %s", rel.mappedBy, target.Name)}
 			case !f.isRef || f.Ref != m:
-				return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("mappedBy=%s: %s.%s must be an em.Ref[%s]", rel.mappedBy, target.Name, f.Name, m.Name)}
+				return &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("mappedBy=%s: %s.%s must be an em.Ref[%s]", rel.mappedBy, target.Name, f.Name, m.Name)}
 			}
 			rel.MappedBy = f
 		}
 	}
+	return nil
+}
+
+// linkInverses checks the inversedBy sides of many-to-manys and resolves
+// the inverse sides of one-to-ones.
+func (r *registry) linkInverses() error {
 	for _, m := range r.order {
 		for _, rel := range m.Relations {
 			if err := checkInversedBy(m, rel); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		for _, rel := range m.Inverses {
 			target, ok := r.byType[rel.targetType]
 			if !ok {
-				return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("reference to %s, which is not a registered entity", rel.targetType)}
+				return &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("reference to %s, which is not a registered entity", rel.targetType)}
 			}
 			f := target.props[rel.mappedBy]
 			switch {
 			case f == nil:
-				return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("mappedBy=%s names no field of %s", rel.mappedBy, target.Name)}
+				return &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("mappedBy=%s names no field of %s", rel.mappedBy, target.Name)}
 			case !f.isRef || f.Ref != m:
-				return nil, &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("mappedBy=%s: %s.%s must be an em.Ref[%s] (the owning side, holding the foreign key)", rel.mappedBy, target.Name, f.Name, m.Name)}
+				return &MetadataError{Entity: m.Name, Field: rel.Name, Reason: fmt.Sprintf("mappedBy=%s: %s.%s must be an em.Ref[%s] (the owning side, holding the foreign key)", rel.mappedBy, target.Name, f.Name, m.Name)}
 			}
 			rel.Target, rel.MappedBy = target, f
 			m.hasRefs, m.flat = true, false
 		}
 	}
-	for _, m := range r.order {
-		for _, f := range m.Fields {
-			f.scanKind = scanKindOf(f)
-		}
-	}
-	registerMetas(r.order)
-	r.commit = topoOrder(r.order)
-	return r, nil
+	return nil
 }
 
 // checkInversedBy checks the owning side of a many-to-many that names its
