@@ -62,6 +62,40 @@ func UpsertMany[T any](ctx context.Context, e *EntityManager, entities []*T, onC
 	if len(entities) == 0 {
 		return nil, nil
 	}
+	target, err := upsertTarget(m, onConflict)
+	if err != nil {
+		return nil, err
+	}
+	ptrs := make([]unsafe.Pointer, len(entities))
+	for i, v := range entities {
+		if v == nil {
+			return nil, fmt.Errorf("em: UpsertMany[%s]: nil entity at %d", m.Name, i)
+		}
+		ptrs[i] = unsafe.Pointer(v)
+	}
+	if err := e.prepareUpsert(nb, m, ptrs, target); err != nil {
+		return nil, err
+	}
+	fields, updateFields := upsertFields(m, target)
+	var ens []*entry
+	if nb != nil {
+		ens, err = e.upsertBackend(ctx, nb, m, ptrs, target, fields, updateFields)
+	} else {
+		ens, err = e.upsertSQL(ctx, m, ptrs, target, fields, updateFields)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*T, len(ens))
+	for i, en := range ens {
+		out[i] = en.object().(*T)
+	}
+	return out, nil
+}
+
+// upsertTarget resolves onConflict to the fields an upsert finds a stored
+// twin by: the primary key when none are named.
+func upsertTarget(m *EntityMeta, onConflict []string) ([]*FieldMeta, error) {
 	var target []*FieldMeta
 	for _, name := range onConflict {
 		f := m.props[name]
@@ -73,25 +107,39 @@ func UpsertMany[T any](ctx context.Context, e *EntityManager, entities []*T, onC
 	if len(target) == 0 {
 		target = []*FieldMeta{m.PK}
 	}
-	gens := e.orm.gens
-	var fields []*FieldMeta
+	return target, nil
+}
+
+// upsertFields returns the fields an upsert writes (all but a generated
+// key it does not match on) and those it overwrites on a conflict (neither
+// the target, the key nor onCreate fields).
+func upsertFields(m *EntityMeta, target []*FieldMeta) (fields, update []*FieldMeta) {
 	for _, f := range m.Fields {
 		if f == m.PK && f.AutoIncr && !containsField(target, f) {
 			continue
 		}
 		fields = append(fields, f)
 	}
-	for i, v := range entities {
-		if v == nil {
-			return nil, fmt.Errorf("em: UpsertMany[%s]: nil entity at %d", m.Name, i)
+	for _, f := range fields {
+		if !containsField(target, f) && f != m.PK && f.Def.OnCreate == "" {
+			update = append(update, f)
 		}
-		p := unsafe.Pointer(v)
+	}
+	return fields, update
+}
+
+// prepareUpsert gives each entity what a new row gets (a UUID or a
+// backend's key, onCreate values, a first version) and refuses one whose
+// target holds NULL.
+func (e *EntityManager) prepareUpsert(nb NativeBackend, m *EntityMeta, ptrs []unsafe.Pointer, target []*FieldMeta) error {
+	gens := e.orm.gens
+	for i, p := range ptrs {
 		if m.PK.UUID && m.PK.isZero(m.PK.ptr(p)) {
 			*(*string)(m.PK.ptr(p)) = newUUID()
 		} else if nb != nil && m.PK.isZero(m.PK.ptr(p)) {
 			if k, ok := nb.NewKey(m); ok {
-				if err := m.PK.Set(v, k); err != nil {
-					return nil, fmt.Errorf("em: UpsertMany[%s]: key from %s: %w", m.Name, nb.Name(), err)
+				if err := m.PK.Set(reflect.NewAt(m.Type, p).Interface(), k); err != nil {
+					return fmt.Errorf("em: UpsertMany[%s]: key from %s: %w", m.Name, nb.Name(), err)
 				}
 			}
 		}
@@ -105,31 +153,19 @@ func UpsertMany[T any](ctx context.Context, e *EntityManager, entities []*T, onC
 		}
 		for _, f := range target {
 			if isNull(targetValue(f, p)) {
-				return nil, errNoKeyToUpsert(m, f, i, v)
+				return errNoKeyToUpsert(m, f, i, reflect.NewAt(m.Type, p).Interface())
 			}
 		}
 	}
-	var updateFields []*FieldMeta
-	for _, f := range fields {
-		if !containsField(target, f) && f != m.PK && f.Def.OnCreate == "" {
-			updateFields = append(updateFields, f)
-		}
-	}
-	if nb != nil {
-		ptrs := make([]unsafe.Pointer, len(entities))
-		for i, v := range entities {
-			ptrs[i] = unsafe.Pointer(v)
-		}
-		ens, err := e.upsertBackend(ctx, nb, m, ptrs, target, fields, updateFields)
-		if err != nil {
-			return nil, err
-		}
-		out := make([]*T, len(ens))
-		for i, en := range ens {
-			out[i] = en.object().(*T)
-		}
-		return out, nil
-	}
+	return nil
+}
+
+// upsertSQL writes the entities at ptrs with INSERT … ON CONFLICT (or ON
+// DUPLICATE KEY) UPDATE, in statements of as many rows as the parameters
+// allow, then reads the rows back by their target so that generated keys
+// and what the database kept become the entities' state; it returns their
+// entries, managed.
+func (e *EntityManager) upsertSQL(ctx context.Context, m *EntityMeta, ptrs []unsafe.Pointer, target, fields, updateFields []*FieldMeta) ([]*entry, error) {
 	cols := make([]string, len(fields))
 	for i, f := range fields {
 		cols[i] = f.Column
@@ -148,13 +184,13 @@ func UpsertMany[T any](ctx context.Context, e *EntityManager, entities []*T, onC
 	q := e.conn()
 	d := e.orm.dialect
 	per := e.rowsPerStatement(len(fields))
-	for start := 0; start < len(entities); start += per {
-		chunk := entities[start:min(start+per, len(entities))]
+	for start := 0; start < len(ptrs); start += per {
 		ins := d.InsertInto(m.Table).Columns(cols...).OnConflict(targetCols...)
-		for _, v := range chunk {
+		for _, p := range ptrs[start:min(start+per, len(ptrs))] {
 			row := make([]any, len(fields))
 			for i, f := range fields {
-				if row[i], err = bindValue(f, unsafe.Pointer(v)); err != nil {
+				var err error
+				if row[i], err = bindValue(f, p); err != nil {
 					return nil, err
 				}
 			}
@@ -173,49 +209,56 @@ func UpsertMany[T any](ctx context.Context, e *EntityManager, entities []*T, onC
 			return nil, translateError(err, m.Name)
 		}
 	}
-	// Read the rows back by their conflict keys: the generated primary keys
-	// (and any value the database kept) become the entities' state.
-	out := make([]*T, len(entities))
-	for start := 0; start < len(entities); start += per {
-		chunk := entities[start:min(start+per, len(entities))]
-		conds := make([]qb.Expr, len(chunk))
-		for i, v := range chunk {
-			and := make([]qb.Expr, len(target))
-			for j, f := range target {
-				and[j] = qb.Eq(f.Column, targetValue(f, unsafe.Pointer(v)))
-			}
-			conds[i] = qb.And(and...)
-		}
-		colsAny := make([]any, len(m.Fields))
-		for i, f := range m.Fields {
-			colsAny[i] = f.Column
-		}
-		query, args, err := d.Select(colsAny...).From(m.Table).Where(qb.Or(conds...)).Build()
-		if err != nil {
+	out := make([]*entry, len(ptrs))
+	for start := 0; start < len(ptrs); start += per {
+		if err := e.readBackUpserted(ctx, q, m, ptrs[start:min(start+per, len(ptrs))], start, target, out[start:]); err != nil {
 			return nil, err
-		}
-		rows, err := e.orm.query(ctx, q, query, args)
-		if err != nil {
-			return nil, translateError(err, m.Name)
-		}
-		loaded := map[string]unsafe.Pointer{}
-		err = e.scanDetached(rows, m, func(p unsafe.Pointer) {
-			loaded[targetKey(target, p)] = p
-		})
-		if err != nil {
-			return nil, err
-		}
-		for i, v := range chunk {
-			p := unsafe.Pointer(v)
-			row, ok := loaded[targetKey(target, p)]
-			if !ok {
-				return nil, fmt.Errorf("em: UpsertMany[%s]: row %d was not found after the upsert", m.Name, start+i)
-			}
-			copyStruct(m, p, row)
-			out[start+i] = e.adopt(m, v, p).object().(*T)
 		}
 	}
 	return out, nil
+}
+
+// readBackUpserted reads the rows of the upserted entities at chunk (the
+// first of which is entity number first of the call) by their target
+// values, copies each into its entity, and puts the entries in out,
+// managed.
+func (e *EntityManager) readBackUpserted(ctx context.Context, q querier, m *EntityMeta, chunk []unsafe.Pointer, first int, target []*FieldMeta, out []*entry) error {
+	conds := make([]qb.Expr, len(chunk))
+	for i, p := range chunk {
+		and := make([]qb.Expr, len(target))
+		for j, f := range target {
+			and[j] = qb.Eq(f.Column, targetValue(f, p))
+		}
+		conds[i] = qb.And(and...)
+	}
+	colsAny := make([]any, len(m.Fields))
+	for i, f := range m.Fields {
+		colsAny[i] = f.Column
+	}
+	query, args, err := e.orm.dialect.Select(colsAny...).From(m.Table).Where(qb.Or(conds...)).Build()
+	if err != nil {
+		return err
+	}
+	rows, err := e.orm.query(ctx, q, query, args)
+	if err != nil {
+		return translateError(err, m.Name)
+	}
+	loaded := map[string]unsafe.Pointer{}
+	err = e.scanDetached(rows, m, func(p unsafe.Pointer) {
+		loaded[targetKey(target, p)] = p
+	})
+	if err != nil {
+		return err
+	}
+	for i, p := range chunk {
+		row, ok := loaded[targetKey(target, p)]
+		if !ok {
+			return fmt.Errorf("em: UpsertMany[%s]: row %d was not found after the upsert", m.Name, first+i)
+		}
+		copyStruct(m, p, row)
+		out[i] = e.adopt(m, reflect.NewAt(m.Type, p).Interface(), p)
+	}
+	return nil
 }
 
 // adopt makes the entity at p managed with its current values as snapshot,
