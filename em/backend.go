@@ -386,6 +386,7 @@ func (e *EntityManager) resolveFilter(ctx context.Context, m *EntityMeta, n *Bac
 func (e *EntityManager) resolveNode(ctx context.Context, m *EntityMeta, n *BackendFilter) error {
 	switch n.Kind {
 	case FilterField:
+		n.backendForm()
 		for i := range n.Ops {
 			if err := checkBackendOp(m, n.Field, &n.Ops[i]); err != nil {
 				return err
@@ -400,7 +401,7 @@ func (e *EntityManager) resolveNode(ctx context.Context, m *EntityMeta, n *Backe
 		*n = BackendFilter{Kind: FilterField, Field: n.Field, Ops: []FilterOp{{Op: "$in", Value: nonNil(keys)}}}
 		return nil
 	case filterLinks:
-		keys, err := e.linkedKeys(ctx, n.links.rel, []any{n.links.key})
+		keys, err := e.linkedKeys(ctx, n.x.links.rel, []any{n.x.links.key})
 		if err != nil {
 			return err
 		}
@@ -420,7 +421,7 @@ func (e *EntityManager) resolveNode(ctx context.Context, m *EntityMeta, n *Backe
 // checkBackendOp refuses what a backend cannot take in a condition: the
 // subquery of an $in or $nin, which is SQL.
 func checkBackendOp(m *EntityMeta, fld *FieldMeta, o *FilterOp) error {
-	if o.sub != nil {
+	if o.subquery() != nil {
 		return &FilterError{Entity: m.Name, Property: fld.Property, Operator: o.Op, Reason: "needs a slice of values"}
 	}
 	for i := range o.Not {
@@ -447,7 +448,7 @@ func (e *EntityManager) relationKeys(ctx context.Context, n *BackendFilter) ([]a
 		})
 		return keys, err
 	}
-	rel := n.rel
+	rel := n.x.rel
 	switch {
 	case rel == nil: // a reference
 		return keysOf(n.Field.Ref, n.Field.Ref.PK)

@@ -112,6 +112,9 @@ func (s fscope) sql(n *BackendFilter) (qb.Expr, error) {
 	case 0:
 		return nil, nil
 	case FilterField:
+		if n.Ops == nil {
+			return sqlOp(s.col(n.alias, n.Field), &n.one)
+		}
 		return sqlOps(s.col(n.alias, n.Field), n.Ops)
 	case FilterAll:
 		if len(n.Subs) == 1 {
@@ -140,7 +143,7 @@ func (s fscope) sql(n *BackendFilter) (qb.Expr, error) {
 	case filterRel:
 		return s.sqlRelation(n)
 	case filterSQL:
-		return n.raw, nil
+		return n.x.raw, nil
 	}
 	return nil, &FilterError{Entity: s.m.Name, Reason: "a filter must be an em.F or a primary key value"}
 }
@@ -195,8 +198,8 @@ func sqlOp(col any, o *FilterOp) (qb.Expr, error) {
 	case "$ilike":
 		return qb.ILike(col, v), nil
 	case "$in", "$nin":
-		if o.sub != nil {
-			sub, _, err := subqueryOf(o.sub)
+		if q := o.subquery(); q != nil {
+			sub, _, err := subqueryOf(q)
 			if err != nil {
 				return nil, err
 			}
@@ -264,7 +267,7 @@ func (s fscope) sqlRelation(n *BackendFilter) (qb.Expr, error) {
 		return nil, err
 	}
 	col := s.col(n.alias, n.Field)
-	if rel := n.rel; rel != nil {
+	if rel := n.x.rel; rel != nil {
 		if rel.Kind == ManyToMany {
 			// Owners linked in the pivot to a matching item.
 			own, link, item := rel, rel.JoinColumn, rel.InverseColumn
@@ -310,8 +313,6 @@ func refArg(f *FieldMeta, v any) any {
 	}
 	return v
 }
-
-func isBytes(v any) bool { _, ok := v.([]byte); return ok }
 
 // filterList returns v as a list when it is a slice or array.
 func filterList(v any) ([]any, bool) {

@@ -36,7 +36,17 @@ type BackendFilter struct {
 	// one operand of FilterNot.
 	Subs []BackendFilter
 
-	alias string        // FilterField, filterRel: the alias qualifying the column (QB), "" for none
+	// one is the condition of a FilterField node of one condition while
+	// the node is em's own (Ops is then nil): a find allocates no slice
+	// for it. backendForm moves it into Ops before a backend sees the node.
+	one FilterOp
+
+	alias string       // FilterField, filterRel: the alias qualifying the column (QB), "" for none
+	x     *filterExtra // filterRel, filterSQL, filterLinks: what those rare nodes need (kept out of the node, which a find allocates)
+}
+
+// filterExtra is what the nodes a backend never sees hold.
+type filterExtra struct {
 	rel   *RelationMeta // filterRel: the collection (one-to-many, many-to-many) or inverse one-to-one followed (Field is then the key), nil for a reference (Field)
 	raw   qb.Expr       // filterSQL: a condition built inside the package
 	links m2mItems      // filterLinks: the items of a many-to-many collection on a backend
@@ -77,8 +87,18 @@ type FilterOp struct {
 	// Plain is set when the condition was given as a plain value rather
 	// than an operator map: {"name": "Jon"} is $eq, {"name": list} is $in.
 	Plain bool
+}
 
-	sub any // $in, $nin of a subquery (SQL): a qb.SelectQuery or a subquerier
+// subquery returns the subquery of an $in or $nin (SQL: a qb.SelectQuery
+// or a QueryBuilder), nil for a list of values.
+func (o *FilterOp) subquery() any {
+	if o.Op != "$in" && o.Op != "$nin" {
+		return nil
+	}
+	if _, list := o.Value.([]any); list || o.Value == nil {
+		return nil
+	}
+	return o.Value
 }
 
 // ParseFilter parses and checks filter (an F, or a primary key value) as
@@ -97,11 +117,20 @@ func ParseFilter(m *EntityMeta, filter any) (*BackendFilter, error) {
 		if x.Kind >= filterRel {
 			return &FilterError{Entity: m.Name, Reason: "a relation path is resolved by the entity manager"}
 		}
+		x.backendForm()
 		return nil
 	}); err != nil {
 		return nil, err
 	}
 	return &n, nil
+}
+
+// backendForm puts the one condition of a FilterField node into Ops, where
+// a backend reads it.
+func (n *BackendFilter) backendForm() {
+	if n.Kind == FilterField && n.Ops == nil && n.one.Op != "" {
+		n.Ops, n.one = []FilterOp{n.one}, FilterOp{}
+	}
 }
 
 // walk calls fn on n and every node below it, stopping at the first error.
@@ -143,9 +172,9 @@ func (s pscope) parse(filter any) (BackendFilter, error) {
 		}
 		return s.parseMap(f)
 	case whereExpr:
-		return BackendFilter{Kind: filterSQL, raw: f.e}, nil
+		return BackendFilter{Kind: filterSQL, x: &filterExtra{raw: f.e}}, nil
 	case m2mItems:
-		return BackendFilter{Kind: filterLinks, links: f}, nil
+		return BackendFilter{Kind: filterLinks, x: &filterExtra{links: f}}, nil
 	}
 	if rv := reflect.ValueOf(filter); rv.Kind() == reflect.Map {
 		return BackendFilter{}, &FilterError{Entity: m.Name, Reason: "a filter must be an em.F (map[string]any), not " + rv.Type().String()}
@@ -153,7 +182,7 @@ func (s pscope) parse(filter any) (BackendFilter, error) {
 	if _, ok := keyFromValue(m.PK, filter); !ok {
 		return BackendFilter{}, &FilterError{Entity: m.Name, Property: m.PK.Property, Reason: "a filter must be an em.F or a primary key value, not " + reflect.TypeOf(filter).String()}
 	}
-	return BackendFilter{Kind: FilterField, Field: m.PK, alias: s.alias, Ops: []FilterOp{{Op: "$eq", Value: filter, Plain: true}}}, nil
+	return BackendFilter{Kind: FilterField, Field: m.PK, alias: s.alias, one: FilterOp{Op: "$eq", Value: filter, Plain: true}}, nil
 }
 
 // parseMap parses the entries of f in the order of their keys. An F of
@@ -164,7 +193,8 @@ func (s pscope) parseMap(f F) (BackendFilter, error) {
 			return s.parseKey(k, v)
 		}
 	}
-	keys := make([]string, 0, len(f))
+	var buf [8]string // most filters have a few keys: no allocation for them
+	keys := buf[:0]
 	for k := range f {
 		keys = append(keys, k)
 	}
@@ -248,11 +278,19 @@ func (s pscope) parseKey(key string, v any) (BackendFilter, error) {
 		if fld.isRef && !isOperatorMap(ops) {
 			return s.relation(key, func(t pscope) (BackendFilter, error) { return t.parseMap(ops) })
 		}
-		list, err := parseOps(m, fld, fld.Property, ops)
+		n := BackendFilter{Kind: FilterField, Field: fld, alias: s.alias}
+		var err error
+		if len(ops) == 1 {
+			for op, x := range ops {
+				n.one, err = parseOp(m, fld, fld.Property, op, x)
+			}
+		} else {
+			n.Ops, err = parseOps(m, fld, fld.Property, ops)
+		}
 		if err != nil {
 			return BackendFilter{}, err
 		}
-		return BackendFilter{Kind: FilterField, Field: fld, alias: s.alias, Ops: list}, nil
+		return n, nil
 	}
 	if fld.isRef {
 		v = refArg(fld, v)
@@ -261,7 +299,7 @@ func (s pscope) parseKey(key string, v any) (BackendFilter, error) {
 	if list, ok := valueList(v); ok {
 		op = FilterOp{Op: "$in", Value: list, Plain: true}
 	}
-	return BackendFilter{Kind: FilterField, Field: fld, alias: s.alias, Ops: []FilterOp{op}}, nil
+	return BackendFilter{Kind: FilterField, Field: fld, alias: s.alias, one: op}, nil
 }
 
 // relation is the node of a filter on the entities related to s.m through
@@ -269,12 +307,12 @@ func (s pscope) parseKey(key string, v any) (BackendFilter, error) {
 // scope of their own (a subquery's: no alias).
 func (s pscope) relation(prop string, sub func(pscope) (BackendFilter, error)) (BackendFilter, error) {
 	m := s.m
-	n := BackendFilter{Kind: filterRel, alias: s.alias}
+	n := BackendFilter{Kind: filterRel, alias: s.alias, x: &filterExtra{}}
 	var target *EntityMeta
 	if rel := relationNamed(m, prop); rel != nil {
-		n.Field, n.rel, target = m.PK, rel, rel.Target
+		n.Field, n.x.rel, target = m.PK, rel, rel.Target
 	} else if inv := inverseNamed(m, prop); inv != nil {
-		n.Field, n.rel, target = m.PK, inv, inv.Target
+		n.Field, n.x.rel, target = m.PK, inv, inv.Target
 	} else {
 		f := m.props[prop]
 		if f == nil || !f.isRef {
@@ -292,68 +330,77 @@ func (s pscope) relation(prop string, sub func(pscope) (BackendFilter, error)) (
 
 // parseOps parses an operator map on fld, a property named prop in errors
 // (fld is nil for an aggregate of a query builder's Having). The
-// conditions are sorted by operator.
+// conditions are sorted by operator, and so, of several mistakes, the same
+// one is reported every time.
 func parseOps(m *EntityMeta, fld *FieldMeta, prop string, ops F) ([]FilterOp, error) {
-	out := make([]FilterOp, 0, len(ops))
-	bad := func(op, reason string) error {
-		return &FilterError{Entity: m.Name, Property: prop, Operator: op, Reason: reason}
-	}
-	var names []string
-	if len(ops) > 1 {
-		// In the order of the operators, so that of several mistakes the
-		// same one is reported every time.
-		names = make([]string, 0, len(ops))
-		for k := range ops {
-			names = append(names, k)
-		}
-		slices.Sort(names)
-	} else {
-		for k := range ops {
-			names = []string{k}
-		}
-	}
-	for _, op := range names {
-		v := ops[op]
-		if fld != nil && fld.isRef {
-			v = refArg(fld, v)
-		}
-		c := FilterOp{Op: op, Value: v}
-		switch op {
-		case "$eq", "$ne", "$gt", "$gte", "$lt", "$lte":
-		case "$like", "$nlike", "$ilike":
-			if _, ok := v.(string); !ok {
-				return nil, bad(op, "needs a string pattern")
-			}
-		case "$in", "$nin":
-			if isSubquery(v) {
-				c.Value, c.sub = nil, v
-				break
-			}
-			list, ok := valueList(v)
-			if !ok {
-				return nil, bad(op, "needs a slice of values")
-			}
-			c.Value = list
-		case "$exists":
-			if _, ok := v.(bool); !ok {
-				return nil, bad(op, "needs true or false")
-			}
-		case "$not":
-			sub, ok := v.(F)
-			if !ok {
-				return nil, bad(op, "needs an em.F of operators")
-			}
-			inner, err := parseOps(m, fld, prop, sub)
+	if len(ops) == 1 {
+		for op, v := range ops {
+			c, err := parseOp(m, fld, prop, op, v)
 			if err != nil {
 				return nil, err
 			}
-			c.Value, c.Not = nil, inner
-		default:
-			return nil, bad(op, "unknown operator")
+			return []FilterOp{c}, nil
 		}
-		out = append(out, c)
+	}
+	var buf [8]string
+	names := buf[:0]
+	for k := range ops {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	out := make([]FilterOp, len(names))
+	for i, op := range names {
+		c, err := parseOp(m, fld, prop, op, ops[op])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
 	}
 	return out, nil
+}
+
+// parseOp parses the condition op v on fld (see parseOps).
+func parseOp(m *EntityMeta, fld *FieldMeta, prop, op string, v any) (FilterOp, error) {
+	bad := func(reason string) error {
+		return &FilterError{Entity: m.Name, Property: prop, Operator: op, Reason: reason}
+	}
+	if fld != nil && fld.isRef {
+		v = refArg(fld, v)
+	}
+	c := FilterOp{Op: op, Value: v}
+	switch op {
+	case "$eq", "$ne", "$gt", "$gte", "$lt", "$lte":
+	case "$like", "$nlike", "$ilike":
+		if _, ok := v.(string); !ok {
+			return c, bad("needs a string pattern")
+		}
+	case "$in", "$nin":
+		if isSubquery(v) {
+			break // Value is the subquery: SQL only
+		}
+		list, ok := valueList(v)
+		if !ok {
+			return c, bad("needs a slice of values")
+		}
+		c.Value = list
+	case "$exists":
+		if _, ok := v.(bool); !ok {
+			return c, bad("needs true or false")
+		}
+	case "$not":
+		sub, ok := v.(F)
+		if !ok {
+			return c, bad("needs an em.F of operators")
+		}
+		inner, err := parseOps(m, fld, prop, sub)
+		if err != nil {
+			return c, err
+		}
+		c.Value, c.Not = nil, inner
+	default:
+		return c, bad("unknown operator")
+	}
+	return c, nil
 }
 
 // valueList returns v as a list of values when it is a slice or an array:
