@@ -41,8 +41,8 @@ type Backend interface {
 	// takes the decoded entity back. Decode fields with FieldMeta.Set or
 	// through FieldMeta.Addr.
 	Find(ctx context.Context, q *BackendQuery, each func(decode func(entity any) error) error) error
-	// Count counts the entities of m matching filter.
-	Count(ctx context.Context, m *EntityMeta, filter F) (int64, error)
+	// Count counts the entities of m matching filter (nil matches all).
+	Count(ctx context.Context, m *EntityMeta, filter *BackendFilter) (int64, error)
 	// Links returns the links of rel, the owning side of a many-to-many,
 	// as (owner key, item key) pairs: those of the owners with the given
 	// keys, or with byItem those of the items with the given keys.
@@ -115,10 +115,10 @@ type NativeBackend interface {
 	// returns how many matched. It returns a *DBError for a storage error,
 	// and an error matching ErrUnsupported for a field the store cannot
 	// change (naming the entity and the field).
-	UpdateWhere(ctx context.Context, m *EntityMeta, filter F, fields []*FieldMeta, values []any) (int64, error)
+	UpdateWhere(ctx context.Context, m *EntityMeta, filter *BackendFilter, fields []*FieldMeta, values []any) (int64, error)
 	// DeleteWhere deletes every stored entity of m that matches filter
 	// and returns how many it deleted, or a *DBError for a storage error.
-	DeleteWhere(ctx context.Context, m *EntityMeta, filter F) (int64, error)
+	DeleteWhere(ctx context.Context, m *EntityMeta, filter *BackendFilter) (int64, error)
 	// Upsert stores each entity of u: where a stored entity has the values
 	// of u.Target, it overwrites its u.Update fields; elsewhere it stores a
 	// new entity with the u.Insert fields, and a generated key when the
@@ -148,12 +148,12 @@ type BackendUpsert struct {
 	Update []*FieldMeta
 }
 
-// BackendQuery is a find for a Backend. Filter uses property names and
-// operators as documented on F; relation paths ("author.name") are already
-// resolved by the entity manager into key lists.
+// BackendQuery is a find for a Backend. Filter is parsed and checked
+// (see BackendFilter; nil matches all); relation paths ("author.name") are
+// already resolved by the entity manager into key lists.
 type BackendQuery struct {
 	Meta    *EntityMeta
-	Filter  F
+	Filter  *BackendFilter
 	OrderBy []string // "property" or "property DESC"
 	Limit   int      // 0: no limit
 	Offset  int
@@ -253,10 +253,20 @@ func (f *FieldMeta) Value(entity any) any {
 // owning side of a one-to-one).
 func (f *FieldMeta) IsReference() bool { return f != nil && f.isRef }
 
-// findBackend is find on a backend: relation paths in the filter are
-// resolved to key lists first, then the rows are decoded into new entities
-// or answered by the managed instances.
-func (e *EntityManager) findBackend(ctx context.Context, m *EntityMeta, filter any, o FindOptions, each func(obj any)) (err error) {
+// findBackend is find on a backend: the filter is parsed and checked, its
+// relation paths resolved to key lists, then the rows are decoded into new
+// entities or answered by the managed instances.
+func (e *EntityManager) findBackend(ctx context.Context, m *EntityMeta, filter any, o FindOptions, each func(obj any)) error {
+	n, err := pscope{m: m}.parse(filter)
+	if err != nil {
+		return err
+	}
+	return e.findParsed(ctx, m, &n, o, each)
+}
+
+// findParsed is findBackend of a parsed filter n, which it resolves (see
+// resolveFilter).
+func (e *EntityManager) findParsed(ctx context.Context, m *EntityMeta, n *BackendFilter, o FindOptions, each func(obj any)) (err error) {
 	if o.Lock != LockNone {
 		return e.orm.unsupported("pessimistic locks")
 	}
@@ -265,15 +275,15 @@ func (e *EntityManager) findBackend(ctx context.Context, m *EntityMeta, filter a
 		return err
 	}
 	partial := len(fields) < len(m.Fields)
-	f, err := e.backendFilter(ctx, m, filter)
-	if err != nil {
-		return err
-	}
 	for _, ob := range o.OrderBy {
 		prop, _, _ := cutSpace(ob)
 		if m.props[prop] == nil {
 			return &FilterError{Entity: m.Name, Property: prop, Reason: "no such property (in OrderBy)"}
 		}
+	}
+	f, err := e.resolveFilter(ctx, m, n)
+	if err != nil {
+		return err
 	}
 	q := &BackendQuery{Meta: m, Filter: f, OrderBy: o.OrderBy, Limit: o.Limit, Offset: o.Offset}
 	if partial {
@@ -348,181 +358,88 @@ func cutSpace(s string) (string, string, bool) {
 	return s, "", false
 }
 
-// backendFilter checks a filter against m and resolves what a backend
-// cannot evaluate by itself: relation paths become lists of keys, found by
-// queries on the related entities (MongoDB has no join without $lookup). A
-// primary key value becomes {pk: value}.
-func (e *EntityManager) backendFilter(ctx context.Context, m *EntityMeta, filter any) (F, error) {
-	switch f := filter.(type) {
-	case nil:
+// backendFilter parses and checks a filter on m and resolves it for the
+// backend (see resolveFilter).
+func (e *EntityManager) backendFilter(ctx context.Context, m *EntityMeta, filter any) (*BackendFilter, error) {
+	n, err := pscope{m: m}.parse(filter)
+	if err != nil {
+		return nil, err
+	}
+	return e.resolveFilter(ctx, m, &n)
+}
+
+// resolveFilter resolves in n, a parsed filter on m, what a backend cannot
+// evaluate by itself: relation paths become lists of keys, found by queries
+// on the related entities (MongoDB has no join without $lookup), and the
+// items of a many-to-many collection the keys its links name. It returns
+// nil for no condition. What only SQL has (a subquery) is a *FilterError.
+func (e *EntityManager) resolveFilter(ctx context.Context, m *EntityMeta, n *BackendFilter) (*BackendFilter, error) {
+	if n.Kind == 0 {
 		return nil, nil
-	case F:
-		return e.resolveMap(ctx, m, f)
-	case m2mItems:
-		keys, err := e.linkedKeys(ctx, f.rel, []any{f.key})
-		return F{m.PK.Property: F{"$in": nonNil(keys)}}, err
 	}
-	if _, ok := keyFromValue(m.PK, filter); !ok {
-		return nil, &FilterError{Entity: m.Name, Property: m.PK.Property, Reason: "a filter must be an em.F or a primary key value, not " + reflect.TypeOf(filter).String()}
+	if err := e.resolveNode(ctx, m, n); err != nil {
+		return nil, err
 	}
-	return F{m.PK.Property: filter}, nil
+	return n, nil
 }
 
-func (e *EntityManager) resolveMap(ctx context.Context, m *EntityMeta, f F) (F, error) {
-	out := make(F, len(f))
-	for k, v := range f {
-		switch k {
-		case "$and", "$or":
-			list, ok := filterList(v)
-			if !ok {
-				return nil, &FilterError{Entity: m.Name, Property: k, Reason: "needs a list of filters"}
-			}
-			subs := make([]F, len(list))
-			for i, item := range list {
-				sub, ok := item.(F)
-				if !ok {
-					return nil, &FilterError{Entity: m.Name, Property: k, Reason: "every item must be an em.F"}
-				}
-				r, err := e.resolveMap(ctx, m, sub)
-				if err != nil {
-					return nil, err
-				}
-				subs[i] = r
-			}
-			out[k] = subs
-			continue
-		case "$not":
-			sub, ok := v.(F)
-			if !ok {
-				return nil, &FilterError{Entity: m.Name, Property: k, Reason: "needs an em.F"}
-			}
-			r, err := e.resolveMap(ctx, m, sub)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = r
-			continue
-		}
-		if len(k) > 0 && k[0] == '$' {
-			return nil, &FilterError{Entity: m.Name, Property: k, Reason: "unknown logical operator"}
-		}
-		head, rest, dotted := cutDot(k)
-		if dotted {
-			key, cond, err := e.relationKeys(ctx, m, head, F{rest: v})
-			if err != nil {
-				return nil, err
-			}
-			out = andInto(out, key, cond)
-			continue
-		}
-		if relationNamed(m, k) != nil || inverseNamed(m, k) != nil {
-			sub, ok := v.(F)
-			if !ok {
-				return nil, &FilterError{Entity: m.Name, Property: k, Reason: "a relation is filtered with an em.F on its items"}
-			}
-			key, cond, err := e.relationKeys(ctx, m, k, sub)
-			if err != nil {
-				return nil, err
-			}
-			out = andInto(out, key, cond)
-			continue
-		}
-		fld := m.props[k]
-		if fld == nil {
-			return nil, &FilterError{Entity: m.Name, Property: k, Reason: "no such property"}
-		}
-		if ops, ok := v.(F); ok && fld.isRef && !isOperatorMap(ops) {
-			key, cond, err := e.relationKeys(ctx, m, k, ops)
-			if err != nil {
-				return nil, err
-			}
-			out = andInto(out, key, cond)
-			continue
-		}
-		if ops, ok := v.(F); ok {
-			if err := checkOps(m, fld, ops); err != nil {
-				return nil, err
-			}
-			if fld.isRef {
-				conv := make(F, len(ops))
-				for op, x := range ops {
-					conv[op] = refArg(fld, x)
-				}
-				v = conv
-			}
-		} else if fld.isRef {
-			v = refArg(fld, v)
-		}
-		out = andInto(out, fld.Property, v)
-	}
-	return out, nil
-}
-
-// andInto sets key to cond in f, or joins both with $and when the key is
-// taken (two paths through the same relation).
-func andInto(f F, key string, cond any) F {
-	if prev, taken := f[key]; taken {
-		and, _ := f["$and"].([]F)
-		f["$and"] = append(and, F{key: prev}, F{key: cond})
-		delete(f, key)
-		return f
-	}
-	f[key] = cond
-	return f
-}
-
-func cutDot(s string) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '.' {
-			return s[:i], s[i+1:], true
-		}
-	}
-	return s, "", false
-}
-
-// checkOps validates an operator map on fld, as the SQL compiler would.
-func checkOps(m *EntityMeta, fld *FieldMeta, ops F) error {
-	for op, v := range ops {
-		bad := func(reason string) error {
-			return &FilterError{Entity: m.Name, Property: fld.Property, Operator: op, Reason: reason}
-		}
-		switch op {
-		case "$eq", "$ne", "$gt", "$gte", "$lt", "$lte":
-		case "$like", "$nlike", "$ilike":
-			if _, ok := v.(string); !ok {
-				return bad("needs a string pattern")
-			}
-		case "$in", "$nin":
-			if _, ok := filterList(v); !ok || isBytes(v) {
-				return bad("needs a slice of values")
-			}
-		case "$exists":
-			if _, ok := v.(bool); !ok {
-				return bad("needs true or false")
-			}
-		case "$not":
-			sub, ok := v.(F)
-			if !ok {
-				return bad("needs an em.F of operators")
-			}
-			if err := checkOps(m, fld, sub); err != nil {
+func (e *EntityManager) resolveNode(ctx context.Context, m *EntityMeta, n *BackendFilter) error {
+	switch n.Kind {
+	case FilterField:
+		n.backendForm()
+		for i := range n.Ops {
+			if err := checkBackendOp(m, n.Field, &n.Ops[i]); err != nil {
 				return err
 			}
-		default:
-			return bad("unknown operator")
+		}
+		return nil
+	case filterRel:
+		keys, err := e.relationKeys(ctx, n)
+		if err != nil {
+			return err
+		}
+		*n = BackendFilter{Kind: FilterField, Field: n.Field, Ops: []FilterOp{{Op: "$in", Value: nonNil(keys)}}}
+		return nil
+	case filterLinks:
+		keys, err := e.linkedKeys(ctx, n.x.links.rel, []any{n.x.links.key})
+		if err != nil {
+			return err
+		}
+		*n = BackendFilter{Kind: FilterField, Field: m.PK, Ops: []FilterOp{{Op: "$in", Value: nonNil(keys)}}}
+		return nil
+	case filterSQL:
+		return &FilterError{Entity: m.Name, Property: m.PK.Property, Reason: "a filter must be an em.F or a primary key value, not " + reflect.TypeOf(whereExpr{}).String()}
+	}
+	for i := range n.Subs {
+		if err := e.resolveNode(ctx, m, &n.Subs[i]); err != nil {
+			return err
 		}
 	}
 	return nil
 }
 
-// relationKeys turns a filter on the entities related to m through prop
-// into a condition on m: the property to test and an $in of the keys that
-// qualify, found by a query on the related type.
-func (e *EntityManager) relationKeys(ctx context.Context, m *EntityMeta, prop string, sub F) (string, F, error) {
-	keysOf := func(t *EntityMeta, pick *FieldMeta, filter F) ([]any, error) {
+// checkBackendOp refuses what a backend cannot take in a condition: the
+// subquery of an $in or $nin, which is SQL.
+func checkBackendOp(m *EntityMeta, fld *FieldMeta, o *FilterOp) error {
+	if o.subquery() != nil {
+		return &FilterError{Entity: m.Name, Property: fld.Property, Operator: o.Op, Reason: "needs a slice of values"}
+	}
+	for i := range o.Not {
+		if err := checkBackendOp(m, fld, &o.Not[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// relationKeys returns the keys that n, a filter on related entities,
+// lets through for its Field: a query on the related type, and for a
+// many-to-many its links.
+func (e *EntityManager) relationKeys(ctx context.Context, n *BackendFilter) ([]any, error) {
+	keysOf := func(t *EntityMeta, pick *FieldMeta) ([]any, error) {
 		var keys []any
 		seen := map[any]bool{}
-		err := e.findBackend(ctx, t, filter, FindOptions{}, func(obj any) {
+		err := e.findParsed(ctx, t, &n.Subs[0], FindOptions{}, func(obj any) {
 			k := pick.Value(obj)
 			if k != nil && !seen[k] {
 				seen[k] = true
@@ -531,28 +448,18 @@ func (e *EntityManager) relationKeys(ctx context.Context, m *EntityMeta, prop st
 		})
 		return keys, err
 	}
-	if rel := relationNamed(m, prop); rel != nil {
-		if rel.Kind == ManyToMany {
-			items, err := keysOf(rel.Target, rel.Target.PK, sub)
-			if err != nil {
-				return "", nil, err
-			}
-			owners, err := e.linkedKeys(ctx, reverseOf(rel), items)
-			return m.PK.Property, F{"$in": nonNil(owners)}, err
+	rel := n.x.rel
+	switch {
+	case rel == nil: // a reference
+		return keysOf(n.Field.Ref, n.Field.Ref.PK)
+	case rel.Kind == ManyToMany:
+		items, err := keysOf(rel.Target, rel.Target.PK)
+		if err != nil {
+			return nil, err
 		}
-		keys, err := keysOf(rel.Target, rel.MappedBy, sub)
-		return m.PK.Property, F{"$in": nonNil(keys)}, err
+		return e.linkedKeys(ctx, reverseOf(rel), items)
 	}
-	if inv := inverseNamed(m, prop); inv != nil {
-		keys, err := keysOf(inv.Target, inv.MappedBy, sub)
-		return m.PK.Property, F{"$in": nonNil(keys)}, err
-	}
-	f := m.props[prop]
-	if f == nil || f.Ref == nil {
-		return "", nil, &FilterError{Entity: m.Name, Property: prop, Reason: "no such reference or collection"}
-	}
-	keys, err := keysOf(f.Ref, f.Ref.PK, sub)
-	return f.Property, F{"$in": nonNil(keys)}, err
+	return keysOf(rel.Target, rel.MappedBy)
 }
 
 func nonNil(keys []any) []any {

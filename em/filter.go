@@ -2,7 +2,6 @@ package em
 
 import (
 	"reflect"
-	"slices"
 	"strings"
 
 	"github.com/mikrogo/mikro/qb"
@@ -69,248 +68,159 @@ func compileFilter(d *qb.Dialect, m *EntityMeta, filter any) (qb.Expr, error) {
 	return fscope{d: d, m: m}.filter(filter)
 }
 
-// fscope is where a filter is compiled: the entity its properties belong to,
-// the alias that qualifies their columns ("" for none), and, in a query
-// builder, the other aliases a key may start with ("a.name").
+// fscope is where a filter is parsed (see pscope) and compiled to SQL: in
+// d, and with bare, columns unqualified even under an alias (single-table
+// UPDATE and DELETE).
 type fscope struct {
 	d       *qb.Dialect
 	m       *EntityMeta
 	alias   string
 	aliases map[string]*EntityMeta
-	bare    bool // columns unqualified even under an alias (single-table UPDATE and DELETE)
+	bare    bool
 }
 
-// col returns f's column, qualified by the scope's alias.
-func (s fscope) col(f *FieldMeta) string {
-	if s.alias == "" || s.bare {
-		return f.Column
-	}
-	return s.alias + "." + f.Column
-}
-
-// on returns the scope of another entity, with no alias (a subquery's).
-func (s fscope) on(m *EntityMeta) fscope { return fscope{d: s.d, m: m} }
-
+// filter parses filter in the scope and compiles it.
 func (s fscope) filter(filter any) (qb.Expr, error) {
-	m := s.m
-	switch f := filter.(type) {
-	case nil:
-		return nil, nil
-	case F:
-		if len(f) == 0 {
-			return nil, nil // no condition
-		}
-		return s.compileMap(f)
-	case whereExpr:
-		return f.e, nil
+	n, err := pscope{m: s.m, alias: s.alias, aliases: s.aliases}.parse(filter)
+	if err != nil {
+		return nil, err
 	}
-	if rv := reflect.ValueOf(filter); rv.Kind() == reflect.Map {
-		return nil, &FilterError{Entity: m.Name, Reason: "a filter must be an em.F (map[string]any), not " + rv.Type().String()}
-	}
-	if _, ok := keyFromValue(m.PK, filter); !ok {
-		return nil, &FilterError{Entity: m.Name, Property: m.PK.Property, Reason: "a filter must be an em.F or a primary key value, not " + reflect.TypeOf(filter).String()}
-	}
-	return qb.Eq(s.col(m.PK), filter), nil
-}
-
-func (s fscope) compileMap(f F) (qb.Expr, error) {
-	keys := make([]string, 0, len(f))
-	for k := range f {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	conds := make([]qb.Expr, 0, len(keys))
-	for _, k := range keys {
-		c, err := s.compileKey(k, f[k])
-		if err != nil {
-			return nil, err
-		}
-		conds = append(conds, c)
-	}
-	if len(conds) == 1 {
-		return conds[0], nil
-	}
-	return qb.And(conds...), nil
-}
-
-func (s fscope) compileKey(key string, v any) (qb.Expr, error) {
-	m := s.m
-	switch key {
-	case "$and", "$or":
-		list, ok := filterList(v)
-		if !ok {
-			return nil, &FilterError{Entity: m.Name, Property: key, Reason: "needs a list of filters"}
-		}
-		conds := make([]qb.Expr, len(list))
-		for i, item := range list {
-			sub, ok := item.(F)
-			if !ok {
-				return nil, &FilterError{Entity: m.Name, Property: key, Reason: "every item must be an em.F"}
-			}
-			c, err := s.compileMap(sub)
-			if err != nil {
-				return nil, err
-			}
-			conds[i] = c
-		}
-		if key == "$or" {
-			return qb.Or(conds...), nil
-		}
-		return qb.And(conds...), nil
-	case "$not":
-		sub, ok := v.(F)
-		if !ok {
-			return nil, &FilterError{Entity: m.Name, Property: key, Reason: "needs an em.F"}
-		}
-		c, err := s.compileMap(sub)
-		if err != nil {
-			return nil, err
-		}
-		return qb.Not(c), nil
-	}
-	if len(key) > 0 && key[0] == '$' {
-		return nil, &FilterError{Entity: m.Name, Property: key, Reason: "unknown logical operator"}
-	}
-	if head, rest, dotted := strings.Cut(key, "."); dotted {
-		if am, ok := s.aliases[head]; ok {
-			// "a.name" in a query builder: a property of the entity under alias a.
-			return fscope{d: s.d, m: am, alias: head, aliases: s.aliases, bare: s.bare}.compileKey(rest, v)
-		}
-		// "author.name": a filter on the related entity.
-		return s.relationFilter(head, F{rest: v})
-	}
-	if rel := relationNamed(m, key); rel != nil {
-		sub, ok := v.(F)
-		if !ok {
-			return nil, &FilterError{Entity: m.Name, Property: key, Reason: "a collection is filtered with an em.F on its items"}
-		}
-		return s.relationFilter(key, sub)
-	}
-	if inv := inverseNamed(m, key); inv != nil {
-		sub, ok := v.(F)
-		if !ok {
-			return nil, &FilterError{Entity: m.Name, Property: key, Reason: "the inverse side of a one-to-one is filtered with an em.F on the other entity"}
-		}
-		return s.relationFilter(key, sub)
-	}
-	fld := m.props[key]
-	if fld == nil {
-		return nil, &FilterError{Entity: m.Name, Property: key, Reason: "no such property"}
-	}
-	col := s.col(fld)
-	if ops, ok := v.(F); ok {
-		if fld.isRef && !isOperatorMap(ops) {
-			return s.relationFilter(key, ops)
-		}
-		return s.compileOps(fld, ops)
-	}
-	if fld.isRef {
-		v = refArg(fld, v)
-	}
-	if list, ok := filterList(v); ok && !isBytes(v) {
-		return qb.In(col, list), nil
-	}
-	return qb.Eq(col, v), nil
-}
-
-func (s fscope) compileOps(fld *FieldMeta, ops F) (qb.Expr, error) {
-	return s.compileOpsOn(s.col(fld), fld, fld.Property, ops)
+	return s.sql(&n)
 }
 
 // compileOpsOn compiles an operator map on col, an expression named prop in
 // errors; fld is the property's field when col is one (nil for an aggregate).
 func (s fscope) compileOpsOn(col any, fld *FieldMeta, prop string, ops F) (qb.Expr, error) {
-	m := s.m
-	names := make([]string, 0, len(ops))
-	for k := range ops {
-		names = append(names, k)
+	list, err := parseOps(s.m, fld, prop, ops)
+	if err != nil {
+		return nil, err
 	}
-	slices.Sort(names)
-	conds := make([]qb.Expr, 0, len(names))
-	bad := func(op, reason string) error {
-		return &FilterError{Entity: m.Name, Property: prop, Operator: op, Reason: reason}
+	return sqlOps(col, list)
+}
+
+// col returns f's column, qualified by alias.
+func (s fscope) col(alias string, f *FieldMeta) string {
+	if alias == "" || s.bare {
+		return f.Column
 	}
-	for _, op := range names {
-		v := ops[op]
-		if fld != nil && fld.isRef {
-			v = refArg(fld, v)
+	return alias + "." + f.Column
+}
+
+// sql compiles a parsed filter; the zero node is no condition (nil).
+func (s fscope) sql(n *BackendFilter) (qb.Expr, error) {
+	switch n.Kind {
+	case 0:
+		return nil, nil
+	case FilterField:
+		if n.Ops == nil {
+			return sqlOp(s.col(n.alias, n.Field), &n.one)
 		}
-		var c qb.Expr
-		switch op {
-		case "$eq":
-			c = qb.Eq(col, v)
-		case "$ne":
-			c = qb.NotEq(col, v)
-		case "$gt":
-			c = qb.Gt(col, v)
-		case "$gte":
-			c = qb.Gte(col, v)
-		case "$lt":
-			c = qb.Lt(col, v)
-		case "$lte":
-			c = qb.Lte(col, v)
-		case "$like", "$nlike", "$ilike":
-			if _, ok := v.(string); !ok {
-				return nil, bad(op, "needs a string pattern")
-			}
-			switch op {
-			case "$like":
-				c = qb.Like(col, v)
-			case "$nlike":
-				c = qb.NotLike(col, v)
-			default:
-				c = qb.ILike(col, v)
-			}
-		case "$in", "$nin":
-			if sub, ok, err := subqueryOf(v); ok {
-				if err != nil {
-					return nil, err
-				}
-				if op == "$in" {
-					c = qb.In(col, sub)
-				} else {
-					c = qb.NotIn(col, sub)
-				}
-				break
-			}
-			list, ok := filterList(v)
-			if !ok || isBytes(v) {
-				return nil, bad(op, "needs a slice of values")
-			}
-			if op == "$in" {
-				c = qb.In(col, list)
-			} else {
-				c = qb.NotIn(col, list)
-			}
-		case "$exists":
-			b, ok := v.(bool)
-			if !ok {
-				return nil, bad(op, "needs true or false")
-			}
-			if b {
-				c = qb.IsNotNull(col)
-			} else {
-				c = qb.IsNull(col)
-			}
-		case "$not":
-			sub, ok := v.(F)
-			if !ok {
-				return nil, bad(op, "needs an em.F of operators")
-			}
-			inner, err := s.compileOpsOn(col, fld, prop, sub)
+		return sqlOps(s.col(n.alias, n.Field), n.Ops)
+	case FilterAll:
+		if len(n.Subs) == 1 {
+			return s.sql(&n.Subs[0])
+		}
+		conds, err := s.sqlList(n.Subs)
+		if err != nil {
+			return nil, err
+		}
+		return qb.And(conds...), nil
+	case FilterAnd, FilterOr:
+		conds, err := s.sqlList(n.Subs)
+		if err != nil {
+			return nil, err
+		}
+		if n.Kind == FilterOr {
+			return qb.Or(conds...), nil
+		}
+		return qb.And(conds...), nil
+	case FilterNot:
+		c, err := s.sql(&n.Subs[0])
+		if err != nil {
+			return nil, err
+		}
+		return qb.Not(c), nil
+	case filterRel:
+		return s.sqlRelation(n)
+	case filterSQL:
+		return n.x.raw, nil
+	}
+	return nil, &FilterError{Entity: s.m.Name, Reason: "a filter must be an em.F or a primary key value"}
+}
+
+func (s fscope) sqlList(subs []BackendFilter) ([]qb.Expr, error) {
+	conds := make([]qb.Expr, len(subs))
+	for i := range subs {
+		c, err := s.sql(&subs[i])
+		if err != nil {
+			return nil, err
+		}
+		conds[i] = c
+	}
+	return conds, nil
+}
+
+// sqlOps compiles the conditions on col: one, or all of them joined by AND.
+func sqlOps(col any, ops []FilterOp) (qb.Expr, error) {
+	if len(ops) == 1 {
+		return sqlOp(col, &ops[0])
+	}
+	conds := make([]qb.Expr, len(ops))
+	for i := range ops {
+		c, err := sqlOp(col, &ops[i])
+		if err != nil {
+			return nil, err
+		}
+		conds[i] = c
+	}
+	return qb.And(conds...), nil
+}
+
+func sqlOp(col any, o *FilterOp) (qb.Expr, error) {
+	v := o.Value
+	switch o.Op {
+	case "$eq":
+		return qb.Eq(col, v), nil
+	case "$ne":
+		return qb.NotEq(col, v), nil
+	case "$gt":
+		return qb.Gt(col, v), nil
+	case "$gte":
+		return qb.Gte(col, v), nil
+	case "$lt":
+		return qb.Lt(col, v), nil
+	case "$lte":
+		return qb.Lte(col, v), nil
+	case "$like":
+		return qb.Like(col, v), nil
+	case "$nlike":
+		return qb.NotLike(col, v), nil
+	case "$ilike":
+		return qb.ILike(col, v), nil
+	case "$in", "$nin":
+		if q := o.subquery(); q != nil {
+			sub, _, err := subqueryOf(q)
 			if err != nil {
 				return nil, err
 			}
-			c = qb.Not(inner)
-		default:
-			return nil, bad(op, "unknown operator")
+			v = sub
 		}
-		conds = append(conds, c)
+		if o.Op == "$in" {
+			return qb.In(col, v), nil
+		}
+		return qb.NotIn(col, v), nil
+	case "$exists":
+		if v.(bool) {
+			return qb.IsNotNull(col), nil
+		}
+		return qb.IsNull(col), nil
 	}
-	if len(conds) == 1 {
-		return conds[0], nil
+	// $not: parseOps let no other operator through.
+	inner, err := sqlOps(col, o.Not)
+	if err != nil {
+		return nil, err
 	}
-	return qb.And(conds...), nil
+	return qb.Not(inner), nil
 }
 
 // whereExpr is a condition built inside the package (collections), passed
@@ -344,19 +254,20 @@ func isOperatorMap(f F) bool {
 	return true
 }
 
-// relationFilter compiles a filter on the entities related to m through the
-// reference or collection prop into an IN (subquery) condition on m:
+// sqlRelation compiles a filter on the entities related to m through a
+// reference or collection into an IN (subquery) condition on m:
 // {"author": {"name": "Jon"}} is author_id IN (SELECT id FROM author WHERE
 // name = ?), {"books": {"title": …}} is id IN (SELECT author_id FROM book
 // WHERE title = …). A subquery matches the same rows as a join without
 // repeating the root entity for every related row.
-func (s fscope) relationFilter(prop string, sub F) (qb.Expr, error) {
-	d, m := s.d, s.m
-	if rel := relationNamed(m, prop); rel != nil {
-		where, err := s.on(rel.Target).compileMap(sub)
-		if err != nil {
-			return nil, err
-		}
+func (s fscope) sqlRelation(n *BackendFilter) (qb.Expr, error) {
+	d := s.d
+	where, err := fscope{d: d}.sql(&n.Subs[0])
+	if err != nil {
+		return nil, err
+	}
+	col := s.col(n.alias, n.Field)
+	if rel := n.x.rel; rel != nil {
 		if rel.Kind == ManyToMany {
 			// Owners linked in the pivot to a matching item.
 			own, link, item := rel, rel.JoinColumn, rel.InverseColumn
@@ -364,29 +275,14 @@ func (s fscope) relationFilter(prop string, sub F) (qb.Expr, error) {
 				own, link, item = rel.Inverse, rel.Inverse.InverseColumn, rel.Inverse.JoinColumn
 			}
 			items := d.Select(rel.Target.PK.Column).From(rel.Target.Table).Where(where)
-			return qb.In(s.col(m.PK), d.Select(link).From(own.Pivot).Where(qb.In(item, items))), nil
+			return qb.In(col, d.Select(link).From(own.Pivot).Where(qb.In(item, items))), nil
 		}
 		q := d.Select(rel.MappedBy.Column).From(rel.Target.Table).Where(where)
-		return qb.In(s.col(m.PK), q), nil
+		return qb.In(col, q), nil
 	}
-	if inv := inverseNamed(m, prop); inv != nil {
-		where, err := s.on(inv.Target).compileMap(sub)
-		if err != nil {
-			return nil, err
-		}
-		q := d.Select(inv.MappedBy.Column).From(inv.Target.Table).Where(where)
-		return qb.In(s.col(m.PK), q), nil
-	}
-	f := m.props[prop]
-	if f == nil || !f.isRef {
-		return nil, &FilterError{Entity: m.Name, Property: prop, Reason: "no such reference or collection"}
-	}
-	where, err := s.on(f.Ref).compileMap(sub)
-	if err != nil {
-		return nil, err
-	}
-	q := d.Select(f.Ref.PK.Column).From(f.Ref.Table).Where(where)
-	return qb.In(s.col(f), q), nil
+	t := n.Field.Ref
+	q := d.Select(t.PK.Column).From(t.Table).Where(where)
+	return qb.In(col, q), nil
 }
 
 // refArg turns a filter value on a reference property into the key it
@@ -408,7 +304,7 @@ func refArg(f *FieldMeta, v any) any {
 		}
 		return keyOf(f.Ref.PK, rv.UnsafePointer()).value(f.Ref.PK)
 	}
-	if list, ok := filterList(v); ok && !isBytes(v) {
+	if list, ok := valueList(v); ok {
 		out := make([]any, len(list))
 		for i, x := range list {
 			out[i] = refArg(f, x)
@@ -417,8 +313,6 @@ func refArg(f *FieldMeta, v any) any {
 	}
 	return v
 }
-
-func isBytes(v any) bool { _, ok := v.([]byte); return ok }
 
 // filterList returns v as a list when it is a slice or array.
 func filterList(v any) ([]any, bool) {
@@ -448,6 +342,15 @@ func filterList(v any) ([]any, bool) {
 // subquerier is a query usable as the list of $in and $nin: a QueryBuilder.
 type subquerier interface {
 	subquery() (qb.SelectQuery, error)
+}
+
+// isSubquery reports whether v is a subquery (see subqueryOf).
+func isSubquery(v any) bool {
+	switch v.(type) {
+	case qb.SelectQuery, subquerier:
+		return true
+	}
+	return false
 }
 
 // subqueryOf returns v as a subquery when it is one (a qb.SelectQuery or a

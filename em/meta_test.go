@@ -439,12 +439,14 @@ func TestChangeTrackingPolicy(t *testing.T) {
 // nopBackend is a Backend that stores nothing: for tests of Open alone.
 type nopBackend struct{}
 
-func (nopBackend) Name() string                                         { return "nop" }
-func (nopBackend) Check([]*EntityMeta) error                            { return nil }
-func (nopBackend) NewKey(*EntityMeta) (any, bool)                       { return nil, false }
-func (nopBackend) TimePrecision() time.Duration                         { return time.Millisecond }
-func (nopBackend) Close(context.Context) error                          { return nil }
-func (nopBackend) Count(context.Context, *EntityMeta, F) (int64, error) { return 0, nil }
+func (nopBackend) Name() string                   { return "nop" }
+func (nopBackend) Check([]*EntityMeta) error      { return nil }
+func (nopBackend) NewKey(*EntityMeta) (any, bool) { return nil, false }
+func (nopBackend) TimePrecision() time.Duration   { return time.Millisecond }
+func (nopBackend) Close(context.Context) error    { return nil }
+func (nopBackend) Count(context.Context, *EntityMeta, *BackendFilter) (int64, error) {
+	return 0, nil
+}
 func (nopBackend) Find(context.Context, *BackendQuery, func(func(any) error) error) error {
 	return nil
 }

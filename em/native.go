@@ -220,9 +220,13 @@ func (e *EntityManager) upsertBackend(ctx context.Context, b NativeBackend, m *E
 			}
 			filter = F{"$or": ors}
 		}
+		parsed, err := e.backendFilter(ctx, m, filter)
+		if err != nil {
+			return nil, err
+		}
 		loaded := map[string]unsafe.Pointer{}
 		t0 = time.Now()
-		err = b.Find(bctx, &BackendQuery{Meta: m, Filter: filter}, func(decode func(entity any) error) error {
+		err = b.Find(bctx, &BackendQuery{Meta: m, Filter: parsed}, func(decode func(entity any) error) error {
 			p := reflect.New(m.Type).UnsafePointer()
 			if err := decode(reflect.NewAt(m.Type, p).Interface()); err != nil {
 				return fmt.Errorf("em: load %s: %w", m.Name, err)

@@ -108,7 +108,7 @@ func (b *backend) Find(ctx context.Context, q *em.BackendQuery, each func(decode
 	return translate(cur.Err(), m)
 }
 
-func (b *backend) Count(ctx context.Context, m *em.EntityMeta, f em.F) (int64, error) {
+func (b *backend) Count(ctx context.Context, m *em.EntityMeta, f *em.BackendFilter) (int64, error) {
 	filter, err := compileFilter(m, f)
 	if err != nil {
 		return 0, err

@@ -2,133 +2,142 @@ package mongo
 
 import (
 	"fmt"
-	"reflect"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/mikrogo/mikro/em"
 	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
-// compileFilter turns an em filter on m, as the entity manager hands it to
-// a backend (properties and operators checked, relation paths resolved to
-// key lists), into a BSON filter. Keys are sorted so that the same filter
-// always gives the same document. Every user value is placed as a value
-// ($eq, $in …), never as a key: a value cannot become an operator or a
-// dotted path.
-func compileFilter(m *em.EntityMeta, f em.F) (bson.D, error) {
-	keys := make([]string, 0, len(f))
-	for k := range f {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+// compileFilter turns a filter on m, as the entity manager hands it to a
+// backend (parsed, checked against the metadata, relation paths resolved to
+// key lists: see em.BackendFilter), into a BSON filter; nil matches all.
+// Its nodes come sorted, so the same filter always gives the same
+// document. Every user value is placed as a value ($eq, $in …), never as a
+// key: a value cannot become an operator or a dotted path. What is left to
+// fail here is converting a value to BSON (a key that is not an ObjectID).
+func compileFilter(m *em.EntityMeta, f *em.BackendFilter) (bson.D, error) {
 	out := bson.D{}
-	for _, k := range keys {
-		v := f[k]
-		switch k {
-		case "$and", "$or":
-			list, ok := v.([]em.F)
-			if !ok {
-				return nil, &em.FilterError{Entity: m.Name, Property: k, Reason: "needs a list of filters"}
+	if f == nil {
+		return out, nil
+	}
+	return appendEntries(out, m, f)
+}
+
+// appendEntries appends to doc the entries of the document of n: those of
+// each of its Subs for an F of several entries, else n's own.
+func appendEntries(doc bson.D, m *em.EntityMeta, n *em.BackendFilter) (bson.D, error) {
+	if n.Kind != em.FilterAll {
+		e, ok, err := entryOf(m, n)
+		if err != nil || !ok {
+			return doc, err
+		}
+		return append(doc, e), nil
+	}
+	start := len(doc)
+	for i := range n.Subs {
+		var err error
+		if doc, err = appendEntries(doc, m, &n.Subs[i]); err != nil {
+			return nil, err
+		}
+	}
+	if dup(doc[start:]) {
+		// Two entries on one key (a field named twice, or two relation
+		// paths resolved to the key): all of them, under $and.
+		arr := make(bson.A, 0, len(doc)-start)
+		for _, e := range doc[start:] {
+			arr = append(arr, bson.D{e})
+		}
+		doc = append(doc[:start], bson.E{Key: "$and", Value: arr})
+	}
+	return doc, nil
+}
+
+// dup reports whether two entries of doc have the same key.
+func dup(doc bson.D) bool {
+	for i := 1; i < len(doc); i++ {
+		for j := 0; j < i; j++ {
+			if doc[i].Key == doc[j].Key {
+				return true
 			}
-			arr := bson.A{}
-			for _, sub := range list {
-				d, err := compileFilter(m, sub)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, d)
-			}
-			if len(arr) == 0 {
-				if k == "$or" {
-					// An empty OR matches nothing, as in SQL.
-					arr = append(arr, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: bson.A{}}}}})
-				} else {
-					continue
-				}
-			}
-			out = append(out, bson.E{Key: k, Value: arr})
-			continue
-		case "$not":
-			sub, ok := v.(em.F)
-			if !ok {
-				return nil, &em.FilterError{Entity: m.Name, Property: k, Reason: "needs an em.F"}
-			}
-			d, err := compileFilter(m, sub)
+		}
+	}
+	return false
+}
+
+// entryOf is the document entry of one node; ok is false for an $and of
+// nothing, which adds no condition.
+func entryOf(m *em.EntityMeta, n *em.BackendFilter) (bson.E, bool, error) {
+	switch n.Kind {
+	case em.FilterAnd, em.FilterOr:
+		key := "$and"
+		if n.Kind == em.FilterOr {
+			key = "$or"
+		}
+		arr := make(bson.A, 0, len(n.Subs))
+		for i := range n.Subs {
+			d, err := compileFilter(m, &n.Subs[i])
 			if err != nil {
-				return nil, err
+				return bson.E{}, false, err
 			}
-			out = append(out, bson.E{Key: "$nor", Value: bson.A{d}})
-			continue
+			arr = append(arr, d)
 		}
-		fld := m.Property(k)
-		if fld == nil {
-			return nil, &em.FilterError{Entity: m.Name, Property: k, Reason: "no such property"}
+		if len(arr) == 0 {
+			if n.Kind == em.FilterAnd {
+				return bson.E{}, false, nil
+			}
+			// An empty OR matches nothing, as in SQL.
+			arr = append(arr, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: bson.A{}}}}})
 		}
-		cond, err := compileValue(m, fld, v)
+		return bson.E{Key: key, Value: arr}, true, nil
+	case em.FilterNot:
+		d, err := compileFilter(m, &n.Subs[0])
 		if err != nil {
-			return nil, err
+			return bson.E{}, false, err
 		}
-		out = append(out, bson.E{Key: fieldName(fld), Value: cond})
+		return bson.E{Key: "$nor", Value: bson.A{d}}, true, nil
+	case em.FilterField:
+		cond, err := compileOps(m, n.Field, n.Ops)
+		if err != nil {
+			return bson.E{}, false, err
+		}
+		return bson.E{Key: fieldName(n.Field), Value: cond}, true, nil
 	}
-	return out, nil
+	return bson.E{}, false, &em.FilterError{Entity: m.Name, Reason: fmt.Sprintf("a filter node of kind %d is not for a backend", n.Kind)}
 }
 
-// compileValue is the condition on one field: an operator map, a list ($in)
-// or a value ($eq; nil matches null and missing fields).
-func compileValue(m *em.EntityMeta, fld *em.FieldMeta, v any) (any, error) {
-	if ops, ok := v.(em.F); ok {
-		return compileOps(m, fld, ops)
-	}
-	if list, ok := valueList(v); ok {
-		arr, err := convertList(fld, list)
-		if err != nil {
-			return nil, err
-		}
-		return bson.D{{Key: "$in", Value: arr}}, nil
-	}
-	x, err := toBSON(fld, v)
-	if err != nil {
-		return nil, &em.FilterError{Entity: m.Name, Property: fld.Property, Reason: err.Error()}
-	}
-	return bson.D{{Key: "$eq", Value: x}}, nil
-}
-
-func compileOps(m *em.EntityMeta, fld *em.FieldMeta, ops em.F) (bson.D, error) {
-	names := make([]string, 0, len(ops))
-	for k := range ops {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	out := bson.D{}
+// compileOps is the condition on one field: its operators, in order ($eq
+// of a plain value; nil matches null and missing fields).
+func compileOps(m *em.EntityMeta, fld *em.FieldMeta, ops []em.FilterOp) (bson.D, error) {
+	out := make(bson.D, 0, len(ops))
 	bad := func(op, reason string) error {
 		return &em.FilterError{Entity: m.Name, Property: fld.Property, Operator: op, Reason: reason}
 	}
-	for _, op := range names {
-		v := ops[op]
+	for i := range ops {
+		o := &ops[i]
+		op, v := o.Op, o.Value
 		switch op {
 		case "$eq", "$ne", "$gt", "$gte", "$lt", "$lte":
 			x, err := toBSON(fld, v)
 			if err != nil {
+				if o.Plain {
+					return nil, &em.FilterError{Entity: m.Name, Property: fld.Property, Reason: err.Error()}
+				}
 				return nil, bad(op, err.Error())
 			}
 			out = append(out, bson.E{Key: op, Value: x})
 		case "$in", "$nin":
-			list, ok := valueList(v)
-			if !ok {
-				return nil, bad(op, "needs a slice of values")
-			}
+			list, _ := v.([]any)
 			arr, err := convertList(fld, list)
 			if err != nil {
+				if o.Plain {
+					return nil, err
+				}
 				return nil, bad(op, err.Error())
 			}
 			out = append(out, bson.E{Key: op, Value: arr})
 		case "$like", "$ilike", "$nlike":
-			pattern, ok := v.(string)
-			if !ok {
-				return nil, bad(op, "needs a string pattern")
-			}
+			pattern, _ := v.(string)
 			re := bson.Regex{Pattern: likeToRegex(pattern)}
 			if op == "$ilike" {
 				re.Options = "i"
@@ -142,22 +151,14 @@ func compileOps(m *em.EntityMeta, fld *em.FieldMeta, ops em.F) (bson.D, error) {
 				}
 			}
 		case "$exists":
-			b, ok := v.(bool)
-			if !ok {
-				return nil, bad(op, "needs true or false")
-			}
 			// As in SQL, "exists" is IS NOT NULL: a missing field is NULL.
-			if b {
+			if b, _ := v.(bool); b {
 				out = append(out, bson.E{Key: "$ne", Value: nil})
 			} else {
 				out = append(out, bson.E{Key: "$eq", Value: nil})
 			}
 		case "$not":
-			sub, ok := v.(em.F)
-			if !ok {
-				return nil, bad(op, "needs an em.F of operators")
-			}
-			d, err := compileOps(m, fld, sub)
+			d, err := compileOps(m, fld, o.Not)
 			if err != nil {
 				return nil, err
 			}
@@ -198,28 +199,6 @@ func convertList(fld *em.FieldMeta, list []any) (bson.A, error) {
 		arr = append(arr, y)
 	}
 	return arr, nil
-}
-
-// valueList returns v as a list when it is a slice or array (not bytes).
-func valueList(v any) ([]any, bool) {
-	switch l := v.(type) {
-	case []any:
-		return l, true
-	case []byte, nil:
-		return nil, false
-	}
-	rv := reflect.ValueOf(v)
-	if k := rv.Kind(); k != reflect.Slice && k != reflect.Array {
-		return nil, false
-	}
-	if rv.Type() == reflect.TypeFor[bson.ObjectID]() {
-		return nil, false
-	}
-	out := make([]any, rv.Len())
-	for i := range out {
-		out[i] = rv.Index(i).Interface()
-	}
-	return out, true
 }
 
 // sortOf turns em order items ("title", "price DESC") into a sort document.

@@ -137,7 +137,7 @@ func setUnset(fields []*em.FieldMeta, value func(i int) (any, error)) (bson.D, e
 
 // UpdateWhere is one updateMany; it returns the number of documents the
 // filter matched.
-func (b *backend) UpdateWhere(ctx context.Context, m *em.EntityMeta, f em.F, fields []*em.FieldMeta, values []any) (int64, error) {
+func (b *backend) UpdateWhere(ctx context.Context, m *em.EntityMeta, f *em.BackendFilter, fields []*em.FieldMeta, values []any) (int64, error) {
 	for _, fl := range fields {
 		if fl.PrimaryKey {
 			return 0, fmt.Errorf("%w: NativeUpdate of %s.%s: MongoDB cannot change a document's _id (insert a new document and delete the old one)", em.ErrUnsupported, m.Name, fl.Property)
@@ -171,7 +171,7 @@ func (b *backend) UpdateWhere(ctx context.Context, m *em.EntityMeta, f em.F, fie
 }
 
 // DeleteWhere is one deleteMany.
-func (b *backend) DeleteWhere(ctx context.Context, m *em.EntityMeta, f em.F) (int64, error) {
+func (b *backend) DeleteWhere(ctx context.Context, m *em.EntityMeta, f *em.BackendFilter) (int64, error) {
 	filter, err := compileFilter(m, f)
 	if err != nil {
 		return 0, err

@@ -42,6 +42,9 @@ type misuse struct {
 	call    func() error
 }
 
+// metaOf is the metadata of entity in o, nil if o does not map it.
+func metaOf(o *em.ORM, entity any) *em.EntityMeta { m, _ := o.Meta(entity); return m }
+
 func bad(desc string, call func() error) misuse { return misuse{desc: desc, wantErr: true, call: call} }
 
 // calm is a call with no error result (or a legitimately nil one): it must
@@ -498,6 +501,15 @@ func TestNoPanicForCallerMistakes(t *testing.T) {
 		"ORM.Meta": {
 			bad("nil", func() error { _, err := o.Meta(nil); return err }),
 			bad("unregistered type", func() error { _, err := o.Meta(stranger{}); return err }),
+		},
+		"ParseFilter": {
+			bad("nil metadata", func() error { _, err := em.ParseFilter(nil, em.F{"name": "Ann"}); return err }),
+			bad("unknown property", func() error { _, err := em.ParseFilter(metaOf(o, author{}), em.F{"nope": 1}); return err }),
+			bad("relation path", func() error {
+				_, err := em.ParseFilter(metaOf(o, author{}), em.F{"reviews": em.F{}})
+				return err
+			}),
+			bad("not a filter", func() error { _, err := em.ParseFilter(metaOf(o, author{}), 1.5); return err }),
 		},
 		"ORM.Metas": {calm("SQL", func() { _ = o.Metas() })},
 		"ORM.Middleware": {calm("nil handler", func() {
