@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unsafe"
 
+	"github.com/mikrogo/mikro/em/dbconn"
 	"github.com/mikrogo/mikro/qb"
 )
 
@@ -102,7 +103,9 @@ func joinTree(m *EntityMeta, paths []string) ([]*joinNode, error) {
 	return nodes, nil
 }
 
-// findJoined is find with the Joined populate strategy.
+// findJoined is find with the Joined populate strategy: one query, the
+// roots and every populated path LEFT JOINed (joinedSQL), read row by row
+// into the identity map (joinedReader).
 func (e *EntityManager) findJoined(ctx context.Context, m *EntityMeta, filter any, o FindOptions, each func(obj any)) error {
 	if o.Lock != LockNone || len(o.Fields) > 0 || len(o.PopulateWhere)+len(o.PopulateOrderBy)+len(o.PopulateLimit) > 0 {
 		return &FilterError{Entity: m.Name, Reason: "the joined strategy takes no Lock, Fields or per-path populate options; use SelectIn"}
@@ -111,11 +114,47 @@ func (e *EntityManager) findJoined(ctx context.Context, m *EntityMeta, filter an
 	if err != nil {
 		return err
 	}
-	d := e.orm.dialect
-	// The roots, filtered, ordered and paged on their own, in a subquery.
-	roots, _, err := e.selectFor(m, filter, FindOptions{OrderBy: o.OrderBy, Limit: o.Limit, Offset: o.Offset})
+	query, args, ncols, err := e.joinedSQL(m, filter, o, nodes)
 	if err != nil {
 		return err
+	}
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rows, err := e.orm.query(ctx, e.conn(), query, args)
+	if err != nil {
+		return translateError(err, m.Name)
+	}
+	defer rows.Close()
+	r := newJoinedReader(e, m, nodes, ncols)
+	for rows.Next() {
+		if err := r.row(rows); err != nil {
+			return err
+		}
+		if root := r.cur[0]; root != nil && !r.seenRoot[root] {
+			r.seenRoot[root] = true
+			if en := e.rec(root); en != nil && en.state != stateRemoved {
+				each(en.object())
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return translateError(err, m.Name)
+	}
+	r.complete()
+	return nil
+}
+
+// joinedSQL builds the query of findJoined: the roots filtered, ordered and
+// paged on their own in a subquery, every node's columns (n.first is where
+// a node's start), the LEFT JOINs, and an order that keeps each root's rows
+// together. It returns the query, its arguments and how many columns it
+// selects.
+func (e *EntityManager) joinedSQL(m *EntityMeta, filter any, o FindOptions, nodes []*joinNode) (string, []any, int, error) {
+	d := e.orm.dialect
+	roots, _, err := e.selectFor(m, filter, FindOptions{OrderBy: o.OrderBy, Limit: o.Limit, Offset: o.Offset})
+	if err != nil {
+		return "", nil, 0, err
 	}
 	keys := d.Select(m.PK.Column).FromExpr(roots, "mikro_r")
 
@@ -151,7 +190,7 @@ func (e *EntityManager) findJoined(ctx context.Context, m *EntityMeta, filter an
 		prop, rest, _ := strings.Cut(strings.TrimSpace(ob), " ")
 		f := m.props[prop]
 		if f == nil {
-			return &FilterError{Entity: m.Name, Property: prop, Reason: "no such property (in OrderBy)"}
+			return "", nil, 0, &FilterError{Entity: m.Name, Property: prop, Reason: "no such property (in OrderBy)"}
 		}
 		q = q.OrderBy(orderItem(qb.Ident("e0", f.Column), rest))
 	}
@@ -162,146 +201,155 @@ func (e *EntityManager) findJoined(ctx context.Context, m *EntityMeta, filter an
 		}
 	}
 	query, args, err := q.Build()
-	if err != nil {
-		return err
-	}
+	return query, args, len(cols), err
+}
 
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	rows, err := e.orm.query(ctx, e.conn(), query, args)
-	if err != nil {
-		return translateError(err, m.Name)
+// joinedReader reads the rows of findJoined. Each row is scanned twice.
+// First only the keys, to learn which nodes of the row are there (LEFT
+// JOIN) and which are entities not yet managed; then those entities'
+// columns, straight into new entities through the destinations plain finds
+// use (scanDest), so that a column converts into a field the same way on
+// every read path. Columns not wanted in a pass go to a sink that converts
+// nothing.
+type joinedReader struct {
+	e        *EntityManager
+	m        *EntityMeta
+	nodes    []*joinNode
+	holders  []refHolder
+	keyDest  []any
+	dest     []any
+	parentOf []int
+	news     []joinedFresh
+	fixups   []func() error
+	cur      []unsafe.Pointer // each node's entity in the row read last, nil for none
+	seenRoot map[unsafe.Pointer]bool
+	owners   map[*joinNode][]unsafe.Pointer // parents whose collection the node fills
+}
+
+// joinedFresh is an entity a row brought that was not managed yet.
+type joinedFresh struct {
+	node int
+	key  pkKey
+	pair unsafe.Pointer
+}
+
+func newJoinedReader(e *EntityManager, m *EntityMeta, nodes []*joinNode, ncols int) *joinedReader {
+	r := &joinedReader{e: e, m: m, nodes: nodes, holders: make([]refHolder, len(nodes)),
+		keyDest: make([]any, ncols), dest: make([]any, ncols), parentOf: make([]int, len(nodes)),
+		cur: make([]unsafe.Pointer, len(nodes)), seenRoot: map[unsafe.Pointer]bool{}, owners: map[*joinNode][]unsafe.Pointer{}}
+	for i := range ncols {
+		r.keyDest[i], r.dest[i] = sink{}, sink{}
 	}
-	defer rows.Close()
-	// Each row is scanned twice. First only the keys, to learn which rows
-	// of the row are there (LEFT JOIN) and which are entities not yet
-	// managed; then those entities' columns, straight into new entities
-	// through the destinations plain finds use (scanDest), so that a
-	// column converts into a field the same way on every read path.
-	// Columns not wanted in a pass go to a sink that converts nothing.
-	holders := make([]refHolder, len(nodes))
-	keyDest := make([]any, len(cols))
-	dest := make([]any, len(cols))
-	for i := range cols {
-		keyDest[i], dest[i] = sink{}, sink{}
-	}
-	pkCol := make([]int, len(nodes))
-	parentOf := make([]int, len(nodes))
 	for i, n := range nodes {
-		pkCol[i] = n.first + slices.Index(n.meta.Fields, n.meta.PK)
-		keyDest[pkCol[i]] = &holders[i]
-		parentOf[i] = slices.Index(nodes, n.parent)
+		r.keyDest[n.first+slices.Index(n.meta.Fields, n.meta.PK)] = &r.holders[i]
+		r.parentOf[i] = slices.Index(nodes, n.parent)
 	}
-	type fresh struct {
-		node int
-		key  pkKey
-		pair unsafe.Pointer
+	return r
+}
+
+// row reads one row: the nodes' entities (managed ones from the identity
+// map, new ones scanned and registered), then their links.
+func (r *joinedReader) row(rows dbconn.Rows) error {
+	e, m, nodes := r.e, r.m, r.nodes
+	if err := rows.Scan(r.keyDest...); err != nil {
+		return fmt.Errorf("em: load %s: %w", m.Name, err)
 	}
-	var (
-		news   []fresh
-		fixups []func() error
-	)
-	cur := make([]unsafe.Pointer, len(nodes))
-	seenRoot := map[unsafe.Pointer]bool{}
-	owners := map[*joinNode][]unsafe.Pointer{} // parents whose collection the node fills
-	for rows.Next() {
-		if err := rows.Scan(keyDest...); err != nil {
+	r.news, r.fixups = r.news[:0], r.fixups[:0]
+nodes:
+	for i, n := range nodes {
+		r.cur[i] = nil
+		if i > 0 && r.cur[r.parentOf[i]] == nil {
+			continue
+		}
+		pkv := r.holders[i].v
+		if pkv == nil {
+			continue // no related row (LEFT JOIN)
+		}
+		k, ok := keyFromValue(n.meta.PK, pkv)
+		if !ok {
+			return fmt.Errorf("em: load %s: key %v (%T)", n.meta.Name, pkv, pkv)
+		}
+		if en := e.lookup(n.meta, k); en != nil {
+			r.cur[i] = en.ptr
+			continue
+		}
+		for _, f := range r.news {
+			if nodes[f.node].meta == n.meta && f.key == k {
+				r.cur[i] = f.pair // the same entity twice in one row
+				continue nodes
+			}
+		}
+		pair := reflect.New(n.meta.pair).UnsafePointer()
+		for j, f := range n.meta.Fields {
+			r.dest[n.first+j], r.fixups = scanDest(f, pair, r.fixups)
+		}
+		r.news = append(r.news, joinedFresh{node: i, key: k, pair: pair})
+		r.cur[i] = pair
+	}
+	if len(r.news) > 0 {
+		if err := rows.Scan(r.dest...); err != nil {
 			return fmt.Errorf("em: load %s: %w", m.Name, err)
 		}
-		news, fixups = news[:0], fixups[:0]
-	nodes:
-		for i, n := range nodes {
-			cur[i] = nil
-			if i > 0 && cur[parentOf[i]] == nil {
-				continue
-			}
-			pkv := holders[i].v
-			if pkv == nil {
-				continue // no related row (LEFT JOIN)
-			}
-			k, ok := keyFromValue(n.meta.PK, pkv)
-			if !ok {
-				return fmt.Errorf("em: load %s: key %v (%T)", n.meta.Name, pkv, pkv)
-			}
-			if en := e.lookup(n.meta, k); en != nil {
-				cur[i] = en.ptr
-				continue
-			}
-			for _, f := range news {
-				if nodes[f.node].meta == n.meta && f.key == k {
-					cur[i] = f.pair // the same entity twice in one row
-					continue nodes
-				}
-			}
-			pair := reflect.New(n.meta.pair).UnsafePointer()
-			for j, f := range n.meta.Fields {
-				dest[n.first+j], fixups = scanDest(f, pair, fixups)
-			}
-			news = append(news, fresh{node: i, key: k, pair: pair})
-			cur[i] = pair
-		}
-		if len(news) > 0 {
-			if err := rows.Scan(dest...); err != nil {
+		for _, fx := range r.fixups {
+			if err := fx(); err != nil {
 				return fmt.Errorf("em: load %s: %w", m.Name, err)
 			}
-			for _, fx := range fixups {
-				if err := fx(); err != nil {
-					return fmt.Errorf("em: load %s: %w", m.Name, err)
-				}
-			}
-			for _, f := range news {
-				n := nodes[f.node]
-				for j := range n.meta.Fields {
-					dest[n.first+j] = sink{}
-				}
-				e.registerLoaded(n.meta, reflect.NewAt(n.meta.Type, f.pair).Interface(), f.pair, n.meta.Fields, false)
-			}
 		}
-		for i, n := range nodes[1:] {
-			p, parent := cur[i+1], cur[parentOf[i+1]]
-			if p == nil {
-				continue
+		for _, f := range r.news {
+			n := nodes[f.node]
+			for j := range n.meta.Fields {
+				r.dest[n.first+j] = sink{}
 			}
-			if n.ref != nil {
-				h := (*refHeader)(n.ref.ptr(parent))
-				h.entity, h.id = p, nil
-				continue
-			}
-			h := (*collHeader)(unsafe.Add(parent, n.rel.offset))
-			if !h.initialized && !slices.Contains(h.items, p) && !slices.Contains(h.removed, p) {
-				h.items = append(h.items, p)
-			}
-			if n.rel.Kind == OneToMany {
-				if rh := (*refHeader)(n.rel.MappedBy.ptr(p)); rh.entity == nil {
-					rh.entity, rh.id = parent, nil // the inverse side holds the owner too
-				}
-			}
+			e.registerLoaded(n.meta, reflect.NewAt(n.meta.Type, f.pair).Interface(), f.pair, n.meta.Fields, false)
 		}
-		for _, n := range nodes[1:] {
-			if n.rel != nil {
-				if parent := cur[slices.Index(nodes, n.parent)]; parent != nil && !slices.Contains(owners[n], parent) {
-					owners[n] = append(owners[n], parent)
-				}
-			}
+	}
+	r.link()
+	return nil
+}
+
+// link sets, for the row read last, each node's entity into its parent:
+// the reference, or an item of the collection (and, for a one-to-many, the
+// item's reference back), and notes the parents whose collection it fills.
+func (r *joinedReader) link() {
+	nodes := r.nodes
+	for i, n := range nodes[1:] {
+		p, parent := r.cur[i+1], r.cur[r.parentOf[i+1]]
+		if p == nil {
+			continue
 		}
-		if root := cur[0]; root != nil && !seenRoot[root] {
-			seenRoot[root] = true
-			if en := e.rec(root); en != nil && en.state != stateRemoved {
-				each(en.object())
+		if n.ref != nil {
+			h := (*refHeader)(n.ref.ptr(parent))
+			h.entity, h.id = p, nil
+			continue
+		}
+		h := (*collHeader)(unsafe.Add(parent, n.rel.offset))
+		if !h.initialized && !slices.Contains(h.items, p) && !slices.Contains(h.removed, p) {
+			h.items = append(h.items, p)
+		}
+		if n.rel.Kind == OneToMany {
+			if rh := (*refHeader)(n.rel.MappedBy.ptr(p)); rh.entity == nil {
+				rh.entity, rh.id = parent, nil // the inverse side holds the owner too
 			}
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return translateError(err, m.Name)
+	for i, n := range nodes[1:] {
+		if n.rel != nil {
+			if parent := r.cur[r.parentOf[i+1]]; parent != nil && !slices.Contains(r.owners[n], parent) {
+				r.owners[n] = append(r.owners[n], parent)
+			}
+		}
 	}
-	// Every collection read is complete now, also the empty ones.
-	for n, list := range owners {
+}
+
+// complete marks every collection read as initialized, the empty ones too:
+// once all rows are read, each is whole.
+func (r *joinedReader) complete() {
+	for n, list := range r.owners {
 		for _, parent := range list {
 			h := (*collHeader)(unsafe.Add(parent, n.rel.offset))
 			h.initialized = true
 		}
 	}
-	return nil
 }
 
 // orderItem orders by expression e with the direction words in rest.
