@@ -278,81 +278,17 @@ func markLoaded(rel *RelationMeta, ptrs []unsafe.Pointer) []unsafe.Pointer {
 // at ptrs: one query reads the pivot rows of the owners, one more the items
 // not managed yet (per chunk of keys).
 func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, ptrs []unsafe.Pointer, where F, orderBy []string, limit int) ([]unsafe.Pointer, error) {
-	d := e.orm.dialect
 	owners, keys := ownersToLoad(rel, ptrs)
-	own, mine, theirs := rel, rel.JoinColumn, rel.InverseColumn
-	if !rel.Owning {
-		own, mine, theirs = rel.Inverse, rel.Inverse.InverseColumn, rel.Inverse.JoinColumn
-	}
-	type link struct{ owner, item pkKey }
-	var links []link
-	var itemKeys []any
-	seen := map[pkKey]bool{}
+	ls := &m2mLinks{rel: rel, seen: map[pkKey]bool{}}
 	per := e.inListSize()
 	for start := 0; start < len(keys); start += per {
 		chunk := keys[start:min(start+per, len(keys))]
+		var err error
 		if e.orm.backend != nil {
-			start := time.Now()
-			pairs, err := e.orm.backend.Links(e.backendCtx(ctx), own, chunk, !rel.Owning)
-			e.orm.logBackend(ctx, "SELECT FROM "+own.Pivot, start, err)
-			if err != nil {
-				return nil, err
-			}
-			for _, p := range pairs {
-				a, b := p[0], p[1] // (owning side's owner, its item)
-				if !rel.Owning {
-					a, b = b, a
-				}
-				ownerKey, good1 := keyFromValue(rel.Owner.PK, a)
-				ik, good2 := keyFromValue(rel.Target.PK, b)
-				if !good1 || !good2 {
-					continue
-				}
-				links = append(links, link{ownerKey, ik})
-				if !seen[ik] {
-					seen[ik] = true
-					itemKeys = append(itemKeys, ik.value(rel.Target.PK))
-				}
-			}
-			continue
+			err = e.backendLinks(ctx, ls, chunk)
+		} else {
+			err = e.sqlLinks(ctx, ls, chunk, where, orderBy, limit)
 		}
-		lq := d.Select(mine, theirs).From(own.Pivot).Where(qb.In(mine, chunk)).OrderBy(mine, theirs)
-		if limit > 0 {
-			var err error
-			if lq, err = topLinksPerOwner(d, rel, own.Pivot, mine, theirs, chunk, where, orderBy, limit); err != nil {
-				return nil, err
-			}
-		}
-		query, args, err := lq.Build()
-		if err != nil {
-			return nil, err
-		}
-		err = func() error {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			rows, err := e.orm.query(ctx, e.conn(), query, args)
-			if err != nil {
-				return translateError(err, rel.Owner.Name)
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var a, b refHolder
-				if err := rows.Scan(&a, &b); err != nil {
-					return err
-				}
-				ownerKey, good1 := keyFromValue(rel.Owner.PK, a.v)
-				ik, good2 := keyFromValue(rel.Target.PK, b.v)
-				if !good1 || !good2 {
-					continue
-				}
-				links = append(links, link{ownerKey, ik})
-				if !seen[ik] {
-					seen[ik] = true
-					itemKeys = append(itemKeys, ik.value(rel.Target.PK))
-				}
-			}
-			return rows.Err()
-		}()
 		if err != nil {
 			return nil, err
 		}
@@ -367,9 +303,117 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 		orderBy = []string{rel.Target.PK.Property}
 	}
 	filtered := (len(where) > 0 || len(orderBy) > 0) && (limit == 0 || backendLimit)
+	ordered, err := e.loadLinkedItems(ctx, ls, filtered, where, orderBy)
+	if err != nil {
+		return nil, err
+	}
+	keep := 0
+	if backendLimit {
+		keep = limit
+	}
+	e.mu.Lock()
+	ls.fill(e, owners, ordered, filtered, keep)
+	e.mu.Unlock()
+	return markLoaded(rel, ptrs), nil
+}
+
+// m2mLinks are the pivot rows read for loadManyToMany: (owner, item) key
+// pairs in pivot order, and the distinct item keys.
+type m2mLinks struct {
+	rel      *RelationMeta
+	links    []m2mLink
+	itemKeys []any
+	seen     map[pkKey]bool
+}
+
+type m2mLink struct{ owner, item pkKey }
+
+// add notes the link from the owner key a to the item key b; a pair that
+// is not a key of its entity is skipped.
+func (ls *m2mLinks) add(a, b any) {
+	ownerKey, good1 := keyFromValue(ls.rel.Owner.PK, a)
+	ik, good2 := keyFromValue(ls.rel.Target.PK, b)
+	if !good1 || !good2 {
+		return
+	}
+	ls.links = append(ls.links, m2mLink{ownerKey, ik})
+	if !ls.seen[ik] {
+		ls.seen[ik] = true
+		ls.itemKeys = append(ls.itemKeys, ik.value(ls.rel.Target.PK))
+	}
+}
+
+// pivotSides returns the owning side of rel and the pivot's columns of
+// rel's owner (mine) and of its items (theirs).
+func pivotSides(rel *RelationMeta) (own *RelationMeta, mine, theirs string) {
+	if !rel.Owning {
+		return rel.Inverse, rel.Inverse.InverseColumn, rel.Inverse.JoinColumn
+	}
+	return rel, rel.JoinColumn, rel.InverseColumn
+}
+
+// backendLinks reads the links of the owners keyed chunk from a backend.
+func (e *EntityManager) backendLinks(ctx context.Context, ls *m2mLinks, chunk []any) error {
+	rel := ls.rel
+	own, _, _ := pivotSides(rel)
+	start := time.Now()
+	pairs, err := e.orm.backend.Links(e.backendCtx(ctx), own, chunk, !rel.Owning)
+	e.orm.logBackend(ctx, "SELECT FROM "+own.Pivot, start, err)
+	if err != nil {
+		return err
+	}
+	for _, p := range pairs {
+		a, b := p[0], p[1] // (owning side's owner, its item)
+		if !rel.Owning {
+			a, b = b, a
+		}
+		ls.add(a, b)
+	}
+	return nil
+}
+
+// sqlLinks reads the pivot rows of the owners keyed chunk; with a limit,
+// only the first limit of each owner, filtered by where and ordered by
+// orderBy (topLinksPerOwner).
+func (e *EntityManager) sqlLinks(ctx context.Context, ls *m2mLinks, chunk []any, where F, orderBy []string, limit int) error {
+	rel, d := ls.rel, e.orm.dialect
+	own, mine, theirs := pivotSides(rel)
+	lq := d.Select(mine, theirs).From(own.Pivot).Where(qb.In(mine, chunk)).OrderBy(mine, theirs)
+	if limit > 0 {
+		var err error
+		if lq, err = topLinksPerOwner(d, rel, own.Pivot, mine, theirs, chunk, where, orderBy, limit); err != nil {
+			return err
+		}
+	}
+	query, args, err := lq.Build()
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	rows, err := e.orm.query(ctx, e.conn(), query, args)
+	if err != nil {
+		return translateError(err, rel.Owner.Name)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var a, b refHolder
+		if err := rows.Scan(&a, &b); err != nil {
+			return err
+		}
+		ls.add(a.v, b.v)
+	}
+	return rows.Err()
+}
+
+// loadLinkedItems finds the linked items that are not managed yet (all of
+// them when filtered: where and orderBy apply) and returns, when filtered,
+// the matching ones in order.
+func (e *EntityManager) loadLinkedItems(ctx context.Context, ls *m2mLinks, filtered bool, where F, orderBy []string) ([]unsafe.Pointer, error) {
+	rel := ls.rel
 	var load []any
 	e.mu.Lock()
-	for _, k := range itemKeys {
+	for _, k := range ls.itemKeys {
 		kk, _ := keyFromValue(rel.Target.PK, k)
 		if filtered || e.lookup(rel.Target, kk) == nil {
 			load = append(load, k)
@@ -377,6 +421,7 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 	}
 	e.mu.Unlock()
 	var ordered []unsafe.Pointer
+	per := e.inListSize()
 	for start := 0; start < len(load); start += per {
 		chunk := load[start:min(start+per, len(load))]
 		filter := F{rel.Target.PK.Property: F{"$in": chunk}}
@@ -388,14 +433,17 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 			return nil, err
 		}
 	}
-	e.mu.Lock()
-	ownersOf := make(map[pkKey][]pkKey, len(itemKeys)) // item → its owners, in pivot order
-	for _, l := range links {
-		ownersOf[l.item] = append(ownersOf[l.item], l.owner)
-	}
+	return ordered, nil
+}
+
+// fill puts the items into their owners' collections: when filtered, the
+// ordered items that matched, else every managed item in pivot order;
+// with keep > 0, at most keep per owner. e.mu is held.
+func (ls *m2mLinks) fill(e *EntityManager, owners map[pkKey]unsafe.Pointer, ordered []unsafe.Pointer, filtered bool, keep int) {
+	rel := ls.rel
 	add := func(owner, it unsafe.Pointer) {
 		h := (*collHeader)(unsafe.Add(owner, rel.offset))
-		if backendLimit && len(h.items) >= limit {
+		if keep > 0 && len(h.items) >= keep {
 			return
 		}
 		if !slices.Contains(h.items, it) && !slices.Contains(h.removed, it) {
@@ -403,6 +451,10 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 		}
 	}
 	if filtered {
+		ownersOf := make(map[pkKey][]pkKey, len(ls.itemKeys)) // item → its owners, in pivot order
+		for _, l := range ls.links {
+			ownersOf[l.item] = append(ownersOf[l.item], l.owner)
+		}
 		for _, it := range ordered {
 			for _, k := range ownersOf[keyOf(rel.Target.PK, it)] {
 				if owner := owners[k]; owner != nil {
@@ -410,18 +462,16 @@ func (e *EntityManager) loadManyToMany(ctx context.Context, rel *RelationMeta, p
 				}
 			}
 		}
-	} else {
-		for _, l := range links {
-			owner := owners[l.owner]
-			en := e.lookup(rel.Target, l.item)
-			if owner == nil || en == nil || en.state == stateRemoved {
-				continue
-			}
-			add(owner, en.ptr)
-		}
+		return
 	}
-	e.mu.Unlock()
-	return markLoaded(rel, ptrs), nil
+	for _, l := range ls.links {
+		owner := owners[l.owner]
+		en := e.lookup(rel.Target, l.item)
+		if owner == nil || en == nil || en.state == stateRemoved {
+			continue
+		}
+		add(owner, en.ptr)
+	}
 }
 
 // topLinksPerOwner selects the first limit (owner, item) links of each
