@@ -114,6 +114,7 @@ func runEM(ctx context.Context, w io.Writer) error {
 		return err
 	}
 
+	fmt.Fprintln(w, "-- count in a new unit of work")
 	n, err := em.Count[Book](ctx, orm.Fork(), em.F{"price": em.Lt(26)})
 	if err != nil {
 		return err

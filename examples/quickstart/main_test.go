@@ -19,7 +19,7 @@ func TestQuickstart(t *testing.T) {
 		"-- persist an author and three books, flush once\n   SQL: BEGIN\n   SQL: INSERT INTO \"author\" (\"name\", \"version\") VALUES (?, ?) RETURNING \"id\"\n" +
 			"   SQL: INSERT INTO \"book\" (\"title\", \"price\", \"author_id\", \"created_at\") VALUES (?, ?, ?, ?), (?, ?, ?, ?), (?, ?, ?, ?) RETURNING \"id\"\n   SQL: COMMIT\n",
 		"Go Deeper (30)\nGo in Practice (10)\n-- find by key again: no SQL\nsame instance: true\n",
-		"-- change one field, flush: an UPDATE of that column\n   SQL: UPDATE \"book\" SET \"price\" = ? WHERE \"id\" = ?\n-- flush with nothing changed: no SQL\n   SQL: SELECT count(*)",
+		"-- change one field, flush: an UPDATE of that column\n   SQL: UPDATE \"book\" SET \"price\" = ? WHERE \"id\" = ?\n-- flush with nothing changed: no SQL\n-- count in a new unit of work\n   SQL: SELECT count(*)",
 		"books under 26: 3\n",
 	} {
 		if !strings.Contains(out.String(), want) {
