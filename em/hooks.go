@@ -3,6 +3,7 @@ package em
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 )
 
@@ -189,4 +190,147 @@ func (e *EntityManager) afterCommit(ctx context.Context, recs []commitRec) {
 			e.orm.log.WarnContext(ctx, "em: AfterCommit hook failed", "entity", reflect.TypeOf(r.obj).Elem().Name(), "op", r.op.String(), "error", err)
 		}
 	}
+}
+
+// Dispatching hooks and events during a flush.
+
+type hookKey struct{}
+
+// hookContext marks ctx as the context of e's hooks and events, so that a
+// Flush of e made with it is ErrFlushInHook rather than a deadlock.
+func hookContext(ctx context.Context, e *EntityManager) context.Context {
+	return context.WithValue(ctx, hookKey{}, e)
+}
+
+func inHookOf(ctx context.Context) *EntityManager {
+	e, _ := ctx.Value(hookKey{}).(*EntityManager)
+	return e
+}
+
+// emitUnlocked delivers an event to the subscribers with e.mu released, so
+// that they may use the manager. The caller holds e.mu.
+func (e *EntityManager) emitUnlocked(ctx context.Context, ev *Event) error {
+	if len(e.orm.cfg.Subscribers) == 0 {
+		return nil
+	}
+	e.mu.Unlock()
+	defer e.mu.Lock()
+	return e.orm.emit(hookContext(ctx, e), ev)
+}
+
+// hooks runs the entity hooks and entity events of the plan, Before or After.
+// Hooks run without e.mu held (they may read through the manager) and get a
+// context with which Flush of this manager is ErrFlushInHook. ran reports
+// whether any hook or subscriber was called (and e.mu released).
+func (e *EntityManager) hooks(ctx context.Context, p *plan, before bool) (ran bool, err error) {
+	type call struct {
+		en     *entry
+		kind   EventKind
+		fields []*FieldMeta
+	}
+	var calls []call
+	subs := len(e.orm.cfg.Subscribers) > 0
+	if before {
+		if err := e.emitUnlocked(ctx, &Event{Kind: BeforeFlush, Manager: e}); err != nil {
+			return subs, err
+		}
+	}
+	wants := func(en *entry, kind EventKind) bool { return subs || en.meta.hooks&hookBit(kind) != 0 }
+	order := e.orm.reg.commit
+	for _, m := range order {
+		for _, en := range p.inserts[m] {
+			if k := pick(before, BeforeCreate, AfterCreate); wants(en, k) {
+				calls = append(calls, call{en: en, kind: k})
+			}
+		}
+	}
+	for _, u := range p.updates {
+		if k := pick(before, BeforeUpdate, AfterUpdate); wants(u.en, k) {
+			calls = append(calls, call{en: u.en, kind: k, fields: u.fields})
+		}
+	}
+	for i := len(order) - 1; i >= 0; i-- {
+		for _, en := range p.deletes[order[i]] {
+			if k := pick(before, BeforeDelete, AfterDelete); wants(en, k) {
+				calls = append(calls, call{en: en, kind: k})
+			}
+		}
+	}
+	if len(calls) == 0 {
+		return before && subs, nil
+	}
+	e.mu.Unlock()
+	defer e.mu.Lock()
+	ctx = hookContext(ctx, e)
+	for _, c := range calls {
+		if err := runHook(ctx, e, c.en, c.kind); err != nil {
+			return true, fmt.Errorf("em: %s hook of %s: %w", c.kind, c.en.meta.Name, err)
+		}
+		if len(e.orm.cfg.Subscribers) > 0 {
+			ev := &Event{Kind: c.kind, Manager: e, Entity: c.en.object(), Meta: c.en.meta}
+			for _, f := range c.fields {
+				ev.Changed = append(ev.Changed, f.Property)
+			}
+			if err := e.orm.emit(ctx, ev); err != nil {
+				return true, err
+			}
+		}
+	}
+	return true, nil
+}
+
+func hookBit(k EventKind) hookMask {
+	switch k {
+	case BeforeCreate:
+		return hookBeforeCreate
+	case AfterCreate:
+		return hookAfterCreate
+	case BeforeUpdate:
+		return hookBeforeUpdate
+	case AfterUpdate:
+		return hookAfterUpdate
+	case BeforeDelete:
+		return hookBeforeDelete
+	case AfterDelete:
+		return hookAfterDelete
+	}
+	return 0
+}
+
+func pick(before bool, a, b EventKind) EventKind {
+	if before {
+		return a
+	}
+	return b
+}
+
+func runHook(ctx context.Context, e *EntityManager, en *entry, kind EventKind) error {
+	obj := en.object()
+	switch kind {
+	case BeforeCreate:
+		if h, ok := obj.(BeforeCreateHook); ok {
+			return h.BeforeCreate(ctx, e)
+		}
+	case AfterCreate:
+		if h, ok := obj.(AfterCreateHook); ok {
+			return h.AfterCreate(ctx, e)
+		}
+	case BeforeUpdate:
+		if h, ok := obj.(BeforeUpdateHook); ok {
+			return h.BeforeUpdate(ctx, e)
+		}
+	case AfterUpdate:
+		if h, ok := obj.(AfterUpdateHook); ok {
+			return h.AfterUpdate(ctx, e)
+		}
+	case BeforeDelete:
+		if h, ok := obj.(BeforeDeleteHook); ok {
+			return h.BeforeDelete(ctx, e)
+		}
+	case AfterDelete:
+		if h, ok := obj.(AfterDeleteHook); ok {
+			return h.AfterDelete(ctx, e)
+		}
+	}
+	return nil
 }

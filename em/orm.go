@@ -200,22 +200,6 @@ func (o *ORM) applyTracking() {
 // reads back alike on every SQL database.
 const sqlTimePrecision = time.Microsecond
 
-// generators returns the value generators of an ORM on a store that keeps
-// times to precision: the built-in "now", the current UTC time truncated to
-// precision so that the value in memory after a flush equals the one read
-// back, and custom (Config.Generators), which may replace it. It returns an
-// error naming a nil generator of custom.
-func generators(custom map[string]func() any, precision time.Duration) (map[string]func() any, error) {
-	gens := map[string]func() any{"now": func() any { return time.Now().UTC().Truncate(precision) }}
-	for k, g := range custom {
-		if g == nil {
-			return nil, fmt.Errorf("em: generator %q is nil", k)
-		}
-		gens[k] = g
-	}
-	return gens, nil
-}
-
 // check refuses settings that are out of range, before anything is opened.
 func (c *Config) check() error {
 	if c.ChangeTracking > ChangeTrackingExplicit {
