@@ -385,25 +385,14 @@ func (e *EntityManager) sqlLinks(ctx context.Context, ls *m2mLinks, chunk []any,
 			return err
 		}
 	}
-	query, args, err := lq.Build()
-	if err != nil {
-		return err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	rows, err := e.orm.query(ctx, e.conn(), query, args)
-	if err != nil {
-		return translateError(err, rel.Owner.Name)
-	}
-	defer rows.Close()
-	for rows.Next() {
+	return e.rawRows(ctx, rel.Owner, lq, func(scan func(...any) error) error {
 		var a, b refHolder
-		if err := rows.Scan(&a, &b); err != nil {
+		if err := scan(&a, &b); err != nil {
 			return err
 		}
 		ls.add(a.v, b.v)
-	}
-	return rows.Err()
+		return nil
+	})
 }
 
 // loadLinkedItems finds the linked items that are not managed yet (all of

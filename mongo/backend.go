@@ -186,24 +186,11 @@ func (b *backend) writeRun(ctx context.Context, ops []em.WriteOp, applied []bool
 			}
 			models[i] = mongo.NewInsertOneModel().SetDocument(doc)
 		case em.WriteUpdate:
-			set, unset := bson.D{}, bson.D{}
-			for _, f := range op.Fields {
-				v, err := toBSON(f, f.Value(op.Entity))
-				if err != nil {
-					return err
-				}
-				if v == nil {
-					unset = append(unset, bson.E{Key: fieldName(f), Value: ""})
-				} else {
-					set = append(set, bson.E{Key: fieldName(f), Value: v})
-				}
-			}
-			update := bson.D{}
-			if len(set) > 0 {
-				update = append(update, bson.E{Key: "$set", Value: set})
-			}
-			if len(unset) > 0 {
-				update = append(update, bson.E{Key: "$unset", Value: unset})
+			update, err := setUnset(op.Fields, func(j int) (any, error) {
+				return toBSON(op.Fields[j], op.Fields[j].Value(op.Entity))
+			})
+			if err != nil {
+				return err
 			}
 			models[i] = mongo.NewUpdateOneModel().SetFilter(keyFilter(m, id, op.Version)).SetUpdate(update)
 		case em.WriteDelete:
